@@ -1,0 +1,214 @@
+"""Learning rules as pure ``(init, step)`` pairs over explicit state.
+
+Every rule of the paper is one :class:`LearnerSpec` (static: which rule, which noises are
+switched on, distribution shapes) plus one :class:`Hyper` (traced: learning rate and noise
+magnitudes). Keeping the magnitudes traced is what lets a batch of runs with different
+learning rates and noise levels share one compiled program, and lets a second sweep with
+new values reuse it: only switching a noise on or off (a change of *structure*) compiles
+anew.
+
+Rules (Ratzon, Derdikman & Barak 2024; defaults of the original code in brackets):
+
+``gd``
+    Full-batch gradient descent, ``θ ← θ − η (∇L + ξ)``, with *update noise*
+    ``ξ ~ N(0, σ_u²)`` i.i.d. per parameter per step [η = 0.1, σ_u = 0.0139 in Fig. 2].
+    With σ_u = 0 and no label noise it is the noise-free control.
+``adam``, ``rmsprop``
+    optax's ``scale_by_adam`` / ``scale_by_rms`` direction scaled by ``−η``; update noise,
+    if any, is added to the gradient before the optimiser (as for ``gd``) [Adam η = 1e-3].
+``sed``
+    Stochastic error descent (Cauwenberghs 1992): draw a perturbation δ, then
+    ``θ ← θ − η (L(θ + δ) − L(θ)) δ``. δ is Gaussian per tensor with variance
+    ``sed_perturbation / rows`` (rows = the tensor's first dimension), as in the original
+    [sed_perturbation = 0.01, η ≈ 1]. For small δ the mean update is ``−η Σ ∇L`` with
+    ``Σ`` the perturbation covariance: a descent direction.
+
+Noises that any rule can carry:
+
+*label noise* — targets ``y + s·ξ`` redrawn every step. ``gaussian`` (ξ ~ N(0, 1), the
+paper's description, default) or ``uniform`` (ξ ~ U(−½, ½), what the original code drew:
+its variance is s²/12, not s²).
+*input noise* — inputs ``x + σ_in·ξ``, ξ ~ N(0, 1), redrawn every step.
+
+The loss is the mean over samples and outputs of the squared error, no factor ½.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from repdrift import network
+from repdrift.network import Params
+
+LearnerKind = Literal["gd", "adam", "rmsprop", "sed"]
+LEARNER_KINDS: tuple[str, ...] = ("gd", "adam", "rmsprop", "sed")
+LabelNoiseDist = Literal["gaussian", "uniform"]
+
+
+@dataclass(frozen=True)
+class LearnerSpec:
+    """Static description of a learning rule (hashable; part of the compiled program).
+
+    Attributes:
+        kind: one of ``gd``, ``adam``, ``rmsprop``, ``sed``.
+        update_noise: draw Gaussian update noise every step (its σ is in :class:`Hyper`).
+        label_noise: ``None`` for none, else ``"gaussian"`` or ``"uniform"``.
+        input_noise: draw Gaussian input noise every step.
+        activation: hidden-layer activation (see :mod:`repdrift.network`).
+        b1, b2, eps: Adam's moment decays and ε; RMSprop uses ``b2`` as its decay.
+    """
+
+    kind: LearnerKind = "gd"
+    update_noise: bool = False
+    label_noise: LabelNoiseDist | None = None
+    input_noise: bool = False
+    activation: str = "relu"
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        if self.kind not in LEARNER_KINDS:
+            raise ValueError(f"unknown learner {self.kind!r}; choose one of {LEARNER_KINDS}")
+        if self.label_noise not in (None, "gaussian", "uniform"):
+            raise ValueError(
+                f"label noise distribution must be 'gaussian' or 'uniform', "
+                f"got {self.label_noise!r}"
+            )
+        network.activation(self.activation)  # raises on an unknown name
+
+
+class Hyper(NamedTuple):
+    """Traced hyperparameters of one run (scalars; stacked to ``(runs,)`` for a batch).
+
+    Attributes:
+        lr: learning rate η.
+        update_noise: σ_u, standard deviation of the update noise per parameter.
+        label_noise: s, scale of the label noise (std for gaussian, width for uniform).
+        input_noise: σ_in, standard deviation of the input noise.
+        sed_perturbation: variance numerator of SED's perturbation (variance / rows).
+    """
+
+    lr: jax.Array
+    update_noise: jax.Array
+    label_noise: jax.Array
+    input_noise: jax.Array
+    sed_perturbation: jax.Array
+
+
+def hyper(
+    lr: float,
+    update_noise: float = 0.0,
+    label_noise: float = 0.0,
+    input_noise: float = 0.0,
+    sed_perturbation: float = 0.01,
+    dtype: jnp.dtype = jnp.float32,
+) -> Hyper:
+    """Build a :class:`Hyper` of scalar arrays."""
+    return Hyper(*(jnp.asarray(v, dtype) for v in (lr, update_noise, label_noise, input_noise,
+                                                    sed_perturbation)))
+
+
+class LearnerState(NamedTuple):
+    """Per-run learner state.
+
+    Attributes:
+        key: PRNG key, split every step into the step's noise keys.
+        opt: optax state of the direction transform (``EmptyState`` for gd and sed).
+    """
+
+    key: jax.Array
+    opt: optax.OptState
+
+
+class Learner(NamedTuple):
+    """``init(key, params) -> state``; ``step(state, params, hyper, x, y) -> (params, state, loss)``.
+
+    ``loss`` is the training loss *before* the update on the (noisy) batch the step used.
+    """
+
+    init: Callable[[jax.Array, Params], LearnerState]
+    step: Callable[
+        [LearnerState, Params, Hyper, jax.Array, jax.Array],
+        tuple[Params, LearnerState, jax.Array],
+    ]
+
+
+def gaussian_like(key: jax.Array, tree: Params) -> Params:
+    """One standard normal draw per parameter, shaped like ``tree``."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    keys = jax.random.split(key, len(leaves))
+    return jax.tree_util.tree_unflatten(
+        treedef, [jax.random.normal(k, x.shape, x.dtype) for k, x in zip(keys, leaves, strict=True)]
+    )
+
+
+def _direction(spec: LearnerSpec) -> optax.GradientTransformation:
+    if spec.kind == "adam":
+        return optax.scale_by_adam(b1=spec.b1, b2=spec.b2, eps=spec.eps)
+    if spec.kind == "rmsprop":
+        return optax.scale_by_rms(decay=spec.b2, eps=spec.eps)
+    return optax.identity()
+
+
+LossFn = Callable[[Params, jax.Array, jax.Array], jax.Array]
+
+
+def make(spec: LearnerSpec, loss: LossFn | None = None) -> Learner:
+    """The :class:`Learner` for ``spec``.
+
+    Args:
+        spec: the rule.
+        loss: ``loss(params, x, y) -> scalar``; the network's MSE (with
+            ``spec.activation``) when ``None``. Any pytree of parameters works.
+    """
+    direction = _direction(spec)
+
+    def loss_fn(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
+        if loss is not None:
+            return loss(params, x, y)
+        return network.mse(params, x, y, spec.activation)
+
+    def init(key: jax.Array, params: Params) -> LearnerState:
+        return LearnerState(key=key, opt=direction.init(params))
+
+    def step(
+        state: LearnerState, params: Params, hp: Hyper, x: jax.Array, y: jax.Array
+    ) -> tuple[Params, LearnerState, jax.Array]:
+        key, k_input, k_label, k_update = jax.random.split(state.key, 4)
+        if spec.input_noise:
+            x = x + hp.input_noise * jax.random.normal(k_input, x.shape, x.dtype)
+        if spec.label_noise == "gaussian":
+            y = y + hp.label_noise * jax.random.normal(k_label, y.shape, y.dtype)
+        elif spec.label_noise == "uniform":
+            y = y + hp.label_noise * (jax.random.uniform(k_label, y.shape, y.dtype) - 0.5)
+
+        if spec.kind == "sed":
+            delta = jax.tree_util.tree_map(
+                lambda z: z * jnp.sqrt(hp.sed_perturbation / (z.shape[0] if z.ndim else 1)),
+                gaussian_like(k_update, params),
+            )
+            loss = loss_fn(params, x, y)
+            perturbed = jax.tree_util.tree_map(jnp.add, params, delta)
+            change = loss_fn(perturbed, x, y) - loss
+            new_params = jax.tree_util.tree_map(
+                lambda p, d: p - hp.lr * change * d, params, delta
+            )
+            return new_params, LearnerState(key, state.opt), loss
+
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        if spec.update_noise:
+            grads = jax.tree_util.tree_map(
+                lambda g, z: g + hp.update_noise * z, grads, gaussian_like(k_update, params)
+            )
+        updates, opt = direction.update(grads, state.opt, params)
+        new_params = jax.tree_util.tree_map(lambda p, u: p - hp.lr * u, params, updates)
+        return new_params, LearnerState(key, opt), loss
+
+    return Learner(init=init, step=step)

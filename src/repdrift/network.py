@@ -1,0 +1,99 @@
+"""One-hidden-layer network of the paper.
+
+``h = act(x @ W1.T + b1)``, ``y_hat = h @ W2.T`` — no output bias, as in the original.
+
+Parameters are a plain dict pytree::
+
+    {"W1": (hidden, d_in), "b1": (hidden,), "W2": (d_out, hidden)}
+
+Initialisation (Ratzon, Derdikman & Barak 2024, published code): ``W1`` and ``b1`` are
+He-scaled, ``N(0, 2 / d_in)``; the readout ``W2`` is ``N(0, readout_sd**2)``.
+
+Readout presets are named by the *standard* meaning of the terms: a large readout keeps
+the network near its linearisation (lazy / NTK-like), a small one lets the hidden layer
+move (rich / feature learning).
+
+=========  ==================  ==========================================
+preset      readout sd          label in the original code
+=========  ==================  ==========================================
+``lazy``    ``sqrt(2 / N)``     "rich" (swapped there)
+``rich``    ``2 / N``           "lazy" (swapped there)
+=========  ==================  ==========================================
+
+with ``N`` the number of hidden units. Any other scale can be given as a number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+
+Params = dict[str, jax.Array]
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "leaky_relu": lambda z: jax.nn.leaky_relu(z, negative_slope=0.01),
+    "softplus": jax.nn.softplus,
+    "tanh": jnp.tanh,
+}
+
+ReadoutPreset = Literal["lazy", "rich"]
+
+
+def readout_sd(readout: ReadoutPreset | float, hidden: int) -> float:
+    """Standard deviation of the readout weights for a preset name or an explicit value."""
+    if isinstance(readout, str):
+        if readout == "lazy":
+            return math.sqrt(2.0 / hidden)
+        if readout == "rich":
+            return 2.0 / hidden
+        raise ValueError(f"readout must be 'lazy', 'rich' or a positive number, got {readout!r}")
+    if not readout > 0:
+        raise ValueError(f"readout scale must be positive, got {readout!r}")
+    return float(readout)
+
+
+def init(
+    key: jax.Array,
+    d_in: int,
+    hidden: int,
+    d_out: int,
+    *,
+    readout: ReadoutPreset | float = "lazy",
+    dtype: jnp.dtype = jnp.float32,
+) -> Params:
+    """Draw initial parameters (He-scaled first layer, explicit readout scale)."""
+    k_w1, k_b1, k_w2 = jax.random.split(key, 3)
+    he = math.sqrt(2.0 / d_in)
+    sd = readout_sd(readout, hidden)
+    return {
+        "W1": he * jax.random.normal(k_w1, (hidden, d_in), dtype),
+        "b1": he * jax.random.normal(k_b1, (hidden,), dtype),
+        "W2": sd * jax.random.normal(k_w2, (d_out, hidden), dtype),
+    }
+
+
+def activation(name: str) -> Callable[[jax.Array], jax.Array]:
+    """The activation function called ``name`` (one of :data:`ACTIVATIONS`)."""
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}"
+        ) from None
+
+
+def apply(params: Params, x: jax.Array, act: str = "relu") -> tuple[jax.Array, jax.Array]:
+    """Forward pass. ``x: (samples, d_in)`` → ``(output (samples, d_out), hidden (samples, units))``."""
+    hidden = activation(act)(x @ params["W1"].T + params["b1"])
+    return hidden @ params["W2"].T, hidden
+
+
+def mse(params: Params, x: jax.Array, y: jax.Array, act: str = "relu") -> jax.Array:
+    """Mean over samples and outputs of the squared error (no factor ½), as in the paper."""
+    output, _ = apply(params, x, act)
+    return jnp.mean((output - y) ** 2)
