@@ -141,12 +141,20 @@ class Learner(NamedTuple):
 
 
 def gaussian_like(key: jax.Array, tree: Params) -> Params:
-    """One standard normal draw per parameter, shaped like ``tree``."""
+    """One standard normal draw per parameter, shaped like ``tree``.
+
+    Drawn as one flat vector and cut into the leaves: one call of the generator per step
+    instead of one per tensor, which is what the noise costs on a CPU (see
+    ``benchmarks/engine.py``).
+    """
     leaves, treedef = jax.tree_util.tree_flatten(tree)
-    keys = jax.random.split(key, len(leaves))
-    return jax.tree_util.tree_unflatten(
-        treedef, [jax.random.normal(k, x.shape, x.dtype) for k, x in zip(keys, leaves, strict=True)]
-    )
+    total = sum(x.size for x in leaves)
+    flat = jax.random.normal(key, (total,), leaves[0].dtype)
+    out, start = [], 0
+    for x in leaves:
+        out.append(flat[start : start + x.size].reshape(x.shape))
+        start += x.size
+    return jax.tree_util.tree_unflatten(treedef, out)
 
 
 def _direction(spec: LearnerSpec) -> optax.GradientTransformation:

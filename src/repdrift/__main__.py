@@ -1,0 +1,3 @@
+from repdrift.cli import main
+
+main()

@@ -1,0 +1,294 @@
+"""The ``repdrift`` command.
+
+Exit status 0 on success, 2 on a usage or input error, with one line on stderr that names
+the problem (never a traceback).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from repdrift import config as config_mod
+from repdrift import store
+
+app = typer.Typer(
+    name="repdrift",
+    help="Representational drift as a result of implicit regularization: simulate, "
+    "inspect and analyse.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(highlight=False)
+
+
+class InputError(Exception):
+    """Raised inside commands for a clean exit 2 with one line."""
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"repdrift: error: {message}", markup=False)
+    raise typer.Exit(2)
+
+
+class _StepsPerSecond(ProgressColumn):
+    def render(self, task) -> Text:
+        speed = task.fields.get("rate")
+        return Text(f"{speed:,.0f} steps/s" if speed else "… steps/s", style="cyan")
+
+
+class _Metrics(ProgressColumn):
+    def render(self, task) -> Text:
+        loss = task.fields.get("loss")
+        units = task.fields.get("units")
+        if loss is None:
+            return Text("")
+        return Text(f"loss {loss:.3g}  active units {units:.3f}", style="magenta")
+
+
+def _progress(quiet: bool):
+    """A rich progress bar and the callback the simulation calls after each chunk."""
+    if quiet:
+        return None, None
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _StepsPerSecond(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        _Metrics(),
+        console=err_console,
+        transient=False,
+    )
+    state = {"task": None, "t0": None, "s0": 0}
+
+    def update(step: int, total: int, metrics: dict[str, float]) -> None:
+        now = time.monotonic()
+        if state["task"] is None:
+            state["task"] = bar.add_task("simulate", total=total, completed=step)
+            state["t0"], state["s0"] = now, step
+        elapsed = now - state["t0"]
+        rate = (step - state["s0"]) / elapsed if elapsed > 0 else None
+        bar.update(state["task"], completed=step, rate=rate,
+                   loss=metrics.get("loss"), units=metrics.get("active_units_fraction"))
+
+    return bar, update
+
+
+def _run_with_progress(fn, quiet: bool):
+    bar, update = _progress(quiet)
+    if bar is None:
+        return fn(None)
+    with bar:
+        return fn(update)
+
+
+def _figures(run, quiet: bool) -> list[Path]:
+    from repdrift.plotting.fig2 import draw_fig2
+
+    paths = draw_fig2(run, run.path / "figures")
+    if not quiet:
+        err_console.print(f"figures: {run.path / 'figures'} ({len(paths)} files)")
+    return paths
+
+
+def _report(run) -> None:
+    s = run.summary()
+    i, f = s["initial"], s["final"]
+
+    def fmt(v):
+        return "—" if v is None else f"{v:.4g}"
+
+    line = (f"{run.path}: {s['status']}, {s['steps_done']:,}/{s['steps_total']:,} steps; "
+            f"loss {fmt(i.get('loss'))} → {fmt(f.get('loss'))}, active units "
+            f"{fmt(i.get('active_units_fraction'))} → {fmt(f.get('active_units_fraction'))}")
+    if "mean_si" in f:
+        line += f", mean SI {fmt(i.get('mean_si'))} → {fmt(f.get('mean_si'))} bits"
+    err_console.print(line, markup=False)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="run directory to create")],
+    preset: Annotated[str | None, typer.Option(help="a shipped preset, e.g. fig2-quick")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="a TOML config file")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="override a field: section.field=value (repeatable)"),
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="training steps (run.steps)")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed (run.seed)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing run in --out")] = False,
+    figures: Annotated[bool, typer.Option(help="draw Fig. 2-style figures")] = True,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Run one simulation and store it in OUT (with figures in OUT/figures)."""
+    from repdrift import simulation
+
+    if preset is None and config is None:
+        _fail("give --preset NAME or --config FILE "
+              f"(presets: {', '.join(config_mod.preset_names())})")
+    cfg = config_mod.load_config(config, preset=preset, overrides=set_ or [], steps=steps,
+                                 seed=seed)
+    run = _run_with_progress(
+        lambda cb: simulation.simulate(cfg, out, overwrite=overwrite, progress=cb), quiet)
+    if figures:
+        _figures(run, quiet)
+    _report(run)
+
+
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    figures: Annotated[bool, typer.Option(help="draw Fig. 2-style figures")] = True,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Continue a stopped run to the records an uninterrupted run gives."""
+    from repdrift import simulation
+
+    before = store.read_status(run_dir)
+    run = _run_with_progress(lambda cb: simulation.resume(run_dir, progress=cb), quiet)
+    if before.status in ("complete", "diverged") and not quiet:
+        err_console.print(f"{run_dir}: already {before.status}; nothing to do", markup=False)
+    elif figures:
+        _figures(run, quiet)
+    _report(run)
+
+
+@app.command()
+def inspect(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Status, progress, configuration and initial/final metrics of a run."""
+    from repdrift import simulation
+
+    run = simulation.open_run(run_dir)
+    summary = run.summary()
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+        return
+    console.print(f"[bold]{summary['path']}[/]  status [bold]{summary['status']}[/]  "
+                  f"{summary['steps_done']:,} / {summary['steps_total']:,} steps"
+                  + (f"  ({summary['message']})" if summary["message"] else ""))
+    c = run.config
+    console.print(f"task {c.task.kind}, {c.network.hidden} hidden units "
+                  f"({c.network.activation}), learner {c.learner.kind} lr {c.learner.lr:g}, "
+                  f"update noise {c.learner.update_noise:g}, label noise "
+                  f"{c.learner.label_noise:g}, seed {c.run.seed}")
+    table = Table("metric", "initial", "final")
+    for name in summary["final"]:
+        if name.startswith("step_"):
+            continue
+        a, b = summary["initial"].get(name), summary["final"].get(name)
+        table.add_row(name, "—" if a is None else f"{a:.4g}", "—" if b is None else f"{b:.4g}")
+    table.add_row("step", str(summary["initial"].get("step_metrics")),
+                  str(summary["final"].get("step_metrics")))
+    console.print(table)
+
+
+@app.command()
+def presets() -> None:
+    """List the shipped presets."""
+    for name in config_mod.preset_names():
+        desc = " ".join(config_mod.preset_description(name).split()).split(". ")[0]
+        console.print(f"[bold]{name}[/]  {desc}")
+
+
+@app.command("config")
+def show_config(
+    preset: Annotated[str | None, typer.Option(help="a shipped preset")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="a TOML config file")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="section.field=value")] = None,
+    reference: Annotated[bool, typer.Option(help="print the field reference (Markdown)")] = False,
+) -> None:
+    """Print a validated configuration as TOML (or the reference of all fields)."""
+    if reference:
+        sys.stdout.write(config_mod.config_reference())
+        return
+    cfg = config_mod.load_config(config, preset=preset, overrides=set_ or [])
+    sys.stdout.write(cfg.to_toml())
+
+
+def _mount_data() -> None:
+    try:
+        from repdrift.data.cli import app as data_app
+    except ImportError:  # the recorded-data extra is not importable: leave it out
+        return
+    app.add_typer(data_app, name="data", help="Analyse recorded hippocampal data.")
+
+
+_mount_data()
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [config_mod.ConfigError, store.StoreError, InputError]
+    try:
+        from repdrift.data import DataError
+
+        errors.append(DataError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def _click_errors(name: str) -> tuple[type[BaseException], ...]:
+    """``name`` from click and from the copy of click that newer typer releases carry."""
+    found = []
+    for module in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app; map known errors to one line and exit status 2."""
+    code = 0
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="repdrift")
+        code = result if isinstance(result, int) else 0
+    except (typer.Exit, *_click_errors("Exit")) as exit_:
+        code = getattr(exit_, "exit_code", 0)
+    except _click_errors("NoArgsIsHelpError") as err:
+        console.print(err.format_message(), markup=False)
+        code = 0
+    except _click_errors("UsageError") as err:
+        err_console.print(f"repdrift: error: {err.format_message()}", markup=False)
+        code = 2
+    except (KeyboardInterrupt, typer.Abort, *_click_errors("Abort")):
+        err_console.print("repdrift: interrupted; `repdrift resume DIR` continues a run",
+                          markup=False)
+        code = 130
+    except _known_errors() as err:
+        err_console.print(f"repdrift: error: {err}", markup=False)
+        code = 2
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,371 @@
+"""Validated, immutable run configuration: TOML in and out, presets, ``--set`` overrides.
+
+A run is described by five sections::
+
+    [task]     kind = "corridor" and that task's parameters (see repdrift.tasks)
+    [network]  hidden units, activation, readout scale
+    [learner]  rule, learning rate, noise magnitudes
+    [record]   record schedule, snapshots, rate-map bins, Hessian at snapshots
+    [run]      steps, seed, dtype, checkpoint interval
+
+Everything is validated once, here, at the edge; errors name the field and the allowed
+values (:class:`ConfigError`). Presets are TOML files shipped in ``repdrift/presets``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import tomli_w
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
+
+from repdrift import tasks
+from repdrift.learners import LEARNER_KINDS, LearnerSpec
+from repdrift.network import ACTIVATIONS
+
+
+class ConfigError(ValueError):
+    """A configuration problem, stated in one line that names the field."""
+
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=False, validate_default=True)
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+def _task_model(name: str, params_cls: type) -> type[BaseModel]:
+    """A pydantic model for one task: ``kind`` plus the fields of its params dataclass.
+
+    Integers must be ≥ 1 and numbers finite and ≥ 0; combinations the task cannot
+    build are reported by the task itself when the dataset is made.
+    """
+    fields: dict[str, Any] = {"kind": (Literal[name], name)}
+    for f in dataclasses.fields(params_cls):
+        default = f.default
+        # bool before int: bool is a subclass of int.
+        if isinstance(default, bool):
+            fields[f.name] = (bool, default)
+        elif isinstance(default, int):
+            fields[f.name] = (Annotated[int, Field(ge=1)], default)
+        elif isinstance(default, float):
+            fields[f.name] = (NonNegativeFloat, default)
+        else:
+            fields[f.name] = (type(default), default)
+    model = create_model(f"{params_cls.__name__}Config", __config__=_STRICT, **fields)
+    model.__doc__ = (params_cls.__doc__ or "").strip().split("\n")[0]
+    return model
+
+
+TASK_MODELS: dict[str, type[BaseModel]] = {
+    name: _task_model(name, cls) for name, cls in tasks.TASKS.items()
+}
+
+
+class NetworkConfig(BaseModel):
+    """One hidden layer: ``h = act(W1 x + b1)``, ``y = W2 h`` (no output bias)."""
+
+    model_config = _STRICT
+
+    hidden: Annotated[int, Field(ge=1, description="number of hidden units N")] = 100
+    activation: Annotated[str, Field(description=f"one of {sorted(ACTIVATIONS)}")] = "relu"
+    readout: Annotated[
+        Literal["lazy", "rich"] | PositiveFloat,
+        Field(description="readout sd: 'lazy' = sqrt(2/N), 'rich' = 2/N, or a number"),
+    ] = "lazy"
+
+    @field_validator("readout", mode="before")
+    @classmethod
+    def _readout_value(cls, v: Any) -> Any:
+        ok_number = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        if v in ("lazy", "rich") or (ok_number and v > 0):
+            return v
+        raise ValueError("must be 'lazy', 'rich' or a positive number")
+
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, v: str) -> str:
+        if v not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {v!r}; choose one of {sorted(ACTIVATIONS)}")
+        return v
+
+
+class LearnerConfig(BaseModel):
+    """The learning rule and its noise (see :mod:`repdrift.learners`)."""
+
+    model_config = _STRICT
+
+    kind: Annotated[
+        Literal["gd", "adam", "rmsprop", "sed"], Field(description=f"one of {LEARNER_KINDS}")
+    ] = "gd"
+    lr: Annotated[PositiveFloat, Field(description="learning rate η")] = 0.1
+    update_noise: Annotated[
+        NonNegativeFloat, Field(description="σ_u: Gaussian noise per parameter per step")
+    ] = 0.0
+    label_noise: Annotated[
+        NonNegativeFloat, Field(description="s: label-noise scale, redrawn every step")
+    ] = 0.0
+    label_noise_dist: Annotated[
+        Literal["gaussian", "uniform"],
+        Field(description="'gaussian' (paper) or 'uniform' ((U−½)·s, original code)"),
+    ] = "gaussian"
+    input_noise: Annotated[NonNegativeFloat, Field(description="σ of input noise")] = 0.0
+    sed_perturbation: Annotated[
+        PositiveFloat, Field(description="SED: perturbation variance × rows of the tensor")
+    ] = 0.01
+    b1: Annotated[float, Field(ge=0, lt=1, description="Adam's first-moment decay")] = 0.9
+    b2: Annotated[
+        float, Field(ge=0, lt=1, description="Adam's second-moment / RMSprop's decay")
+    ] = 0.999
+    eps: Annotated[PositiveFloat, Field(description="Adam / RMSprop ε")] = 1e-8
+
+
+class RecordConfig(BaseModel):
+    """What is measured, and when."""
+
+    model_config = _STRICT
+
+    dense_until: Annotated[
+        int, Field(ge=0, description="record every step up to this step")
+    ] = 100
+    per_decade: Annotated[int, Field(ge=1, description="log-spaced records per decade")] = 50
+    snapshots: Annotated[
+        int, Field(ge=2, description="log-spaced parameter snapshots (step 0 and last incl.)")
+    ] = 20
+    linear_snapshots: Annotated[
+        int, Field(ge=0, description="extra evenly spaced snapshots (for drift matrices)")
+    ] = 0
+    bins: Annotated[int, Field(ge=1, description="rate-map bins per running direction")] = 50
+    si_threshold: Annotated[
+        NonNegativeFloat, Field(description="a unit is a place unit if SI > this (bits)")
+    ] = 0.01
+    hessian: Annotated[
+        Literal["none", "gauss_newton", "exact"],
+        Field(description="Hessian spectrum summaries at snapshots"),
+    ] = "none"
+
+
+class RunConfig(BaseModel):
+    """Length, seed and numerics of the run."""
+
+    model_config = _STRICT
+
+    steps: Annotated[int, Field(ge=1, description="training steps")] = 100_000
+    seed: Annotated[int, Field(ge=0, description="seed of task, initialisation and noise")] = 0
+    dtype: Annotated[Literal["float32", "float64"], Field(description="floating point")] = (
+        "float32"
+    )
+    checkpoint_every_s: Annotated[
+        PositiveFloat, Field(description="seconds between checkpoints")
+    ] = 30.0
+    max_loss: Annotated[
+        PositiveFloat, Field(description="diverged when training loss > this × var(targets)")
+    ] = 1e6
+
+
+#: The discriminated union of all task models, chosen by ``kind``.
+TaskConfig = Annotated[
+    Union[tuple(TASK_MODELS.values())],  # type: ignore[valid-type]  # noqa: UP007
+    Field(discriminator="kind"),
+]
+
+
+class Config(BaseModel):
+    """A whole run. Immutable; build with :func:`load_config` or :func:`preset`."""
+
+    model_config = _STRICT
+
+    task: TaskConfig = Field(default_factory=lambda: TASK_MODELS["corridor"]())
+    network: NetworkConfig = NetworkConfig()
+    learner: LearnerConfig = LearnerConfig()
+    record: RecordConfig = RecordConfig()
+    run: RunConfig = RunConfig()
+
+    # -- derived, static objects -------------------------------------------------------
+    def task_params(self):
+        """The task's parameter dataclass."""
+        values = self.task.model_dump()
+        return tasks.TASKS[values.pop("kind")](**values)
+
+    def learner_spec(self) -> LearnerSpec:
+        lc = self.learner
+        return LearnerSpec(
+            kind=lc.kind,
+            update_noise=lc.update_noise > 0,
+            label_noise=lc.label_noise_dist if lc.label_noise > 0 else None,
+            input_noise=lc.input_noise > 0,
+            activation=self.network.activation,
+            b1=lc.b1,
+            b2=lc.b2,
+            eps=lc.eps,
+        )
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.model_dump(mode="json"))
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def _format_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(
+        str(p)
+        for p in first["loc"]
+        if not (isinstance(p, str) and (p in TASK_MODELS or "[" in p or "-" in p))
+    )
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif first["type"] == "union_tag_invalid":
+        msg = f"unknown task kind; choose one of {sorted(TASK_MODELS)}"
+    value = first.get("input")
+    shown = "" if isinstance(value, dict) or first["type"] == "missing" else f" (got {value!r})"
+    more = len(err.errors()) - 1
+    tail = f"; and {more} more problem{'s' * (more > 1)}" if more else ""
+    return f"config: {loc or 'root'}: {msg}{shown}{tail}"
+
+
+def validate(data: dict[str, Any]) -> Config:
+    """Validate a nested dict into a :class:`Config` (raises :class:`ConfigError`)."""
+    task = data.get("task")
+    if isinstance(task, dict) and "kind" not in task:
+        data = {**data, "task": {"kind": "corridor", **task}}
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err)) from None
+
+
+def preset_names() -> list[str]:
+    """The presets shipped with repdrift."""
+    folder = resources.files("repdrift") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _preset_data(name: str) -> dict[str, Any]:
+    names = preset_names()
+    if name not in names:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(names)}")
+    text = (resources.files("repdrift") / "presets" / f"{name}.toml").read_text()
+    data = tomllib.loads(text)
+    data.pop("description", None)
+    return data
+
+
+def preset_description(name: str) -> str:
+    """The first paragraph of a preset's ``description``."""
+    text = (resources.files("repdrift") / "presets" / f"{name}.toml").read_text()
+    return str(tomllib.loads(text).get("description", "")).strip()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+
+
+def _parse_value(text: str) -> Any:
+    """A ``--set`` value: TOML syntax (numbers, booleans, quoted strings), else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.field=value`` overrides to nested config data (a new dict)."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    sections = set(Config.model_fields)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or "." not in key:
+            raise ConfigError(f"--set {item!r}: expected section.field=value")
+        section, field = key.split(".", 1)
+        if section not in sections:
+            raise ConfigError(
+                f"--set {key}: unknown section {section!r}; choose one of {sorted(sections)}"
+            )
+        parsed = _parse_value(value.strip())
+        if section == "task" and field == "kind" and out.get("task", {}).get("kind") != parsed:
+            out["task"] = {}  # another task's parameters do not carry over
+        out.setdefault(section, {})[field] = parsed
+    return out
+
+
+def load_config(
+    source: str | Path | dict[str, Any] | None = None,
+    *,
+    preset: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    steps: int | None = None,
+    seed: int | None = None,
+) -> Config:
+    """Build a validated :class:`Config`.
+
+    Args:
+        source: a TOML file path, a nested dict, or ``None`` for the defaults.
+        preset: name of a shipped preset (instead of ``source``).
+        overrides: ``"section.field=value"`` strings, applied in order.
+        steps, seed: shortcuts for ``run.steps`` and ``run.seed``.
+    """
+    if preset is not None and source is not None:
+        raise ConfigError("give either a preset or a config, not both")
+    if preset is not None:
+        data = _preset_data(preset)
+    elif isinstance(source, dict):
+        data = source
+    elif source is not None:
+        data = _read_toml(Path(source))
+    else:
+        data = {}
+    overrides = list(overrides)
+    if steps is not None:
+        overrides.append(f"run.steps={steps}")
+    if seed is not None:
+        overrides.append(f"run.seed={seed}")
+    return validate(apply_overrides(data, overrides))
+
+
+def config_reference() -> str:
+    """A Markdown reference of every section and field, generated from the models."""
+    lines = []
+
+    def table(title: str, model: type[BaseModel]) -> None:
+        lines.append(f"### `[{title}]`\n")
+        doc = (model.__doc__ or "").strip().split("\n")[0]
+        if doc:
+            lines.append(doc + "\n")
+        lines.append("| field | default | meaning |")
+        lines.append("|---|---|---|")
+        for name, info in model.model_fields.items():
+            default = info.default
+            if isinstance(default, float) and not math.isfinite(default):
+                default = str(default)
+            lines.append(f"| `{name}` | `{default!r}` | {info.description or ''} |")
+        lines.append("")
+
+    for section in ("network", "learner", "record", "run"):
+        table(section, Config.model_fields[section].annotation)
+    for name, model in TASK_MODELS.items():
+        table(f"task] kind = \"{name}\" [", model)
+    return "\n".join(lines).replace('### `[task] kind = "', '### `[task]` kind = `"').replace(
+        '" [`', '"`'
+    )

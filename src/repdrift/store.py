@@ -1,0 +1,262 @@
+"""The run directory: configuration, records and snapshots on Zarr, checkpoints, status.
+
+Layout of a run directory ``DIR``::
+
+    DIR/config.toml            the validated configuration (written once, first)
+    DIR/status.json            status, steps done / total, the current generation
+    DIR/store/gNNNNNN/         one *generation*: everything stored at one checkpoint
+        metrics.zarr           scalar records over ``step`` (xarray)
+        snapshots.zarr         parameters, rate maps, SI, ... over snapshot ``step``
+        checkpoint.npz         the full engine state (parameters, optimiser, keys, step)
+    DIR/figures/               figures (PNG and PDF), when drawn
+    DIR/running.pid            present while a process is writing the run
+
+Every write is atomic: a generation is written under a temporary name and renamed into
+place, then ``status.json`` is replaced (write, fsync, rename) to point at it, then older
+generations are removed. A run killed at any instant therefore leaves ``status.json``
+pointing at a complete generation (or no generation yet, before the first checkpoint).
+
+Statuses: ``running`` (a live process holds the run), ``partial`` (stopped before the
+end: resume it), ``complete``, ``diverged`` (finished, but the run diverged or died).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+STATUS_FILE = "status.json"
+CONFIG_FILE = "config.toml"
+PID_FILE = "running.pid"
+FORMAT_VERSION = 1
+
+
+class StoreError(ValueError):
+    """A run directory problem, stated in one line."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def is_run(path: Path) -> bool:
+    """Whether ``path`` holds a repdrift run (at least its configuration)."""
+    return (Path(path) / CONFIG_FILE).is_file()
+
+
+def prepare_out(path: Path, *, overwrite: bool) -> Path:
+    """Check that ``path`` may receive a new run; clear it if ``overwrite`` and it is a run.
+
+    A non-empty directory is refused without ``overwrite``, and even with it unless it
+    is a repdrift run (so that a mistyped ``--out`` never deletes unrelated files).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"--out {path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            raise StoreError(
+                f"--out {path} exists and is not empty; choose a new directory or pass "
+                "--overwrite"
+            )
+        if not is_run(path):
+            raise StoreError(f"--out {path} is not empty and is not a repdrift run; "
+                             "refusing to overwrite it")
+        if _live_pid(path) is not None:
+            raise StoreError(f"run {path} is being written by process {_live_pid(path)}")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _live_pid(path: Path) -> int | None:
+    """The pid holding the run, if that process is alive on this host."""
+    try:
+        info = json.loads((Path(path) / PID_FILE).read_text())
+        pid, host = int(info["pid"]), info["host"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if host != socket.gethostname() or pid == os.getpid():
+        return None if pid == os.getpid() else pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+@contextlib.contextmanager
+def hold(path: Path):
+    """Mark the run as being written by this process for the duration of the block."""
+    path = Path(path)
+    other = _live_pid(path)
+    if other is not None:
+        raise StoreError(f"run {path} is being written by process {other}")
+    atomic_write_text(path / PID_FILE, json.dumps({"pid": os.getpid(),
+                                                   "host": socket.gethostname()}))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            (path / PID_FILE).unlink()
+
+
+@dataclass(frozen=True)
+class Status:
+    status: str
+    steps_done: int
+    steps_total: int
+    generation: str | None
+    updated: float
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_VERSION,
+            "status": self.status,
+            "steps_done": self.steps_done,
+            "steps_total": self.steps_total,
+            "generation": self.generation,
+            "updated": self.updated,
+            "message": self.message,
+        }
+
+
+def write_status(path: Path, status: Status) -> None:
+    atomic_write_text(Path(path) / STATUS_FILE, json.dumps(status.to_json(), indent=1))
+
+
+def read_status(path: Path) -> Status:
+    """The stored status; ``running`` only while a live process holds the run."""
+    path = Path(path)
+    if not path.is_dir():
+        raise StoreError(f"{path} does not exist or is not a directory")
+    if not (path / CONFIG_FILE).is_file():
+        raise StoreError(f"{path} is not a repdrift run (no {CONFIG_FILE})")
+    try:
+        data = json.loads((path / STATUS_FILE).read_text())
+        status = Status(
+            status=str(data["status"]),
+            steps_done=int(data["steps_done"]),
+            steps_total=int(data["steps_total"]),
+            generation=data["generation"],
+            updated=float(data["updated"]),
+            message=str(data.get("message", "")),
+        )
+    except FileNotFoundError:
+        # Killed between writing the configuration and the first status: nothing ran.
+        return Status("partial", 0, 0, None, 0.0, "stopped before it started")
+    except (ValueError, KeyError, TypeError):
+        raise StoreError(f"run {path} is corrupt: {STATUS_FILE} is unreadable") from None
+    if status.status == "running" and _live_pid(path) is None:
+        status = Status("partial", status.steps_done, status.steps_total, status.generation,
+                        status.updated, status.message)
+    elif status.status == "partial" and _live_pid(path) is not None:
+        status = Status("running", status.steps_done, status.steps_total, status.generation,
+                        status.updated, status.message)
+    return status
+
+
+# ------------------------------------------------------------------------ generations
+
+
+def generation_path(path: Path, generation: str) -> Path:
+    return Path(path) / "store" / generation
+
+
+def write_generation(
+    path: Path,
+    *,
+    steps_done: int,
+    metrics: xr.Dataset,
+    snapshots: xr.Dataset,
+    checkpoint: dict[str, np.ndarray],
+    status: Status,
+) -> Status:
+    """Store one checkpoint atomically and point ``status.json`` at it."""
+    path = Path(path)
+    root = path / "store"
+    root.mkdir(exist_ok=True)
+    previous = status.generation
+    name = f"g{steps_done:012d}"
+    if name == previous:
+        name = f"{name}-{time.time_ns()}"
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr's notes about consolidated metadata, codecs
+        metrics.to_zarr(tmp / "metrics.zarr", mode="w", consolidated=True)
+        snapshots.to_zarr(tmp / "snapshots.zarr", mode="w", consolidated=True)
+    with open(tmp / "checkpoint.npz", "wb") as fh:
+        np.savez(fh, **checkpoint)
+        fh.flush()
+        os.fsync(fh.fileno())
+    final = root / name
+    if final.exists():
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    _fsync_dir(root)
+    new = Status(status.status, steps_done, status.steps_total, name, time.time(),
+                 status.message)
+    write_status(path, new)
+    for old in root.iterdir():
+        if old.name != name:
+            shutil.rmtree(old, ignore_errors=True)
+    return new
+
+
+def read_generation(path: Path, status: Status) -> tuple[xr.Dataset, xr.Dataset, dict]:
+    """``(metrics, snapshots, checkpoint)`` of the current generation, loaded in memory."""
+    if status.generation is None:
+        raise StoreError(f"run {path} has no stored records yet (it stopped before its first "
+                         "checkpoint); run `repdrift resume` on it")
+    gen = generation_path(path, status.generation)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            metrics = xr.open_zarr(gen / "metrics.zarr", consolidated=True).load()
+            snapshots = xr.open_zarr(gen / "snapshots.zarr", consolidated=True).load()
+        with np.load(gen / "checkpoint.npz") as npz:
+            checkpoint = {k: npz[k] for k in npz.files}
+    except Exception as err:  # noqa: BLE001 - any failure to read means a corrupt store
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise StoreError(f"run {path} is corrupt: cannot read {gen.name}: {reason}") from None
+    return metrics, snapshots, checkpoint
