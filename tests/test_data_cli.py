@@ -1,0 +1,113 @@
+"""``repdrift data analyze`` (repdrift.data.cli) through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from repdrift.data.cli import app
+from test_data_fixtures import require_data, write_track
+
+
+@pytest.fixture(scope="module")
+def track(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mm") / "C1_M1" / "Environment A"
+    write_track(folder, n_sessions=3, frames_per_trial=400)
+    return folder
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, ["analyze", *map(str, args)])
+
+
+def _one_error_line(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_analyze_writes_tables_regressions_and_figure(track, tmp_path):
+    out = tmp_path / "results"
+    result = run(track, "--out", out, "--json", "--shuffles", 40, "--seed", 3)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["layout"] == "multiple_maps" and summary["n_sessions"] == 3
+    assert summary["config"]["n_shuffles"] == 40 and summary["config"]["seed"] == 3
+    assert set(summary["trends"]) >= {"fraction_place", "mean_si_naive", "mean_si_ssr"}
+    assert summary["trends"]["fraction_place"]["pooled"]["n"] == 3
+    assert summary["drift"]["pooled"]["n"] == 3  # three pairs of sessions
+    for name in (
+        "sessions.parquet",
+        "sessions.csv",
+        "cells.parquet",
+        "drift.csv",
+        "regression.json",
+        "fig3.png",
+    ):
+        assert (out / name).stat().st_size > 0
+    sessions = pd.read_parquet(out / "sessions.parquet")
+    assert sessions.day.tolist() == [3.0, 4.0, 5.0]
+    assert sessions.fraction_place_norm.iloc[0] == 1.0
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "sessions.csv").drop(columns="notes"),
+        sessions.drop(columns="notes"),
+        check_dtype=False,
+        check_exact=False,
+    )
+    assert json.loads((out / "regression.json").read_text())["trends"] == summary["trends"]
+    cells = pd.read_parquet(out / "cells.parquet")
+    assert len(cells) == 3 * 12 * 2 and set(cells.direction) == {1, -1}
+    # Same seed, same numbers; human-readable output without --json.
+    again = run(track, "--out", tmp_path / "again", "--shuffles", 40, "--seed", 3)
+    assert again.exit_code == 0 and "fraction_place" in again.stdout
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "again" / "sessions.parquet"), sessions
+    )
+
+
+def test_input_errors_exit_2_with_one_line_and_no_results(track, tmp_path):
+    out = tmp_path / "out"
+    _one_error_line(run(tmp_path / "nowhere", "--out", out), "nowhere", "no such file")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "a.txt").write_text("x")
+    _one_error_line(run(tmp_path / "junk", "--out", out), "junk", "not a recognised layout")
+    _one_error_line(run(track, "--out", out, "--shuffles", 0), "--shuffles")
+    assert not out.exists()
+    # A corrupt file found midway: the error names it, nothing is left behind.
+    broken = tmp_path / "broken" / "C1_M1" / "Environment A"
+    write_track(broken, n_sessions=2, frames_per_trial=300)
+    (broken / "finalEventsMat_2.mat").write_bytes(b"MATLAB 5.0 MAT-file" + b"\0" * 300)
+    _one_error_line(run(broken, "--out", out, "--shuffles", 20), "finalEventsMat_2.mat", "corrupt")
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_out_must_be_empty_unless_overwrite(track, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("keep me")
+    _one_error_line(run(track, "--out", out, "--shuffles", 20), "out", "not empty")
+    assert (out / "old.txt").read_text() == "keep me"
+    result = run(track, "--out", out, "--shuffles", 20, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert not (out / "old.txt").exists() and (out / "sessions.csv").exists()
+    (tmp_path / "file").write_text("x")
+    _one_error_line(run(track, "--out", tmp_path / "file"), "file", "not a folder")
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_analyze_one_real_track(tmp_path):
+    folder = require_data("multiple_maps", "C7_M4", "Environment A")
+    result = run(folder, "--out", tmp_path / "r", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["n_sessions"] == 8
+    assert any("trial 6 has no behaviour" in note for note in summary["notes"])
