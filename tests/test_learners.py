@@ -169,3 +169,18 @@ def test_input_noise_changes_the_step_and_averages_out_to_first_order():
 def test_bad_specs_raise_a_clear_error(bad):
     with pytest.raises(ValueError, match="choose|must be|unknown"):
         learners.LearnerSpec(**bad)
+
+
+def test_standard_normal_moments_and_symmetry():
+    z = np.asarray(learners.standard_normal(jax.random.key(12), 1_000_000))
+    n = z.size
+    assert abs(z.mean()) < 5 / np.sqrt(n)
+    assert abs(z.var() - 1) < 5 * np.sqrt(2 / n)
+    assert abs(stats.skew(z)) < 5 * np.sqrt(6 / n)
+    assert abs(stats.kurtosis(z)) < 5 * np.sqrt(24 / n)
+    assert stats.kstest(z, "norm").pvalue > 0.01
+    # Tails: P(|z| > 3) = 0.0027 within 5 standard errors.
+    tail = np.mean(np.abs(z) > 3)
+    assert abs(tail - 0.0026998) < 5 * np.sqrt(0.0027 / n)
+    # Consecutive draws are uncorrelated.
+    assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 5 / np.sqrt(n)

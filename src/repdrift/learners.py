@@ -140,16 +140,31 @@ class Learner(NamedTuple):
     ]
 
 
+def standard_normal(key: jax.Array, n: int, dtype=jnp.float32) -> jax.Array:
+    """``n`` i.i.d. N(0, 1) draws: ``√2 · erfinv(u)`` of symmetric uniforms ``u``.
+
+    ``u`` takes the 2²³ odd multiples of 2⁻²³ in (−1, 1), built from the top 23 bits of
+    each threefry word — the construction of ``jax.random.normal`` without its clamping
+    and range arithmetic, which are a quarter of its cost on a CPU. Exactly symmetric;
+    the largest draw is ≈ 5.4 σ (``u = 1 − 2⁻²³``), as for ``jax.random.normal``. The
+    draws are float32 values, cast to ``dtype`` (so float64 runs get float32 noise).
+    """
+    bits = jax.random.bits(key, (n,), jnp.uint32)
+    mantissa = jax.lax.bitcast_convert_type((bits >> 9) | jnp.uint32(0x3F800000), jnp.float32)
+    u = 2.0 * (mantissa - 1.0) - (1.0 - 2.0**-23)  # odd multiples of 2^-23 in (-1, 1)
+    return (jnp.sqrt(2.0) * jax.lax.erf_inv(u)).astype(dtype)
+
+
 def gaussian_like(key: jax.Array, tree: Params) -> Params:
     """One standard normal draw per parameter, shaped like ``tree``.
 
-    Drawn as one flat vector and cut into the leaves: one call of the generator per step
-    instead of one per tensor, which is what the noise costs on a CPU (see
-    ``benchmarks/engine.py``).
+    Drawn as one flat vector (:func:`standard_normal`) and cut into the leaves: one call
+    of the generator per step instead of one per tensor. Drawing these numbers is the
+    cost of a noisy step on a CPU (see ``benchmarks/engine.py``).
     """
     leaves, treedef = jax.tree_util.tree_flatten(tree)
     total = sum(x.size for x in leaves)
-    flat = jax.random.normal(key, (total,), leaves[0].dtype)
+    flat = standard_normal(key, total, leaves[0].dtype)
     out, start = [], 0
     for x in leaves:
         out.append(flat[start : start + x.size].reshape(x.shape))
