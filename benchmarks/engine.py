@@ -56,18 +56,39 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4000, help="steps per timed call")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, "
-          f"{jax.devices()[0].device_kind}")
+    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {jax.devices()[0].device_kind}")
     member = tasks.RandomParams(samples=10, d_in=20, d_out=10)
     corridor = tasks.CorridorParams()
-    time_case("(a) sweep member, GD σ_u=0.03, alone", member, 100, 1, 0.03,
-              args.steps, args.repeats)
-    time_case("(a) sweep member, GD σ_u=0.03, batch of 64", member, 100, 64, 0.03,
-              args.steps // 8, args.repeats)
-    time_case("(b) Fig. 2 corridor 19→500→17, σ_u=0.0139, alone", corridor, 500, 1, 0.0139,
-              args.steps // 2, args.repeats)
-    time_case("(c) sweep member, noise-free GD, batch of 64", member, 100, 64, 0.0,
-              args.steps // 8, args.repeats)
+    time_case(
+        "(a) sweep member, GD σ_u=0.03, alone", member, 100, 1, 0.03, args.steps, args.repeats
+    )
+    time_case(
+        "(a) sweep member, GD σ_u=0.03, batch of 64",
+        member,
+        100,
+        64,
+        0.03,
+        args.steps // 8,
+        args.repeats,
+    )
+    time_case(
+        "(b) Fig. 2 corridor 19→500→17, σ_u=0.0139, alone",
+        corridor,
+        500,
+        1,
+        0.0139,
+        args.steps // 2,
+        args.repeats,
+    )
+    time_case(
+        "(c) sweep member, noise-free GD, batch of 64",
+        member,
+        100,
+        64,
+        0.0,
+        args.steps // 8,
+        args.repeats,
+    )
 
 
 if __name__ == "__main__":

@@ -26,13 +26,25 @@ def test_expected_presets_are_shipped():
     for task in tasks.TASKS:
         assert task.replace("_", "-") in names
     fig2 = load_config(preset="fig2")
-    assert (fig2.task.kind, fig2.network.hidden, fig2.learner.lr, fig2.learner.update_noise,
-            fig2.run.steps) == ("corridor", 500, 0.1, 0.0139, 10**6)
+    assert (
+        fig2.task.kind,
+        fig2.network.hidden,
+        fig2.learner.lr,
+        fig2.learner.update_noise,
+        fig2.run.steps,
+    ) == ("corridor", 500, 0.1, 0.0139, 10**6)
 
 
 def test_overrides_parse_toml_values_and_switching_task_resets_its_fields():
-    cfg = load_config(preset="fig2", overrides=["learner.kind=adam", "learner.lr=1e-3",
-                                                "run.dtype=float64", "network.readout=0.05"])
+    cfg = load_config(
+        preset="fig2",
+        overrides=[
+            "learner.kind=adam",
+            "learner.lr=1e-3",
+            "run.dtype=float64",
+            "network.readout=0.05",
+        ],
+    )
     assert (cfg.learner.kind, cfg.learner.lr, cfg.run.dtype) == ("adam", 1e-3, "float64")
     assert cfg.network.readout == 0.05
     switched = load_config(preset="fig2", overrides=["task.kind=random", "task.samples=7"])
@@ -41,8 +53,9 @@ def test_overrides_parse_toml_values_and_switching_task_resets_its_fields():
 
 
 def test_learner_spec_switches_noises_on_only_when_nonzero():
-    spec = load_config(overrides=["learner.label_noise=0.1",
-                                  "learner.label_noise_dist=uniform"]).learner_spec()
+    spec = load_config(
+        overrides=["learner.label_noise=0.1", "learner.label_noise_dist=uniform"]
+    ).learner_spec()
     assert (spec.update_noise, spec.label_noise, spec.input_noise) == (False, "uniform", False)
 
 

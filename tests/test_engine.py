@@ -43,8 +43,9 @@ def _run(spec, x, y, params, keys, hp, sched):
 
 def test_a_run_in_a_batch_equals_the_same_run_alone_float64():
     with jax.enable_x64(True):
-        spec = engine.EngineSpec(learners.LearnerSpec("gd", update_noise=True,
-                                                      label_noise="gaussian"))
+        spec = engine.EngineSpec(
+            learners.LearnerSpec("gd", update_noise=True, label_noise="gaussian")
+        )
         values = [
             {"lr": 0.1, "update_noise": 0.03, "label_noise": 0.1},
             {"lr": 0.05, "update_noise": 0.01, "label_noise": 0.3},
@@ -58,12 +59,14 @@ def test_a_run_in_a_batch_equals_the_same_run_alone_float64():
         assert batched.params["W1"].dtype == jnp.float64
         for i in (0, 2):
             xi, yi, pi, ki = _problems([seeds[i]], jnp.float64)
-            alone, steps_i, rec_i = _run(spec, xi, yi, pi, ki,
-                                         _hyper([values[i]], jnp.float64), sched)
+            alone, steps_i, rec_i = _run(
+                spec, xi, yi, pi, ki, _hyper([values[i]], jnp.float64), sched
+            )
             np.testing.assert_array_equal(steps, steps_i)
             for name in pi:
-                np.testing.assert_allclose(alone.params[name][0], batched.params[name][i],
-                                           rtol=1e-6, atol=1e-9)
+                np.testing.assert_allclose(
+                    alone.params[name][0], batched.params[name][i], rtol=1e-6, atol=1e-9
+                )
             np.testing.assert_allclose(rec_i["loss"][:, 0], rec["loss"][:, i], rtol=1e-6)
         assert int(batched.step) == 2000
         assert steps[0] == 0 and steps[-1] == 2000
@@ -75,11 +78,16 @@ def test_new_values_do_not_recompile_but_change_the_result():
     x, y, params, keys = _problems([1, 2])
     state = engine.init(spec, keys, params)
     lengths = jnp.full((spec.segments_per_call,), 5, jnp.int32)
-    first, _ = engine.advance(spec, state, engine.Batch(x, y, _hyper(
-        [{"lr": 0.1, "update_noise": 0.01}] * 2)), lengths)
+    first, _ = engine.advance(
+        spec, state, engine.Batch(x, y, _hyper([{"lr": 0.1, "update_noise": 0.01}] * 2)), lengths
+    )
     compiled = engine.advance._cache_size()
-    second, _ = engine.advance(spec, state, engine.Batch(x, y, _hyper(
-        [{"lr": 0.2, "update_noise": 0.05}] * 2)), lengths + 3)
+    second, _ = engine.advance(
+        spec,
+        state,
+        engine.Batch(x, y, _hyper([{"lr": 0.2, "update_noise": 0.05}] * 2)),
+        lengths + 3,
+    )
     assert engine.advance._cache_size() == compiled
     assert not np.allclose(first.params["W1"], second.params["W1"])
     assert int(second.step) == 8 * spec.segments_per_call
@@ -90,7 +98,7 @@ def test_divergence_is_flagged_per_run_and_the_others_continue():
     x, y, params, keys = _problems([3, 4, 5])
     hp = _hyper([{"lr": 0.1}, {"lr": 50.0}, {"lr": 0.1}])
     sched = engine.schedule(300, dense_until=10, per_decade=10, snapshots=2)
-    state, steps, rec = _run(spec, x, y, params, keys, hp, sched)
+    state, _, rec = _run(spec, x, y, params, keys, hp, sched)
     status = np.asarray(state.status)
     assert status.tolist() == [engine.OK, engine.DIVERGED, engine.OK]
     assert 0 <= int(state.stopped_at[1]) < 300
@@ -116,7 +124,7 @@ def test_same_seed_same_records_and_chunking_does_not_matter():
     hp = _hyper([{"lr": 0.1, "update_noise": 0.02}])
     sched = engine.schedule(500, dense_until=20, per_decade=8, snapshots=4)
     a_state, _, a = _run(spec, x, y, params, keys, hp, sched)
-    b_state, _, b = _run(spec, x, y, params, keys, hp, sched)
+    _, _, b = _run(spec, x, y, params, keys, hp, sched)
     np.testing.assert_array_equal(a["loss"], b["loss"])
     # A different cut of the same steps into calls gives the same trajectory.
     state = engine.init(spec, keys, params)

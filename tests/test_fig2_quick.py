@@ -17,13 +17,29 @@ PLATEAU_STEP = 1_000  # the loss has converged by then (checked below)
 
 def _simulate(out, *extra):
     result = subprocess.run(
-        [sys.executable, "-m", "repdrift", "simulate", "--preset", "fig2-quick",
-         "--out", str(out), "--quiet", *extra],
-        capture_output=True, text=True, timeout=1500,
+        [
+            sys.executable,
+            "-m",
+            "repdrift",
+            "simulate",
+            "--preset",
+            "fig2-quick",
+            "--out",
+            str(out),
+            "--quiet",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1500,
     )
     assert result.returncode == 0, result.stderr
-    info = subprocess.run([sys.executable, "-m", "repdrift", "inspect", str(out), "--json"],
-                          capture_output=True, text=True, timeout=300)
+    info = subprocess.run(
+        [sys.executable, "-m", "repdrift", "inspect", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert info.returncode == 0, info.stderr
     return json.loads(info.stdout), repdrift.open_run(out)
 
@@ -51,8 +67,7 @@ def test_fig2_quick_sparsifies_and_gains_information_after_the_plateau(tmp_path)
 
 
 def test_fig2_quick_without_noise_stays_flat(tmp_path):
-    info, run = _simulate(tmp_path / "control", "--set", "learner.update_noise=0",
-                          "--no-figures")
+    info, run = _simulate(tmp_path / "control", "--set", "learner.update_noise=0", "--no-figures")
     units_plateau = _at(run.metrics, "active_units_fraction", PLATEAU_STEP)
     assert abs(info["final"]["active_units_fraction"] - units_plateau) <= 0.01
     assert abs(info["final"]["mean_si"] - _at(run.snapshots, "mean_si", PLATEAU_STEP)) < 0.1

@@ -8,14 +8,13 @@ import pytest
 from repdrift.metrics.information import (
     InformationCurves,
     bae_information,
-    circular_shuffle_test,
     information_curves,
     information_from_sums,
     naive_information,
     ssr_information,
     unbiased_information,
 )
-from repdrift.metrics.tuning import binned_rates, shuffle_test, spatial_information
+from repdrift.metrics.tuning import binned_rates, spatial_information
 from test_data_fixtures import require_data
 
 
@@ -67,18 +66,6 @@ def test_naive_information_analytic_cases(n_bins):
     si = naive_information(np.column_stack([one_hot, uniform, 0 * uniform]), stimulus)
     np.testing.assert_allclose(si[:2], [np.log2(n_bins), 0.0], atol=1e-12)
     assert np.isnan(si[2])
-
-
-def test_circular_shuffle_test_matches_tuning_shuffle_test():
-    rng = np.random.default_rng(5)
-    activity = (rng.random((1500, 30)) < 0.02) * rng.uniform(0.2, 3, (1500, 30))
-    activity[:, 3] = 0.0
-    index = rng.integers(-1, 16, 1500)
-    si_a, p_a = shuffle_test(activity, index, 16, n_shuffles=250, seed=11)
-    si_b, p_b = circular_shuffle_test(activity, index, 16, n_shuffles=250, seed=11)
-    np.testing.assert_allclose(si_b, si_a, rtol=1e-12)
-    np.testing.assert_array_equal(p_b, p_a)
-    assert p_b[3] == 1.0 and np.isnan(si_b[3])
 
 
 def test_ssr_recovers_information_when_bias_scales_with_shuffle():

@@ -128,8 +128,11 @@ def test_update_noise_is_gaussian_with_the_requested_sd():
     )
     params = {"w": jnp.zeros((50_000,))}
     new, _, _ = learner.step(
-        learner.init(jax.random.key(7), params), params,
-        learners.hyper(lr, update_noise=sigma), jnp.zeros(1), jnp.zeros(1),
+        learner.init(jax.random.key(7), params),
+        params,
+        learners.hyper(lr, update_noise=sigma),
+        jnp.zeros(1),
+        jnp.zeros(1),
     )
     z = -np.asarray(new["w"]) / (lr * sigma)
     assert stats.kstest(z, "norm").pvalue > 0.01
@@ -139,8 +142,9 @@ def test_update_noise_is_gaussian_with_the_requested_sd():
 def test_noise_free_gd_is_deterministic_and_equals_a_gradient_step():
     x, y, params = _small_problem(jax.random.key(8))
     learner = learners.make(learners.LearnerSpec("gd"))
-    new, _, loss = learner.step(learner.init(jax.random.key(9), params), params,
-                                learners.hyper(0.1), x, y)
+    new, _, loss = learner.step(
+        learner.init(jax.random.key(9), params), params, learners.hyper(0.1), x, y
+    )
     grads = jax.grad(network.mse)(params, x, y)
     for name in params:
         np.testing.assert_allclose(new[name], params[name] - 0.1 * grads[name], rtol=1e-6)
@@ -167,7 +171,7 @@ def test_input_noise_changes_the_step_and_averages_out_to_first_order():
     ],
 )
 def test_bad_specs_raise_a_clear_error(bad):
-    with pytest.raises(ValueError, match="choose|must be|unknown"):
+    with pytest.raises(ValueError, match=r"choose|must be|unknown"):
         learners.LearnerSpec(**bad)
 
 

@@ -20,8 +20,13 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ALL = {"loss", "activity", "spatial_information", "rate_maps", "drift", "summary"}
 NON_SPATIAL = {"loss", "activity", "summary"}
 TINY = [
-    "network.hidden=16", "run.steps=200", "learner.lr=0.5", "learner.update_noise=0.02",
-    "record.dense_until=10", "record.per_decade=5", "record.snapshots=5",
+    "network.hidden=16",
+    "run.steps=200",
+    "learner.lr=0.5",
+    "learner.update_noise=0.02",
+    "record.dense_until=10",
+    "record.per_decade=5",
+    "record.snapshots=5",
 ]
 
 
@@ -32,13 +37,23 @@ def runs(tmp_path_factory):
     Equal samples, input and output sizes let the second run reuse the compiled engine.
     """
     root = tmp_path_factory.mktemp("runs")
-    corridor = simulate(load_config(overrides=[*TINY, "record.bins=10", "task.samples=60"]),
-                        root / "corridor")
+    corridor = simulate(
+        load_config(overrides=[*TINY, "record.bins=10", "task.samples=60"]), root / "corridor"
+    )
     d_in = corridor.snapshots.sizes["input"]
     d_out = corridor.snapshots.sizes["output"]
-    random = simulate(load_config(overrides=[
-        *TINY, 'task.kind="random"', "task.samples=60", f"task.d_in={d_in}",
-        f"task.d_out={d_out}"]), root / "random")
+    random = simulate(
+        load_config(
+            overrides=[
+                *TINY,
+                'task.kind="random"',
+                "task.samples=60",
+                f"task.d_in={d_in}",
+                f"task.d_out={d_out}",
+            ]
+        ),
+        root / "random",
+    )
     return corridor, random
 
 
@@ -102,8 +117,13 @@ def test_random_task_skips_spatial_figures(runs, tmp_path):
 def test_chosen_figures_formats_and_rate_map_steps(runs, tmp_path):
     corridor, random = runs
     steps = corridor.snapshots["step"].values
-    paths = fig2.draw_fig2(corridor, tmp_path, formats=("svg", "png"), figures=["rate_maps"],
-                           rate_map_steps=[int(steps[1]), int(steps[-1])])
+    paths = fig2.draw_fig2(
+        corridor,
+        tmp_path,
+        formats=("svg", "png"),
+        figures=["rate_maps"],
+        rate_map_steps=[int(steps[1]), int(steps[-1])],
+    )
     assert paths == [tmp_path / "rate_maps.svg", tmp_path / "rate_maps.png"]
     assert b"<svg" in paths[0].read_bytes()[:500]
     _check_png(paths[1])
@@ -136,9 +156,12 @@ def test_bad_arguments_are_refused_with_a_message(runs, tmp_path, kwargs, messag
 
 def _records(steps, loss, active_units_fraction):
     return xr.Dataset(
-        {"loss": ("step", loss), "active_fraction": ("step", active_units_fraction / 2),
-         "active_units_fraction": ("step", active_units_fraction),
-         "status": ("step", np.zeros(steps.size, np.int32))},
+        {
+            "loss": ("step", loss),
+            "active_fraction": ("step", active_units_fraction / 2),
+            "active_units_fraction": ("step", active_units_fraction),
+            "status": ("step", np.zeros(steps.size, np.int32)),
+        },
         coords={"step": steps},
     )
 
@@ -149,17 +172,26 @@ def test_phases_are_marked_and_broken_records_still_drawn(runs, tmp_path):
     _, random = runs
     steps = np.unique(np.r_[np.arange(100), np.geomspace(100, 1e5, 200).astype(int)])
     noise = 0.01 * np.random.default_rng(2).standard_normal(steps.size)
-    sparsifying = _records(steps, 0.05 + 3 * np.exp(-steps / 20),
-                           0.2 + 0.8 * np.exp(-np.maximum(steps - 50, 0) / 8000) + noise)
+    sparsifying = _records(
+        steps,
+        0.05 + 3 * np.exp(-steps / 20),
+        0.2 + 0.8 * np.exp(-np.maximum(steps - 50, 0) / 8000) + noise,
+    )
     phases = fig2.run_phases(sparsifying)
     assert phases.fit.ok and phases.directed_drift_end is not None
     loss = np.where(steps < 3, 1.0, np.inf)
     broken = _records(steps, loss, np.where(steps < 3, 1.0, np.nan))
     assert fig2.run_phases(broken) is None
-    for name, records, figures in [("sparsifying", sparsifying, ["activity"]),
-                                   ("broken", broken, ["loss", "activity"])]:
-        paths = fig2.draw_fig2(dataclasses.replace(random, metrics=records), tmp_path / name,
-                               formats=("png",), figures=figures)
+    for name, records, figures in [
+        ("sparsifying", sparsifying, ["activity"]),
+        ("broken", broken, ["loss", "activity"]),
+    ]:
+        paths = fig2.draw_fig2(
+            dataclasses.replace(random, metrics=records),
+            tmp_path / name,
+            formats=("png",),
+            figures=figures,
+        )
         assert [p.stem for p in paths] == figures
         for path in paths:
             _check_png(path)
@@ -179,12 +211,14 @@ def test_peak_order_puts_peaks_in_increasing_bin_order():
 
 
 def test_peak_order_keeps_only_chosen_units_ignores_nan_and_is_stable():
-    maps = np.array([
-        [0.0, 0.0, 3.0, 0.0],  # peak 2
-        [np.nan, 1.0, 0.0, 0.0],  # peak 1: the NaN bin is not a peak
-        [0.0, 0.0, 5.0, 0.0],  # peak 2, after unit 0 (stable)
-        [9.0, 0.0, 0.0, 0.0],  # peak 0, left out below
-    ])
+    maps = np.array(
+        [
+            [0.0, 0.0, 3.0, 0.0],  # peak 2
+            [np.nan, 1.0, 0.0, 0.0],  # peak 1: the NaN bin is not a peak
+            [0.0, 0.0, 5.0, 0.0],  # peak 2, after unit 0 (stable)
+            [9.0, 0.0, 0.0, 0.0],  # peak 0, left out below
+        ]
+    )
     np.testing.assert_array_equal(fig2.peak_order(maps), [3, 1, 0, 2])
     keep = np.array([True, True, True, False])
     np.testing.assert_array_equal(fig2.peak_order(maps, keep), [1, 0, 2])

@@ -26,8 +26,9 @@ def test_update_noise_sparsifies_after_the_plateau_and_noise_free_gd_does_not():
     sigma = jnp.array([0.02] * SEEDS + [0.0] * SEEDS)
     hp = jax.vmap(lambda s: learners.hyper(0.5, update_noise=s))(sigma)
     spec = engine.EngineSpec(learners.LearnerSpec("gd", update_noise=True))
-    batch = engine.Batch(jnp.stack([d.inputs for d in data]),
-                         jnp.stack([d.targets for d in data]), hp)
+    batch = engine.Batch(
+        jnp.stack([d.inputs for d in data]), jnp.stack([d.targets for d in data]), hp
+    )
     state = engine.init(spec, jax.random.split(jax.random.key(8), 2 * SEEDS), params)
     sched = engine.schedule(STEPS, dense_until=10, per_decade=10, snapshots=2)
     steps, loss, units = [], [], []

@@ -92,8 +92,13 @@ def _progress(quiet: bool):
             state["t0"], state["s0"] = now, step
         elapsed = now - state["t0"]
         rate = (step - state["s0"]) / elapsed if elapsed > 0 else None
-        bar.update(state["task"], completed=step, rate=rate,
-                   loss=metrics.get("loss"), units=metrics.get("active_units_fraction"))
+        bar.update(
+            state["task"],
+            completed=step,
+            rate=rate,
+            loss=metrics.get("loss"),
+            units=metrics.get("active_units_fraction"),
+        )
 
     return bar, update
 
@@ -122,9 +127,11 @@ def _report(run) -> None:
     def fmt(v):
         return "—" if v is None else f"{v:.4g}"
 
-    line = (f"{run.path}: {s['status']}, {s['steps_done']:,}/{s['steps_total']:,} steps; "
-            f"loss {fmt(i.get('loss'))} → {fmt(f.get('loss'))}, active units "
-            f"{fmt(i.get('active_units_fraction'))} → {fmt(f.get('active_units_fraction'))}")
+    line = (
+        f"{run.path}: {s['status']}, {s['steps_done']:,}/{s['steps_total']:,} steps; "
+        f"loss {fmt(i.get('loss'))} → {fmt(f.get('loss'))}, active units "
+        f"{fmt(i.get('active_units_fraction'))} → {fmt(f.get('active_units_fraction'))}"
+    )
     if "mean_si" in f:
         line += f", mean SI {fmt(i.get('mean_si'))} → {fmt(f.get('mean_si'))} bits"
     err_console.print(line, markup=False)
@@ -149,12 +156,15 @@ def simulate(
     from repdrift import simulation
 
     if preset is None and config is None:
-        _fail("give --preset NAME or --config FILE "
-              f"(presets: {', '.join(config_mod.preset_names())})")
-    cfg = config_mod.load_config(config, preset=preset, overrides=set_ or [], steps=steps,
-                                 seed=seed)
+        _fail(
+            f"give --preset NAME or --config FILE (presets: {', '.join(config_mod.preset_names())})"
+        )
+    cfg = config_mod.load_config(
+        config, preset=preset, overrides=set_ or [], steps=steps, seed=seed
+    )
     run = _run_with_progress(
-        lambda cb: simulation.simulate(cfg, out, overwrite=overwrite, progress=cb), quiet)
+        lambda cb: simulation.simulate(cfg, out, overwrite=overwrite, progress=cb), quiet
+    )
     if figures:
         _figures(run, quiet)
     _report(run)
@@ -191,22 +201,29 @@ def inspect(
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=1) + "\n")
         return
-    console.print(f"[bold]{summary['path']}[/]  status [bold]{summary['status']}[/]  "
-                  f"{summary['steps_done']:,} / {summary['steps_total']:,} steps"
-                  + (f"  ({summary['message']})" if summary["message"] else ""))
+    console.print(
+        f"[bold]{summary['path']}[/]  status [bold]{summary['status']}[/]  "
+        f"{summary['steps_done']:,} / {summary['steps_total']:,} steps"
+        + (f"  ({summary['message']})" if summary["message"] else "")
+    )
     c = run.config
-    console.print(f"task {c.task.kind}, {c.network.hidden} hidden units "
-                  f"({c.network.activation}), learner {c.learner.kind} lr {c.learner.lr:g}, "
-                  f"update noise {c.learner.update_noise:g}, label noise "
-                  f"{c.learner.label_noise:g}, seed {c.run.seed}")
+    console.print(
+        f"task {c.task.kind}, {c.network.hidden} hidden units "
+        f"({c.network.activation}), learner {c.learner.kind} lr {c.learner.lr:g}, "
+        f"update noise {c.learner.update_noise:g}, label noise "
+        f"{c.learner.label_noise:g}, seed {c.run.seed}"
+    )
     table = Table("metric", "initial", "final")
     for name in summary["final"]:
         if name.startswith("step_"):
             continue
         a, b = summary["initial"].get(name), summary["final"].get(name)
         table.add_row(name, "—" if a is None else f"{a:.4g}", "—" if b is None else f"{b:.4g}")
-    table.add_row("step", str(summary["initial"].get("step_metrics")),
-                  str(summary["final"].get("step_metrics")))
+    table.add_row(
+        "step",
+        str(summary["initial"].get("step_metrics")),
+        str(summary["final"].get("step_metrics")),
+    )
     console.print(table)
 
 
@@ -281,8 +298,9 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print(f"repdrift: error: {err.format_message()}", markup=False)
         code = 2
     except (KeyboardInterrupt, typer.Abort, *_click_errors("Abort")):
-        err_console.print("repdrift: interrupted; `repdrift resume DIR` continues a run",
-                          markup=False)
+        err_console.print(
+            "repdrift: interrupted; `repdrift resume DIR` continues a run", markup=False
+        )
         code = 130
     except _known_errors() as err:
         err_console.print(f"repdrift: error: {err}", markup=False)

@@ -137,9 +137,7 @@ class RecordConfig(BaseModel):
 
     model_config = _STRICT
 
-    dense_until: Annotated[
-        int, Field(ge=0, description="record every step up to this step")
-    ] = 100
+    dense_until: Annotated[int, Field(ge=0, description="record every step up to this step")] = 100
     per_decade: Annotated[int, Field(ge=1, description="log-spaced records per decade")] = 50
     snapshots: Annotated[
         int, Field(ge=2, description="log-spaced parameter snapshots (step 0 and last incl.)")
@@ -164,9 +162,7 @@ class RunConfig(BaseModel):
 
     steps: Annotated[int, Field(ge=1, description="training steps")] = 100_000
     seed: Annotated[int, Field(ge=0, description="seed of task, initialisation and noise")] = 0
-    dtype: Annotated[Literal["float32", "float64"], Field(description="floating point")] = (
-        "float32"
-    )
+    dtype: Annotated[Literal["float32", "float64"], Field(description="floating point")] = "float32"
     checkpoint_every_s: Annotated[
         PositiveFloat, Field(description="seconds between checkpoints")
     ] = 30.0
@@ -365,7 +361,9 @@ def config_reference() -> str:
     for section in ("network", "learner", "record", "run"):
         table(section, Config.model_fields[section].annotation)
     for name, model in TASK_MODELS.items():
-        table(f"task] kind = \"{name}\" [", model)
-    return "\n".join(lines).replace('### `[task] kind = "', '### `[task]` kind = `"').replace(
-        '" [`', '"`'
+        table(f'task] kind = "{name}" [', model)
+    return (
+        "\n".join(lines)
+        .replace('### `[task] kind = "', '### `[task]` kind = `"')
+        .replace('" [`', '"`')
     )

@@ -166,14 +166,19 @@ def advance(
     Returns the new state and the measurements ``name -> (K, runs)`` plus ``"step" (K,)``
     and ``"status" (K, runs)`` after every segment.
     """
-    train = jax.vmap(
-        partial(_train_one, spec), in_axes=(None, None, 0, 0, 0, 0, 0, 0, 0)
-    )
+    train = jax.vmap(partial(_train_one, spec), in_axes=(None, None, 0, 0, 0, 0, 0, 0, 0))
 
     def segment(state: EngineState, n: jax.Array):
         params, lstate, status, stopped_at = train(
-            n, state.step, state.params, state.learner, state.status, state.stopped_at,
-            batch.hyper, batch.inputs, batch.targets,
+            n,
+            state.step,
+            state.params,
+            state.learner,
+            state.status,
+            state.stopped_at,
+            batch.hyper,
+            batch.inputs,
+            batch.targets,
         )
         step = state.step + n
         state = EngineState(step, params, lstate, status, stopped_at)
@@ -262,8 +267,9 @@ def _plan(
     step = start
     used = 0
     while len(lengths) < segments and step < stop and used < budget:
-        nxt = int(record[np.searchsorted(record, step, side="right")]) if step < record[-1] \
-            else stop
+        nxt = (
+            int(record[np.searchsorted(record, step, side="right")]) if step < record[-1] else stop
+        )
         target = min(nxt, stop)
         n = min(target - step, budget - used)
         step += n

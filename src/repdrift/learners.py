@@ -111,8 +111,12 @@ def hyper(
     dtype: jnp.dtype = jnp.float32,
 ) -> Hyper:
     """Build a :class:`Hyper` of scalar arrays."""
-    return Hyper(*(jnp.asarray(v, dtype) for v in (lr, update_noise, label_noise, input_noise,
-                                                    sed_perturbation)))
+    return Hyper(
+        *(
+            jnp.asarray(v, dtype)
+            for v in (lr, update_noise, label_noise, input_noise, sed_perturbation)
+        )
+    )
 
 
 class LearnerState(NamedTuple):
@@ -128,7 +132,8 @@ class LearnerState(NamedTuple):
 
 
 class Learner(NamedTuple):
-    """``init(key, params) -> state``; ``step(state, params, hyper, x, y) -> (params, state, loss)``.
+    """A rule: ``init(key, params) -> state`` and
+    ``step(state, params, hyper, x, y) -> (params, state, loss)``.
 
     ``loss`` is the training loss *before* the update on the (noisy) batch the step used.
     """
@@ -220,9 +225,7 @@ def make(spec: LearnerSpec, loss: LossFn | None = None) -> Learner:
             loss = loss_fn(params, x, y)
             perturbed = jax.tree_util.tree_map(jnp.add, params, delta)
             change = loss_fn(perturbed, x, y) - loss
-            new_params = jax.tree_util.tree_map(
-                lambda p, d: p - hp.lr * change * d, params, delta
-            )
+            new_params = jax.tree_util.tree_map(lambda p, d: p - hp.lr * change * d, params, delta)
             return new_params, LearnerState(key, state.opt), loss
 
         loss, grads = jax.value_and_grad(loss_fn)(params, x, y)

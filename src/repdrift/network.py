@@ -88,7 +88,10 @@ def activation(name: str) -> Callable[[jax.Array], jax.Array]:
 
 
 def apply(params: Params, x: jax.Array, act: str = "relu") -> tuple[jax.Array, jax.Array]:
-    """Forward pass. ``x: (samples, d_in)`` → ``(output (samples, d_out), hidden (samples, units))``."""
+    """Forward pass.
+
+    ``x: (samples, d_in)`` → ``(output (samples, d_out), hidden (samples, units))``.
+    """
     hidden = activation(act)(x @ params["W1"].T + params["b1"])
     return hidden @ params["W2"].T, hidden
 

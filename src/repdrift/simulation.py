@@ -31,8 +31,13 @@ from repdrift.metrics import tuning
 
 #: Scalar metrics computed at snapshot steps (besides the per-step records).
 SNAPSHOT_SCALARS = ("mean_si", "place_units", "place_units_fraction")
-HESSIAN_SCALARS = ("hessian_trace", "hessian_max", "hessian_log_sum", "hessian_n_nonzero",
-                   "hessian_fraction_nonzero")
+HESSIAN_SCALARS = (
+    "hessian_trace",
+    "hessian_max",
+    "hessian_log_sum",
+    "hessian_n_nonzero",
+    "hessian_fraction_nonzero",
+)
 
 
 @dataclass(frozen=True)
@@ -67,21 +72,29 @@ def prepare(config: Config) -> Prepared:
     except ValueError as err:
         raise ConfigError(f"config: task: {err}") from None
     params = network.init(
-        k_init, dataset.d_in, config.network.hidden, dataset.d_out,
-        readout=config.network.readout, dtype=dtype,
+        k_init,
+        dataset.d_in,
+        config.network.hidden,
+        dataset.d_out,
+        readout=config.network.readout,
+        dtype=dtype,
     )
     spec = engine.EngineSpec(config.learner_spec(), max_loss=config.run.max_loss)
     lc = config.learner
-    hp = learners.hyper(lc.lr, lc.update_noise, lc.label_noise, lc.input_noise,
-                        lc.sed_perturbation, dtype=dtype)
+    hp = learners.hyper(
+        lc.lr, lc.update_noise, lc.label_noise, lc.input_noise, lc.sed_perturbation, dtype=dtype
+    )
     batch = engine.Batch(
         dataset.inputs[None], dataset.targets[None], jax.tree_util.tree_map(lambda v: v[None], hp)
     )
     state = engine.init(spec, k_learn[None], jax.tree_util.tree_map(lambda v: v[None], params))
     rc = config.record
     schedule = engine.schedule(
-        config.run.steps, dense_until=rc.dense_until, per_decade=rc.per_decade,
-        snapshots=rc.snapshots, dense_snapshots=rc.linear_snapshots,
+        config.run.steps,
+        dense_until=rc.dense_until,
+        per_decade=rc.per_decade,
+        snapshots=rc.snapshots,
+        dense_snapshots=rc.linear_snapshots,
     )
     return Prepared(config, dataset, spec, batch, state, schedule)
 
@@ -89,8 +102,9 @@ def prepare(config: Config) -> Prepared:
 # ---------------------------------------------------------------------- snapshot metrics
 
 
-def snapshot_metrics(config: Config, dataset: tasks.Dataset, params: dict[str, np.ndarray]
-                     ) -> dict[str, np.ndarray]:
+def snapshot_metrics(
+    config: Config, dataset: tasks.Dataset, params: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Rate maps, SI and (if configured) Hessian summaries of one parameter snapshot.
 
     ``params`` are one run's parameters (no run axis). Returns arrays keyed by name:
@@ -103,9 +117,13 @@ def snapshot_metrics(config: Config, dataset: tasks.Dataset, params: dict[str, n
     hidden = np.asarray(hidden, dtype=np.float64)
     active = np.any(hidden > 0, axis=0)
     if dataset.position is not None:
-        maps = tuning.rate_maps(hidden, np.asarray(dataset.position),
-                                np.asarray(dataset.direction), bins=config.record.bins,
-                                range=_track_range(config, dataset))
+        maps = tuning.rate_maps(
+            hidden,
+            np.asarray(dataset.position),
+            np.asarray(dataset.direction),
+            bins=config.record.bins,
+            range=_track_range(config, dataset),
+        )
         si = tuning.spatial_information(maps)
         out["rate_map"] = maps.values
         out["si_bits_per_activity"] = si
@@ -119,12 +137,16 @@ def snapshot_metrics(config: Config, dataset: tasks.Dataset, params: dict[str, n
 
         p64 = {k: np.asarray(v, np.float64) for k, v in params.items()}
         if config.record.hessian == "exact":
-            ev = hessian.hessian_eigenvalues(p64, np.asarray(dataset.inputs),
-                                              np.asarray(dataset.targets),
-                                              act=config.network.activation)
+            ev = hessian.hessian_eigenvalues(
+                p64,
+                np.asarray(dataset.inputs),
+                np.asarray(dataset.targets),
+                act=config.network.activation,
+            )
         else:
-            ev = hessian.gauss_newton_eigenvalues(p64, np.asarray(dataset.inputs),
-                                                  act=config.network.activation)
+            ev = hessian.gauss_newton_eigenvalues(
+                p64, np.asarray(dataset.inputs), act=config.network.activation
+            )
         summary = hessian.hessian_summary(ev)
         out["hessian_trace"] = np.asarray(summary.trace)
         out["hessian_max"] = np.asarray(summary.max)
@@ -159,8 +181,9 @@ class Recorder:
         self.snaps: list[dict[str, np.ndarray]] = []
 
     @classmethod
-    def restore(cls, config: Config, dataset: tasks.Dataset, metrics: xr.Dataset,
-                snapshots: xr.Dataset) -> Recorder:
+    def restore(
+        cls, config: Config, dataset: tasks.Dataset, metrics: xr.Dataset, snapshots: xr.Dataset
+    ) -> Recorder:
         rec = cls(config, dataset)
         rec.steps = [metrics["step"].values]
         rec.records = {k: [metrics[k].values] for k in metrics.data_vars}
@@ -199,8 +222,11 @@ class Recorder:
 
     def snapshots(self) -> xr.Dataset:
         dims = {
-            "W1": ("unit", "input"), "b1": ("unit",), "W2": ("output", "unit"),
-            "rate_map": ("unit", "bin"), "si_bits_per_activity": ("unit",),
+            "W1": ("unit", "input"),
+            "b1": ("unit",),
+            "W2": ("output", "unit"),
+            "rate_map": ("unit", "bin"),
+            "si_bits_per_activity": ("unit",),
         }
         names = list(self.snaps[0]) if self.snaps else []
         data = {}
@@ -209,9 +235,12 @@ class Recorder:
             data[name] = (("step", *dims.get(name, ())), stacked)
         ds = xr.Dataset(data, coords={"step": np.asarray(self.snap_steps, np.int64)})
         if "rate_map" in ds:
-            index, edges = tuning.bin_index(
-                np.zeros(1), None, bins=self.config.record.bins,
-                range=_track_range(self.config, self.dataset))
+            _, edges = tuning.bin_index(
+                np.zeros(1),
+                None,
+                bins=self.config.record.bins,
+                range=_track_range(self.config, self.dataset),
+            )
             centres = 0.5 * (edges[:-1] + edges[1:])
             ds = ds.assign_coords(
                 bin_position=("bin", np.tile(centres, 2)),
@@ -233,8 +262,9 @@ def _state_to_arrays(state: engine.EngineState) -> dict[str, np.ndarray]:
     return out
 
 
-def _state_from_arrays(template: engine.EngineState, arrays: dict[str, np.ndarray]
-                       ) -> engine.EngineState:
+def _state_from_arrays(
+    template: engine.EngineState, arrays: dict[str, np.ndarray]
+) -> engine.EngineState:
     leaves, treedef = jax.tree_util.tree_flatten(template)
     if len(arrays) != len(leaves):
         raise store.StoreError("checkpoint does not match the run's configuration")
@@ -275,7 +305,8 @@ class Run:
                     value = float(var.values[pick])
                     out[name] = value if math.isfinite(value) else None
             out[f"step_{'metrics' if ds is self.metrics else 'snapshots'}"] = int(
-                ds["step"].values[pick])
+                ds["step"].values[pick]
+            )
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -307,48 +338,66 @@ def open_run(path: str | Path) -> Run:
 ProgressFn = Callable[[int, int, dict[str, float]], None]
 
 
-def _drive(path: Path, prepared: Prepared, state: engine.EngineState, recorder: Recorder,
-           status: store.Status, progress: ProgressFn | None,
-           stop_after: int | None = None) -> store.Status:
+def _drive(
+    path: Path,
+    prepared: Prepared,
+    state: engine.EngineState,
+    recorder: Recorder,
+    status: store.Status,
+    progress: ProgressFn | None,
+    stop_after: int | None = None,
+) -> store.Status:
     config = prepared.config
     every = config.run.checkpoint_every_s
     last_save = time.monotonic()
     total = prepared.schedule.steps
     stop = total if stop_after is None else min(total, stop_after)
 
-    def save(st: engine.EngineState, status: store.Status, final_status: str | None = None
-             ) -> store.Status:
+    def save(
+        st: engine.EngineState, status: store.Status, final_status: str | None = None
+    ) -> store.Status:
         statuses = recorder.records.get("status")
         code = int(statuses[-1][-1]) if statuses else engine.OK
-        message = "" if code == engine.OK else (
-            f"{engine.STATUS_NAMES[code]} at step {int(np.asarray(st.stopped_at)[0])}")
+        message = (
+            ""
+            if code == engine.OK
+            else (f"{engine.STATUS_NAMES[code]} at step {int(np.asarray(st.stopped_at)[0])}")
+        )
         if final_status is None:
             name = "running"
         else:
             name = final_status if code == engine.OK else "diverged"
-        status = store.Status(name, status.steps_done, status.steps_total, status.generation,
-                              status.updated, message)
+        status = store.Status(
+            name, status.steps_done, status.steps_total, status.generation, status.updated, message
+        )
         return store.write_generation(
-            path, steps_done=int(st.step), metrics=recorder.metrics(),
-            snapshots=recorder.snapshots(), checkpoint=_state_to_arrays(st), status=status,
+            path,
+            steps_done=int(st.step),
+            metrics=recorder.metrics(),
+            snapshots=recorder.snapshots(),
+            checkpoint=_state_to_arrays(st),
+            status=status,
         )
 
     if status.generation is None:
         # Store the step-0 record at once, so that the run is valid from the start.
-        chunks = engine.iterate(prepared.spec, state, prepared.batch, prepared.schedule,
-                                stop=stop)
+        chunks = engine.iterate(prepared.spec, state, prepared.batch, prepared.schedule, stop=stop)
     else:
-        chunks = engine.iterate(prepared.spec, state, prepared.batch, prepared.schedule,
-                                stop=stop)
+        chunks = engine.iterate(prepared.spec, state, prepared.batch, prepared.schedule, stop=stop)
     first = True
     for chunk in chunks:
         recorder.add(chunk)
         state = chunk.state
         step = int(state.step)
         if progress is not None:
-            progress(step, total, {"loss": recorder.last("loss"),
-                                   "active_units_fraction": recorder.last(
-                                       "active_units_fraction")})
+            progress(
+                step,
+                total,
+                {
+                    "loss": recorder.last("loss"),
+                    "active_units_fraction": recorder.last("active_units_fraction"),
+                },
+            )
         now = time.monotonic()
         if first or now - last_save >= every:
             status = save(state, status)
@@ -385,8 +434,9 @@ def simulate(
     return open_run(path)
 
 
-def resume(path: str | Path, *, progress: ProgressFn | None = None,
-           stop_after: int | None = None) -> Run:
+def resume(
+    path: str | Path, *, progress: ProgressFn | None = None, stop_after: int | None = None
+) -> Run:
     """Continue a stopped run to exactly the records an uninterrupted run gives."""
     path = Path(path)
     status = store.read_status(path)
@@ -407,8 +457,9 @@ def resume(path: str | Path, *, progress: ProgressFn | None = None,
             metrics, snapshots, checkpoint = store.read_generation(path, status)
             state = _state_from_arrays(prepared.state, checkpoint)
             recorder = Recorder.restore(config, prepared.dataset, metrics, snapshots)
-        status = store.Status("running", status.steps_done, prepared.schedule.steps,
-                              status.generation, time.time())
+        status = store.Status(
+            "running", status.steps_done, prepared.schedule.steps, status.generation, time.time()
+        )
         store.write_status(path, status)
         _drive(path, prepared, state, recorder, status, progress, stop_after)
     return open_run(path)

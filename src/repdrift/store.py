@@ -93,12 +93,12 @@ def prepare_out(path: Path, *, overwrite: bool) -> Path:
     if path.is_dir() and any(path.iterdir()):
         if not overwrite:
             raise StoreError(
-                f"--out {path} exists and is not empty; choose a new directory or pass "
-                "--overwrite"
+                f"--out {path} exists and is not empty; choose a new directory or pass --overwrite"
             )
         if not is_run(path):
-            raise StoreError(f"--out {path} is not empty and is not a repdrift run; "
-                             "refusing to overwrite it")
+            raise StoreError(
+                f"--out {path} is not empty and is not a repdrift run; refusing to overwrite it"
+            )
         if _live_pid(path) is not None:
             raise StoreError(f"run {path} is being written by process {_live_pid(path)}")
         shutil.rmtree(path)
@@ -131,8 +131,9 @@ def hold(path: Path):
     other = _live_pid(path)
     if other is not None:
         raise StoreError(f"run {path} is being written by process {other}")
-    atomic_write_text(path / PID_FILE, json.dumps({"pid": os.getpid(),
-                                                   "host": socket.gethostname()}))
+    atomic_write_text(
+        path / PID_FILE, json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
+    )
     try:
         yield
     finally:
@@ -188,11 +189,23 @@ def read_status(path: Path) -> Status:
     except (ValueError, KeyError, TypeError):
         raise StoreError(f"run {path} is corrupt: {STATUS_FILE} is unreadable") from None
     if status.status == "running" and _live_pid(path) is None:
-        status = Status("partial", status.steps_done, status.steps_total, status.generation,
-                        status.updated, status.message)
+        status = Status(
+            "partial",
+            status.steps_done,
+            status.steps_total,
+            status.generation,
+            status.updated,
+            status.message,
+        )
     elif status.status == "partial" and _live_pid(path) is not None:
-        status = Status("running", status.steps_done, status.steps_total, status.generation,
-                        status.updated, status.message)
+        status = Status(
+            "running",
+            status.steps_done,
+            status.steps_total,
+            status.generation,
+            status.updated,
+            status.message,
+        )
     return status
 
 
@@ -234,8 +247,7 @@ def write_generation(
         shutil.rmtree(final)
     os.rename(tmp, final)
     _fsync_dir(root)
-    new = Status(status.status, steps_done, status.steps_total, name, time.time(),
-                 status.message)
+    new = Status(status.status, steps_done, status.steps_total, name, time.time(), status.message)
     write_status(path, new)
     for old in root.iterdir():
         if old.name != name:
@@ -246,8 +258,10 @@ def write_generation(
 def read_generation(path: Path, status: Status) -> tuple[xr.Dataset, xr.Dataset, dict]:
     """``(metrics, snapshots, checkpoint)`` of the current generation, loaded in memory."""
     if status.generation is None:
-        raise StoreError(f"run {path} has no stored records yet (it stopped before its first "
-                         "checkpoint); run `repdrift resume` on it")
+        raise StoreError(
+            f"run {path} has no stored records yet (it stopped before its first "
+            "checkpoint); run `repdrift resume` on it"
+        )
     gen = generation_path(path, status.generation)
     try:
         with warnings.catch_warnings():
@@ -256,7 +270,7 @@ def read_generation(path: Path, status: Status) -> tuple[xr.Dataset, xr.Dataset,
             snapshots = xr.open_zarr(gen / "snapshots.zarr", consolidated=True).load()
         with np.load(gen / "checkpoint.npz") as npz:
             checkpoint = {k: npz[k] for k in npz.files}
-    except Exception as err:  # noqa: BLE001 - any failure to read means a corrupt store
+    except Exception as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise StoreError(f"run {path} is corrupt: cannot read {gen.name}: {reason}") from None
     return metrics, snapshots, checkpoint

@@ -34,11 +34,10 @@ import xarray as xr
 
 from ..metrics.information import (
     bae_information,
-    circular_shuffle_test,
     information_curves,
     ssr_information,
 )
-from ..metrics.tuning import bin_index, binned_rates
+from ..metrics.tuning import bin_index, binned_rates, shuffle_test
 from .session import Session
 
 DIRECTIONS = (1, -1)
@@ -261,7 +260,7 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None) -> S
         shuffle_seed, correction_seed = (int(x) for x in rng.integers(0, 2**31, size=2))
         if active_idx.size == 0 or frames_d.sum() < 2:
             continue
-        si_d, p_d = circular_shuffle_test(
+        si_d, p_d = shuffle_test(
             activity[:, active_idx],
             index_d,
             n_bins,

@@ -38,7 +38,7 @@ def _data() -> None:
 
 
 def _fail(message: str, status: int = 2) -> typer.Exit:
-    typer.echo(f"error: {' '.join(str(message).split())}", err=True)
+    typer.echo(f"repdrift: error: {' '.join(str(message).split())}", err=True)
     return typer.Exit(status)
 
 

@@ -33,7 +33,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from .tuning import binned_rates, spatial_information
+from .tuning import _MAX_CHUNK_ELEMENTS, binned_rates, information_from_sums, spatial_information
 
 Method = Literal["naive", "ssr", "bae"]
 METHODS: tuple[str, ...] = ("naive", "ssr", "bae")
@@ -42,7 +42,6 @@ METHODS: tuple[str, ...] = ("naive", "ssr", "bae")
 DEFAULT_FRACTIONS: tuple[float, ...] = tuple(np.round(np.arange(1, 21) * 0.05, 2))
 #: Repetitions at the full size; a subsample of fraction ``f`` is repeated ``ceil(r / f)``.
 DEFAULT_REPETITIONS = 20
-_MAX_CHUNK_ELEMENTS = 4_000_000  # bound on repetitions × cells × bins held at once
 
 
 class InformationCurves(NamedTuple):
@@ -84,92 +83,6 @@ def _prepare(
     elif stimulus.size and stimulus.max() >= n_bins:
         raise ValueError(f"stimulus has bin {stimulus.max()} but n_bins is {n_bins}")
     return activity, stimulus, int(n_bins)
-
-
-def information_from_sums(sums: np.ndarray, occupancy: np.ndarray) -> np.ndarray:
-    """Skaggs information from summed activity per bin, bits per unit activity.
-
-    The same quantity as :func:`repdrift.metrics.tuning.spatial_information` on
-    ``rates = sums / occupancy``, written for speed on many sparse maps at once (the
-    shuffles and subsamples): with ``S_b`` the activity summed in bin ``b``, ``S = Σ S_b``,
-    ``n_b`` the frames in bin ``b`` and ``n = Σ n_b``,
-    ``SI = (Σ_b S_b log2 S_b − Σ_b S_b log2 n_b) / S + log2(n / S)``.
-
-    Args:
-        sums: ``(..., cells, bins)`` summed activity per bin (0 where unvisited).
-        occupancy: ``(..., 1, bins)`` or ``(bins,)`` frames per bin, broadcastable.
-
-    Returns:
-        ``(..., cells)``; NaN where ``S = 0``.
-    """
-    sums = np.asarray(sums, dtype=float)
-    occupancy = np.asarray(occupancy, dtype=float)
-    total = sums.sum(axis=-1)
-    frames = occupancy.sum(axis=-1)
-    log_sums = np.log2(sums, out=np.zeros_like(sums), where=sums > 0)
-    log_occ = np.log2(occupancy, out=np.zeros_like(occupancy), where=occupancy > 0)
-    spread = (sums * (log_sums - log_occ)).sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        si = spread / total + np.log2(frames / total)
-    return np.where(total > 0, si, np.nan)
-
-
-def circular_shuffle_test(
-    activity: np.ndarray,
-    index: np.ndarray,
-    n_bins: int,
-    *,
-    n_shuffles: int = 1000,
-    seed: int = 0,
-    min_shift: int = 1,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Observed SI and circular-shift p-value per cell; fast for sparse activity.
-
-    Same test, same shifts (for the same ``seed``) and same result as
-    :func:`repdrift.metrics.tuning.shuffle_test`: each shuffle shifts the kept frames'
-    bin sequence circularly by ``[min_shift, frames − min_shift]`` and
-    ``p = (1 + #{shuffle SI ≥ observed}) / (1 + n_shuffles)``. It differs only in cost:
-    the information of the shuffled maps is computed by :func:`information_from_sums`,
-    a few passes over the maps instead of a dozen, which makes the 1,000 shuffles of a
-    whole recorded session several times cheaper.
-
-    Returns:
-        ``(si (cells,), p_value (cells,))``; silent cells get SI NaN and p = 1.
-    """
-    activity = np.asarray(activity, dtype=float)
-    index = np.asarray(index)
-    keep = index >= 0
-    activity, index = activity[keep], index[keep]
-    frames, cells = activity.shape
-    if frames < 2:
-        raise ValueError("at least two kept frames are needed for a circular shuffle")
-    occupancy = np.bincount(index, minlength=n_bins).astype(float)
-    t, u = np.nonzero(activity)
-    amp = activity[t, u]
-    observed = information_from_sums(
-        np.bincount(u * n_bins + index[t], weights=amp, minlength=cells * n_bins).reshape(
-            cells, n_bins
-        ),
-        occupancy,
-    )
-    rng = np.random.default_rng(seed)
-    high = max(min_shift + 1, frames - min_shift + 1)
-    shifts = rng.integers(min_shift, high, size=n_shuffles) % frames
-    exceed = np.zeros(cells, dtype=np.int64)
-    chunk = max(1, min(n_shuffles, _MAX_CHUNK_ELEMENTS // max(1, cells * n_bins, t.size)))
-    for start in range(0, n_shuffles, chunk):
-        k = shifts[start : start + chunk]
-        shifted_bin = index[(t[None, :] - k[:, None]) % frames]  # (c, events)
-        flat = (np.arange(k.size)[:, None] * cells + u[None, :]) * n_bins + shifted_bin
-        sums = np.bincount(
-            flat.ravel(),
-            weights=np.broadcast_to(amp, flat.shape).ravel(),
-            minlength=k.size * cells * n_bins,
-        ).reshape(k.size, cells, n_bins)
-        null = information_from_sums(sums, occupancy)
-        exceed += np.sum(null >= observed[None, :] - 1e-12, axis=0)
-    p = (1.0 + exceed) / (1.0 + n_shuffles)
-    return observed, np.where(np.isfinite(observed), p, 1.0)
 
 
 def naive_information(

@@ -1,5 +1,10 @@
 """Spatial tuning: rate maps, Skaggs spatial information, circular-shift shuffles.
 
+Place units are selected either by the original code's fixed rule (SI above
+:data:`ORIGINAL_SI_THRESHOLD` bits per unit activity) or against a shuffle distribution
+(SI above a percentile of each unit's circular-shift null, or a shuffle p-value): see
+:func:`place_units`, :func:`shuffle_threshold` and :func:`shuffle_test`.
+
 Used on simulated units (activity = ReLU output per sample) and on recorded cells
 (activity = event amplitude per frame). Activity is ``(frames, units)`` throughout; a
 *bin index* is one integer per frame in ``[0, n_bins)``, with ``-1`` for frames that are
@@ -21,7 +26,7 @@ def bin_index(
     direction: np.ndarray | None = None,
     *,
     bins: int = 50,
-    range: tuple[float, float] | None = None,  # noqa: A002 - numpy's name for it
+    range: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bin each frame by position (and running direction).
 
@@ -86,7 +91,7 @@ def rate_maps(
     direction: np.ndarray | None = None,
     *,
     bins: int = 50,
-    range: tuple[float, float] | None = None,  # noqa: A002
+    range: tuple[float, float] | None = None,
 ) -> xr.DataArray:
     """Per-unit rate maps over position, running directions in separate bins.
 
@@ -169,6 +174,80 @@ def spatial_information_rate(rate_maps: np.ndarray, occupancy: np.ndarray) -> np
     return np.nan_to_num(spatial_information(rates, occupancy), nan=0.0) * mean_rate
 
 
+def information_from_sums(sums: np.ndarray, occupancy: np.ndarray) -> np.ndarray:
+    """Skaggs information from summed activity per bin, bits per unit activity.
+
+    The same quantity as :func:`spatial_information` on ``rates = sums / occupancy``,
+    written for speed on many sparse maps at once (shuffles, subsamples): with ``S_b`` the
+    activity summed in bin ``b``, ``S = Σ S_b``, ``n_b`` the frames in bin ``b`` and
+    ``n = Σ n_b``, ``SI = (Σ_b S_b log2 S_b − Σ_b S_b log2 n_b) / S + log2(n / S)``.
+
+    Args:
+        sums: ``(..., units, bins)`` summed activity per bin (0 where unvisited).
+        occupancy: ``(..., 1, bins)`` or ``(bins,)`` frames per bin, broadcastable.
+
+    Returns:
+        ``(..., units)``; NaN where ``S = 0``.
+    """
+    sums = np.asarray(sums, dtype=float)
+    occupancy = np.asarray(occupancy, dtype=float)
+    total = sums.sum(axis=-1)
+    frames = occupancy.sum(axis=-1)
+    log_sums = np.log2(sums, out=np.zeros_like(sums), where=sums > 0)
+    log_occ = np.log2(occupancy, out=np.zeros_like(occupancy), where=occupancy > 0)
+    spread = (sums * (log_sums - log_occ)).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        si = spread / total + np.log2(frames / total)
+    return np.where(total > 0, si, np.nan)
+
+
+#: Bound on shuffles × units × bins (and shuffles × events) held in memory at once.
+_MAX_CHUNK_ELEMENTS = 4_000_000
+
+
+def _shuffle_chunks(activity, index, n_bins, n_shuffles, seed, min_shift):
+    """Observed SI and, chunk by chunk, the SI of circularly shifted activity.
+
+    Each shuffle shifts the kept frames' bin sequence by a random amount in
+    ``[min_shift, frames − min_shift]``: the unit's temporal structure and the occupancy
+    stay, its relation to position goes. Only non-zero activity is touched.
+    """
+    activity = np.asarray(activity, dtype=float)
+    index = np.asarray(index)
+    keep = index >= 0
+    activity, index = activity[keep], index[keep]
+    frames, units = activity.shape
+    if frames < 2:
+        raise ValueError("at least two kept frames are needed for a circular shuffle")
+    occupancy = np.bincount(index, minlength=n_bins).astype(float)
+    t, u = np.nonzero(activity)
+    amp = activity[t, u]
+    observed = information_from_sums(
+        np.bincount(u * n_bins + index[t], weights=amp, minlength=units * n_bins).reshape(
+            units, n_bins
+        ),
+        occupancy,
+    )
+    rng = np.random.default_rng(seed)
+    high = max(min_shift + 1, frames - min_shift + 1)
+    shifts = rng.integers(min_shift, high, size=n_shuffles) % frames  # (shuffles,)
+
+    def chunks():
+        size = max(1, min(n_shuffles, _MAX_CHUNK_ELEMENTS // max(1, units * n_bins, t.size)))
+        for start in range(0, n_shuffles, size):
+            k = shifts[start : start + size]
+            shifted_bin = index[(t[None, :] - k[:, None]) % frames]  # (c, events)
+            flat = (np.arange(k.size)[:, None] * units + u[None, :]) * n_bins + shifted_bin
+            sums = np.bincount(
+                flat.ravel(),
+                weights=np.broadcast_to(amp, flat.shape).ravel(),
+                minlength=k.size * units * n_bins,
+            ).reshape(k.size, units, n_bins)
+            yield information_from_sums(sums, occupancy)  # (c, units)
+
+    return observed, chunks()
+
+
 def shuffled_information(
     activity: np.ndarray,
     index: np.ndarray,
@@ -188,34 +267,8 @@ def shuffled_information(
     Returns:
         ``(n_shuffles, units)`` bits per unit of activity.
     """
-    activity = np.asarray(activity, dtype=float)
-    index = np.asarray(index)
-    keep = index >= 0
-    activity, index = activity[keep], index[keep]
-    frames, units = activity.shape
-    if frames < 2:
-        raise ValueError("at least two kept frames are needed for a circular shuffle")
-    rng = np.random.default_rng(seed)
-    high = max(min_shift + 1, frames - min_shift + 1)
-    shifts = rng.integers(min_shift, high, size=n_shuffles) % frames  # (shuffles,)
-    occupancy = np.bincount(index, minlength=n_bins).astype(float)
-    t, u = np.nonzero(activity)
-    amp = activity[t, u]
-    si = np.empty((n_shuffles, units))
-    # Chunk over shuffles to bound memory at ~ chunk × events.
-    chunk = max(1, min(n_shuffles, 2_000_000 // max(1, t.size)))
-    for start in np.arange(0, n_shuffles, chunk):
-        k = shifts[start : start + chunk]  # (c,)
-        shuffled_bin = index[(t[None, :] - k[:, None]) % frames]  # (c, events)
-        flat = (np.arange(k.size)[:, None] * units + u[None, :]) * n_bins + shuffled_bin
-        sums = np.bincount(
-            flat.ravel(), weights=np.broadcast_to(amp, flat.shape).ravel(),
-            minlength=k.size * units * n_bins,
-        ).reshape(k.size, units, n_bins)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rates = np.where(occupancy > 0, sums / occupancy, np.nan)
-        si[start : start + k.size] = spatial_information(rates, occupancy)
-    return si
+    _, chunks = _shuffle_chunks(activity, index, n_bins, n_shuffles, seed, min_shift)
+    return np.concatenate(list(chunks), axis=0)
 
 
 def shuffle_test(
@@ -225,18 +278,68 @@ def shuffle_test(
     *,
     n_shuffles: int = 1000,
     seed: int = 0,
+    min_shift: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Observed SI and its circular-shift p-value for each unit.
 
-    ``p = (1 + #{shuffles with SI ≥ observed}) / (1 + n_shuffles)``. Units silent in the
-    kept frames get SI NaN and p = 1.
+    ``p = (1 + #{shuffles with SI ≥ observed}) / (1 + n_shuffles)``, with the shuffles of
+    :func:`shuffled_information` (same ``seed``, same shifts), counted chunk by chunk so
+    that 1,000 shuffles of a whole recorded session never sit in memory at once. Units
+    silent in the kept frames get SI NaN and p = 1.
 
     Returns:
         ``(si (units,), p_value (units,))``.
     """
-    rates, occupancy = binned_rates(activity, index, n_bins)
-    observed = spatial_information(rates, occupancy)
-    null = shuffled_information(activity, index, n_bins, n_shuffles=n_shuffles, seed=seed)
-    exceed = np.sum(null >= observed[None, :] - 1e-12, axis=0)
+    observed, chunks = _shuffle_chunks(activity, index, n_bins, n_shuffles, seed, min_shift)
+    exceed = np.zeros(observed.shape, dtype=np.int64)
+    for null in chunks:
+        exceed += np.sum(null >= observed[None, :] - 1e-12, axis=0)
     p = (1.0 + exceed) / (1.0 + n_shuffles)
     return observed, np.where(np.isfinite(observed), p, 1.0)
+
+
+#: The original code's fixed place-unit rule: SI > 0.01 bits per unit activity.
+ORIGINAL_SI_THRESHOLD = 0.01
+
+
+def shuffle_threshold(null: np.ndarray, *, percentile: float = 95.0) -> np.ndarray:
+    """Per-unit SI threshold: the ``percentile`` of the shuffle distribution.
+
+    Args:
+        null: ``(n_shuffles, units)`` bits per unit activity, from
+            :func:`shuffled_information`.
+        percentile: in ``[0, 100]``; 95 gives a one-sided 5 % test, 99 a 1 % test.
+
+    Returns:
+        ``(units,)`` bits per unit activity (NaN for units whose shuffles are all NaN).
+    """
+    null = np.asarray(null, dtype=float)
+    if null.ndim != 2:
+        raise ValueError(f"null must be (n_shuffles, units), got shape {null.shape}")
+    if not 0 <= percentile <= 100:
+        raise ValueError(f"percentile must be in [0, 100], got {percentile}")
+    out = np.full(null.shape[1], np.nan)
+    defined = np.isfinite(null).any(axis=0)
+    if defined.any():
+        out[defined] = np.nanpercentile(null[:, defined], percentile, axis=0)
+    return out
+
+
+def place_units(
+    si_bits_per_activity: np.ndarray, threshold: float | np.ndarray = ORIGINAL_SI_THRESHOLD
+) -> np.ndarray:
+    """Which units are place units: ``SI > threshold``.
+
+    Args:
+        si_bits_per_activity: ``(..., units)`` from :func:`spatial_information`.
+        threshold: bits per unit activity — a number (default: the original code's fixed
+            0.01) or a per-unit array such as :func:`shuffle_threshold`'s percentile.
+
+    Returns:
+        ``(..., units)`` booleans; units with an undefined (NaN) SI or threshold are not
+        place units.
+    """
+    si = np.asarray(si_bits_per_activity, dtype=float)
+    threshold = np.asarray(threshold, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(si) & np.isfinite(threshold) & (si > threshold)

@@ -122,15 +122,20 @@ def _mark_step(ax: Axes, step: float, label: str, style: str) -> None:
     ax.axvline(step, color="0.35", ls=style, lw=0.9, label=label)
 
 
-def _draw_loss(ax: Axes, metrics: xr.Dataset, phases: timescale.Phases | None,
-               title: str = "Loss") -> None:
+def _draw_loss(
+    ax: Axes, metrics: xr.Dataset, phases: timescale.Phases | None, title: str = "Loss"
+) -> None:
     steps = metrics["step"].values
     loss = metrics["loss"].values.astype(float)
     ok = np.isfinite(loss) & (loss > 0)
     ax.plot(steps[ok], loss[ok], color="k", lw=1.2, label="loss")
     if phases is not None:
-        _mark_step(ax, phases.fast_learning_end,
-                   f"loss plateau (step {phases.fast_learning_end:,.0f})", ":")
+        _mark_step(
+            ax,
+            phases.fast_learning_end,
+            f"loss plateau (step {phases.fast_learning_end:,.0f})",
+            ":",
+        )
         ax.legend(loc="best", frameon=False)
     _time_axis(ax, steps)
     if ok.any():
@@ -142,16 +147,31 @@ def _draw_loss(ax: Axes, metrics: xr.Dataset, phases: timescale.Phases | None,
 
 def _draw_activity(ax: Axes, metrics: xr.Dataset, phases: timescale.Phases | None) -> None:
     steps = metrics["step"].values
-    ax.plot(steps, metrics["active_fraction"].values, color="C0", lw=1.2,
-            label="active unit × sample pairs")
-    ax.plot(steps, metrics["active_units_fraction"].values, color="C3", lw=1.2,
-            label="active units (any sample)")
+    ax.plot(
+        steps,
+        metrics["active_fraction"].values,
+        color="C0",
+        lw=1.2,
+        label="active unit × sample pairs",
+    )
+    ax.plot(
+        steps,
+        metrics["active_units_fraction"].values,
+        color="C3",
+        lw=1.2,
+        label="active units (any sample)",
+    )
     if phases is not None:
         fit = phases.fit
         if fit.ok:
             t = steps[steps >= fit.t0_step]
-            ax.plot(t, fit.predict(t), color="C1", lw=1.5,
-                    label=f"exponential fit, τ = {fit.tau_steps:,.0f} steps")
+            ax.plot(
+                t,
+                fit.predict(t),
+                color="C1",
+                lw=1.5,
+                label=f"exponential fit, τ = {fit.tau_steps:,.0f} steps",
+            )
         _mark_step(ax, phases.fast_learning_end, "loss plateau", ":")
         if phases.directed_drift_end is not None:
             _mark_step(ax, phases.directed_drift_end, "end of directed drift", "--")
@@ -165,8 +185,15 @@ def _draw_activity(ax: Axes, metrics: xr.Dataset, phases: timescale.Phases | Non
 
 def _draw_si(ax: Axes, snapshots: xr.Dataset) -> None:
     steps = snapshots["step"].values
-    (si_line,) = ax.plot(steps, snapshots["mean_si"].values, color="C2", marker="o", ms=3,
-                         lw=1.2, label="mean SI of active units")
+    (si_line,) = ax.plot(
+        steps,
+        snapshots["mean_si"].values,
+        color="C2",
+        marker="o",
+        ms=3,
+        lw=1.2,
+        label="mean SI of active units",
+    )
     _time_axis(ax, steps)
     ax.set_ylabel("SI (bits / unit activity)")
     ax.set_title("Spatial information")
@@ -175,9 +202,16 @@ def _draw_si(ax: Axes, snapshots: xr.Dataset) -> None:
     if "place_units_fraction" in snapshots:
         twin = ax.twinx()
         twin.spines["right"].set_visible(True)
-        (frac_line,) = twin.plot(steps, snapshots["place_units_fraction"].values,
-                                 color="C1", marker="s", ms=3, lw=1.0, ls="--",
-                                 label="place units (fraction of all)")
+        (frac_line,) = twin.plot(
+            steps,
+            snapshots["place_units_fraction"].values,
+            color="C1",
+            marker="s",
+            ms=3,
+            lw=1.0,
+            ls="--",
+            label="place units (fraction of all)",
+        )
         twin.set_ylim(0, 1.02)
         twin.set_ylabel("fraction of units", color="C1")
         twin.tick_params(axis="y", colors="C1")
@@ -187,16 +221,18 @@ def _draw_si(ax: Axes, snapshots: xr.Dataset) -> None:
 
 
 def _step_ticks(steps: np.ndarray, max_ticks: int = 8) -> tuple[np.ndarray, list[str]]:
-    idx = np.unique(np.round(np.linspace(0, len(steps) - 1, min(max_ticks, len(steps))))
-                    .astype(int))
+    idx = np.unique(
+        np.round(np.linspace(0, len(steps) - 1, min(max_ticks, len(steps)))).astype(int)
+    )
     return idx, [f"{int(steps[i]):,}" for i in idx]
 
 
 def _draw_drift(fig: Figure, ax: Axes, steps: np.ndarray, corr: np.ndarray) -> None:
     low = min(0.0, float(np.nanmin(corr))) if np.isfinite(corr).any() else 0.0
     cmap = mpl.colormaps["viridis"].with_extremes(bad="0.85")
-    image = ax.imshow(np.ma.masked_invalid(corr), cmap=cmap, vmin=low, vmax=1.0,
-                      origin="lower", aspect="equal")
+    image = ax.imshow(
+        np.ma.masked_invalid(corr), cmap=cmap, vmin=low, vmax=1.0, origin="lower", aspect="equal"
+    )
     idx, labels = _step_ticks(steps)
     ax.set_xticks(idx, labels, rotation=60, ha="right", rotation_mode="anchor")
     ax.set_yticks(idx, labels)
@@ -214,15 +250,25 @@ def _normalise_rows(maps: np.ndarray) -> np.ndarray:
         return np.where(peak > 0, maps / peak, np.where(np.isfinite(maps), 0.0, np.nan))
 
 
-def _draw_rate_maps(fig: Figure, snapshots: xr.Dataset, bins: int,
-                    shown: np.ndarray) -> None:
+def _draw_rate_maps(fig: Figure, snapshots: xr.Dataset, bins: int, shown: np.ndarray) -> None:
     maps = snapshots["rate_map"].values  # (step, unit, bin)
     steps = snapshots["step"].values
     n = len(shown)
     # A fixed grid: a constrained layout of n² image panels costs seconds per save.
-    axes = fig.subplots(n, n, squeeze=False, sharex=True, gridspec_kw={
-        "left": 0.09, "right": 0.88, "bottom": 0.07, "top": 0.91,
-        "wspace": 0.08, "hspace": 0.12})
+    axes = fig.subplots(
+        n,
+        n,
+        squeeze=False,
+        sharex=True,
+        gridspec_kw={
+            "left": 0.09,
+            "right": 0.88,
+            "bottom": 0.07,
+            "top": 0.91,
+            "wspace": 0.08,
+            "hspace": 0.12,
+        },
+    )
     cmap = mpl.colormaps["viridis"].with_extremes(bad="white")
     image = None
     for i, s_sort in enumerate(shown):
@@ -233,19 +279,31 @@ def _draw_rate_maps(fig: Figure, snapshots: xr.Dataset, bins: int,
                 ax.spines[side].set_visible(True)
             if order.size:
                 rows = _normalise_rows(maps[s_show][order])
-                image = ax.imshow(np.ma.masked_invalid(rows), cmap=cmap, vmin=0, vmax=1,
-                                  aspect="auto", origin="upper",
-                                  extent=(-0.5, rows.shape[1] - 0.5, order.size, 0))
+                image = ax.imshow(
+                    np.ma.masked_invalid(rows),
+                    cmap=cmap,
+                    vmin=0,
+                    vmax=1,
+                    aspect="auto",
+                    origin="upper",
+                    extent=(-0.5, rows.shape[1] - 0.5, order.size, 0),
+                )
                 ax.axvline(bins - 0.5, color="k", lw=1.0)
             else:
-                ax.text(0.5, 0.5, "no active units", ha="center", va="center",
-                        transform=ax.transAxes, color="0.4")
+                ax.text(
+                    0.5,
+                    0.5,
+                    "no active units",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    color="0.4",
+                )
             ax.set_xticks([bins / 2 - 0.5, 1.5 * bins - 0.5], ["run →", "run ←"])
             if i == 0:
                 ax.set_title(f"maps at step {int(steps[s_show]):,}")
             if j == 0:
-                ax.set_ylabel(f"sorted at step {int(steps[s_sort]):,}\n"
-                              f"units ({order.size} active)")
+                ax.set_ylabel(f"sorted at step {int(steps[s_sort]):,}\nunits ({order.size} active)")
             else:
                 ax.set_yticks([])
             if i == n - 1:
@@ -319,8 +377,10 @@ def draw_fig2(
         chosen = np.asarray(rate_map_steps, dtype=np.int64).ravel()
         missing = sorted(set(chosen.tolist()) - set(snap_steps.tolist()))
         if missing or chosen.size == 0:
-            raise ValueError(f"rate_map_steps: {missing or 'none'} are not snapshot steps of "
-                             f"the run; choose from {snap_steps.tolist()}")
+            raise ValueError(
+                f"rate_map_steps: {missing or 'none'} are not snapshot steps of "
+                f"the run; choose from {snap_steps.tolist()}"
+            )
         shown = np.searchsorted(snap_steps, chosen)
     else:
         shown = pick_snapshots(snap_steps)
@@ -331,9 +391,11 @@ def draw_fig2(
     name_of_run = f"{run.config.task.kind} task, {run.path.name}"
     metrics = run.metrics
     phases = run_phases(metrics) if {"loss", "activity", "summary"} & set(drawn) else None
-    corr = (drift.rate_map_correlation_matrix(snapshots["rate_map"].values)
-            if {"drift", "summary"} & set(drawn) and "drift" in available_figures(run)
-            else None)
+    corr = (
+        drift.rate_map_correlation_matrix(snapshots["rate_map"].values)
+        if {"drift", "summary"} & set(drawn) and "drift" in available_figures(run)
+        else None
+    )
 
     def make(name: str) -> Figure:
         if name == "loss":
@@ -368,8 +430,9 @@ def draw_fig2(
     return written
 
 
-def _summary(run: Run, phases: timescale.Phases | None, corr: np.ndarray | None,
-             name_of_run: str) -> Figure:
+def _summary(
+    run: Run, phases: timescale.Phases | None, corr: np.ndarray | None, name_of_run: str
+) -> Figure:
     snapshots = run.snapshots
     spatial = "spatial_information" in available_figures(run)
     fig = Figure(figsize=(9.0, 7.0) if spatial else (9.0, 3.4), layout="constrained")
