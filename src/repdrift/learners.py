@@ -165,11 +165,14 @@ def gaussian_like(key: jax.Array, tree: Params) -> Params:
 
     Drawn as one flat vector (:func:`standard_normal`) and cut into the leaves: one call
     of the generator per step instead of one per tensor. Drawing these numbers is the
-    cost of a noisy step on a CPU (see ``benchmarks/engine.py``).
+    cost of a noisy step on a CPU (see ``benchmarks/engine.py``). The optimisation
+    barrier makes XLA materialise the draws once: without it, the generator is fused
+    into each of its consumers and recomputed there, which nearly doubled the cost of a
+    noisy step.
     """
     leaves, treedef = jax.tree_util.tree_flatten(tree)
     total = sum(x.size for x in leaves)
-    flat = standard_normal(key, total, leaves[0].dtype)
+    flat = jax.lax.optimization_barrier(standard_normal(key, total, leaves[0].dtype))
     out, start = [], 0
     for x in leaves:
         out.append(flat[start : start + x.size].reshape(x.shape))
