@@ -160,6 +160,12 @@ def standard_normal(key: jax.Array, n: int, dtype=jnp.float32) -> jax.Array:
     return (jnp.sqrt(2.0) * jax.lax.erf_inv(u)).astype(dtype)
 
 
+def _normal(key: jax.Array, like: jax.Array) -> jax.Array:
+    """Standard normal draws shaped like ``like``, materialised once (see below)."""
+    z = standard_normal(key, like.size, like.dtype).reshape(like.shape)
+    return jax.lax.optimization_barrier(z)
+
+
 def gaussian_like(key: jax.Array, tree: Params) -> Params:
     """One standard normal draw per parameter, shaped like ``tree``.
 
@@ -214,11 +220,12 @@ def make(spec: LearnerSpec, loss: LossFn | None = None) -> Learner:
     ) -> tuple[Params, LearnerState, jax.Array]:
         key, k_input, k_label, k_update = jax.random.split(state.key, 4)
         if spec.input_noise:
-            x = x + hp.input_noise * jax.random.normal(k_input, x.shape, x.dtype)
+            x = x + hp.input_noise * _normal(k_input, x)
         if spec.label_noise == "gaussian":
-            y = y + hp.label_noise * jax.random.normal(k_label, y.shape, y.dtype)
+            y = y + hp.label_noise * _normal(k_label, y)
         elif spec.label_noise == "uniform":
-            y = y + hp.label_noise * (jax.random.uniform(k_label, y.shape, y.dtype) - 0.5)
+            uniform = jax.random.uniform(k_label, y.shape, y.dtype)
+            y = y + hp.label_noise * (jax.lax.optimization_barrier(uniform) - 0.5)
 
         if spec.kind == "sed":
             delta = jax.tree_util.tree_map(
