@@ -1,4 +1,4 @@
-"""Benchmarks of the recorded-data analysis (issue #5).
+"""Benchmarks of the recorded-data analysis.
 
 1. ``estimator``: accuracy of the information estimators on the simulated data with known
    information (``si_bias/simulated_*``): for each recording (track × session ×
