@@ -379,32 +379,34 @@ def _drive(
             status=status,
         )
 
-    if status.generation is None:
-        # Store the step-0 record at once, so that the run is valid from the start.
-        chunks = engine.iterate(prepared.spec, state, prepared.batch, prepared.schedule, stop=stop)
-    else:
-        chunks = engine.iterate(prepared.spec, state, prepared.batch, prepared.schedule, stop=stop)
+    chunks = engine.iterate(prepared.spec, state, prepared.batch, prepared.schedule, stop=stop)
     first = True
-    for chunk in chunks:
-        recorder.add(chunk)
-        state = chunk.state
-        step = int(state.step)
-        if progress is not None:
-            progress(
-                step,
-                total,
-                {
-                    "loss": recorder.last("loss"),
-                    "active_units_fraction": recorder.last("active_units_fraction"),
-                },
-            )
-        now = time.monotonic()
-        if first or now - last_save >= every:
-            status = save(state, status)
-            last_save = now
-            first = False
-        if int(np.asarray(state.status)[0]) != engine.OK:
-            break  # a diverged or dead run: stop, store what there is
+    try:
+        for chunk in chunks:
+            recorder.add(chunk)
+            state = chunk.state
+            step = int(state.step)
+            if progress is not None:
+                progress(
+                    step,
+                    total,
+                    {
+                        "loss": recorder.last("loss"),
+                        "active_units_fraction": recorder.last("active_units_fraction"),
+                    },
+                )
+            now = time.monotonic()
+            # The first chunk is stored at once, so that the run is readable from the start.
+            if first or now - last_save >= every:
+                status = save(state, status)
+                last_save = now
+                first = False
+            if int(np.asarray(state.status)[0]) != engine.OK:
+                break  # a diverged or dead run: stop, store what there is
+    except KeyboardInterrupt:
+        # Ctrl-C: keep everything measured so far (resume continues from here).
+        save(state, status, final_status="partial")
+        raise
     done = int(state.step) >= total or int(np.asarray(state.status)[0]) != engine.OK
     return save(state, status, final_status="complete" if done else "partial")
 
