@@ -179,11 +179,15 @@ def loss_plateau_step(
     window: int = 5,
     tail: float = 0.1,
 ) -> float:
-    """First recorded step after which the smoothed loss stays within ``factor`` of its end.
+    """End of fast learning: the first recorded step at which the smoothed loss comes
+    within ``factor`` of its final level.
 
     ``log10(loss)`` is smoothed by a running median over ``window`` records; the final
     level is the median of ``log10(loss)`` over the last ``tail`` fraction of records.
-    Returns the step (an element of ``steps``).
+    The *first* arrival is used, not the last departure: under noise the loss of a
+    converged network wanders (it rises while units fall silent and the network
+    reorganises, and falls again), and that wandering belongs to the drift phase, not
+    to learning. Returns the step (an element of ``steps``).
     """
     t = np.asarray(steps, dtype=float)
     loss = np.asarray(loss, dtype=float)
@@ -198,8 +202,8 @@ def loss_plateau_step(
     log_loss = np.where(np.isfinite(log_loss), log_loss, np.nanmin(log_loss))
     smooth = _running_median(log_loss, window)
     final = float(np.median(log_loss[-max(1, round(tail * t.size)) :]))
-    above = np.flatnonzero(smooth > final + np.log10(factor))
-    first = 0 if above.size == 0 else min(int(above[-1]) + 1, t.size - 1)
+    within = np.flatnonzero(smooth <= final + np.log10(factor))
+    first = int(within[0]) if within.size else t.size - 1
     return float(t[first])
 
 
