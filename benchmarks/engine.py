@@ -1,6 +1,6 @@
 """Engine speed: microseconds per run-step of the compiled training loop.
 
-    python benchmarks/engine.py [--steps N] [--repeats R]
+    python benchmarks/engine.py [--steps N] [--repeats R] [--cores C]
 
 Cases (whole loop: noise, gradient, update, divergence check; measurements excluded):
   (a) a typical sweep member — random task, 10 samples, 20 → 100 → 10, GD with update
@@ -14,12 +14,14 @@ For comparison, the original code needs ~700 µs (a) and ~2,200 µs (b) per step
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import jax
 import jax.numpy as jnp
 
 from repdrift import engine, learners, network, tasks
+from repdrift.cores import use_cores
 
 
 def _case(task_params, hidden, runs, sigma, lr=0.1):
@@ -55,8 +57,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=4000, help="steps per timed call")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--cores",
+        type=int,
+        default=None,
+        help="restrict to this many cores (the command line's default is 1); all if omitted",
+    )
     args = parser.parse_args()
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {jax.devices()[0].device_kind}")
+    allowed = use_cores(args.cores)
+    cores = allowed or len(os.sched_getaffinity(0))
+    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {cores} core(s)")
     member = tasks.RandomParams(samples=10, d_in=20, d_out=10)
     corridor = tasks.CorridorParams()
     time_case(

@@ -376,3 +376,14 @@ def test_the_installed_command_exits_2_with_one_line(tmp_path):
         "repdrift: error: config: learner.lr: Input should be greater than 0 (got -1)"
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_use_cores_restricts_the_process_and_rejects_zero():
+    from repdrift.cores import use_cores
+
+    available = len(os.sched_getaffinity(0))
+    assert use_cores(None) is None
+    assert use_cores(1) == 1 and len(os.sched_getaffinity(0)) == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        use_cores(0)
+    assert available >= 1

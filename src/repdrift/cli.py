@@ -151,10 +151,13 @@ def simulate(
     overwrite: Annotated[bool, typer.Option(help="replace an existing run in --out")] = False,
     figures: Annotated[bool, typer.Option(help="draw Fig. 2-style figures")] = True,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+    cores: Annotated[int, typer.Option(min=1, help="CPU cores for the run (fastest: 1)")] = 1,
 ) -> None:
     """Run one simulation and store it in OUT (with figures in OUT/figures)."""
     from repdrift import simulation
+    from repdrift.cores import use_cores
 
+    use_cores(cores)
     if preset is None and config is None:
         _fail(
             f"give --preset NAME or --config FILE (presets: {', '.join(config_mod.preset_names())})"
@@ -175,10 +178,13 @@ def resume(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
     figures: Annotated[bool, typer.Option(help="draw Fig. 2-style figures")] = True,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+    cores: Annotated[int, typer.Option(min=1, help="CPU cores (use the run's own count)")] = 1,
 ) -> None:
     """Continue a stopped run to the records an uninterrupted run gives."""
     from repdrift import simulation
+    from repdrift.cores import use_cores
 
+    use_cores(cores)
     before = store.read_status(run_dir)
     run = _run_with_progress(lambda cb: simulation.resume(run_dir, progress=cb), quiet)
     if before.status in ("complete", "diverged") and not quiet:
