@@ -27,10 +27,15 @@ import xarray as xr
 
 from repdrift import engine, learners, network, store, tasks
 from repdrift.config import Config, ConfigError, load_config
-from repdrift.metrics import tuning
+from repdrift.metrics import sparsity, tuning
 
 #: Scalar metrics computed at snapshot steps (besides the per-step records).
-SNAPSHOT_SCALARS = ("mean_si", "place_units", "place_units_fraction")
+SNAPSHOT_SCALARS = (
+    "mean_si",
+    "place_units",
+    "place_units_fraction",
+    "population_sparseness",
+)
 HESSIAN_SCALARS = (
     "hessian_trace",
     "hessian_max",
@@ -110,12 +115,17 @@ def snapshot_metrics(
     ``params`` are one run's parameters (no run axis). Returns arrays keyed by name:
     ``rate_map (unit, bin)``, ``si_bits_per_activity (unit,)``, ``mean_si`` (mean SI over
     active units), ``place_units`` (active units with SI > ``record.si_threshold``),
-    ``place_units_fraction`` (of all units), and the Hessian summaries.
+    ``place_units_fraction`` (of all units), ``population_sparseness`` (Treves–Rolls over
+    units, mean over samples), and the Hessian summaries.
     """
     out: dict[str, np.ndarray] = {}
     _, hidden = network.apply(params, dataset.inputs, config.network.activation)
     hidden = np.asarray(hidden, dtype=np.float64)
     active = np.any(hidden > 0, axis=0)
+    # Treves–Rolls sparseness over units, averaged over samples (smaller is sparser).
+    per_sample = sparsity.population_sparseness(hidden)
+    per_sample = per_sample[np.isfinite(per_sample)]
+    out["population_sparseness"] = np.asarray(per_sample.mean() if per_sample.size else np.nan)
     if dataset.position is not None:
         maps = tuning.rate_maps(
             hidden,
