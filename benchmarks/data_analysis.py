@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from repdrift.data import load_recordings, load_true_information
+from repdrift.data import simulated_recordings
 from repdrift.metrics.information import unbiased_information
 
 METHODS = ("naive", "ssr", "bae")
@@ -40,25 +40,6 @@ METHODS = ("naive", "ssr", "bae")
 def default_data() -> Path:
     env = os.environ.get("REPDRIFT_DATA")
     return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def simulated_recordings(folder: Path):
-    """``(set name, activity, stimulus (0-based bins), true SI)`` per recording."""
-    sessions = load_recordings(folder)
-    truths = {}
-    for path in sorted(folder.glob("*true_information.mat")):
-        prefix = path.name[: -len("true_information.mat")].rstrip("_") or folder.name
-        truths[prefix] = load_true_information(path)
-    for session in sessions:
-        grid = truths[session.animal]
-        track = int(session.track) - 1 if session.track else 0
-        for d, sign in enumerate((1, -1)):
-            frames = session.direction == sign
-            if not frames.any():  # a single-recording file has one direction
-                continue
-            stimulus = np.round(session.position[frames] * 24 - 0.5).astype(int)
-            truth = grid[track, session.session - 1, d]
-            yield session.animal, session.activity[frames], stimulus, truth
 
 
 def estimator(data: Path) -> dict:

@@ -146,29 +146,12 @@ def test_left_out_frames_are_ignored():
     np.testing.assert_array_equal(a, b)
 
 
-def _simulated_recordings(folder):
-    from repdrift.data import load_recordings, load_true_information
-
-    sessions = load_recordings(folder)
-    truths = {}
-    for truth_file in sorted(folder.glob("*true_information.mat")):
-        prefix = truth_file.name[: -len("true_information.mat")].rstrip("_") or folder.name
-        truths[prefix] = load_true_information(truth_file)
-    for session in sessions:
-        grid = truths[session.animal]
-        e = int(session.track) - 1 if session.track else 0
-        for d, sign in enumerate((1, -1)):
-            frames = session.direction == sign
-            if not frames.any():
-                continue
-            stimulus = np.round(session.position[frames] * 24 - 0.5).astype(int)
-            yield session.activity[frames], stimulus, grid[e, session.session - 1, d]
-
-
 def _bias_and_error(folder, methods=("naive", "ssr", "bae")):
     bias = {m: [] for m in methods}
     error = {m: [] for m in methods}
-    for activity, stimulus, truth in _simulated_recordings(folder):
+    from repdrift.data import simulated_recordings
+
+    for _, activity, stimulus, truth in simulated_recordings(folder):
         for m in methods:
             estimate = unbiased_information(activity, stimulus, method=m, seed=0, n_bins=24)
             cells = np.isfinite(estimate)

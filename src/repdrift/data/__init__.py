@@ -25,7 +25,7 @@ from .regression import (
     trend_regressions,
 )
 from .session import Session
-from .spike_trains import load_recordings, load_true_information
+from .spike_trains import load_recordings, load_true_information, simulated_recordings
 
 __all__ = [
     "AnalysisConfig",
@@ -49,5 +49,6 @@ __all__ = [
     "rate_map_drift",
     "save_session",
     "session_table",
+    "simulated_recordings",
     "trend_regressions",
 ]

@@ -211,3 +211,30 @@ def load_true_information(path: str | Path, measure: str = "SI_bit_spike") -> np
     for index in np.ndindex(grid.shape):
         out[index] = np.asarray(grid[index], dtype=float).ravel()
     return out
+
+
+def simulated_recordings(folder: str | Path, *, n_bins: int = 24):
+    """Each recording of a simulated set with known information, for testing estimators.
+
+    ``folder`` holds ``*spike_train.mat``, ``*stimulus_trace.mat`` and
+    ``*true_information.mat`` (the ``si_bias/simulated_*`` layout). Yields
+    ``(set name, activity (frames, cells), stimulus (frames,) 0-based bins, true SI
+    (cells,) in bits per event)`` per track × session × running direction.
+    """
+    folder = Path(folder)
+    truths = {}
+    for truth_file in sorted(folder.glob("*true_information.mat")):
+        prefix = truth_file.name[: -len("true_information.mat")].rstrip("_") or folder.name
+        truths[prefix] = load_true_information(truth_file)
+    for session in load_recordings(folder):
+        if session.animal not in truths:
+            raise DataError(folder, f"no true_information file for {session.animal!r}")
+        grid = truths[session.animal]
+        track = int(session.track) - 1 if session.track else 0
+        for d, sign in enumerate((1, -1)):
+            frames = session.direction == sign
+            if not frames.any():  # a single-recording file has one direction
+                continue
+            stimulus = np.round(session.position[frames] * n_bins - 0.5).astype(int)
+            truth = grid[track, session.session - 1, d]
+            yield session.animal, session.activity[frames], stimulus, truth
