@@ -27,14 +27,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from repdrift import learners
+from repdrift import learners, network
 from repdrift.learners import Hyper, LearnerSpec, LearnerState
 from repdrift.network import Params
 
@@ -105,8 +105,6 @@ def init(spec: EngineSpec, keys: jax.Array, params: Params) -> EngineState:
 def _measure_one(
     params: Params, x: jax.Array, y: jax.Array, activation: str
 ) -> dict[str, jax.Array]:
-    from repdrift import network
-
     output, hidden = network.apply(params, x, activation)
     var_y = jnp.var(y)
     active = hidden > 0
@@ -205,6 +203,14 @@ class Schedule:
     record_steps: np.ndarray
     snapshot_steps: np.ndarray
 
+    @cached_property
+    def record_set(self) -> frozenset[int]:
+        return frozenset(self.record_steps.tolist())
+
+    @cached_property
+    def snapshot_set(self) -> frozenset[int]:
+        return frozenset(self.snapshot_steps.tolist())
+
     @property
     def steps(self) -> int:
         return int(self.record_steps[-1])
@@ -260,8 +266,6 @@ def _plan(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Segment lengths and record flags for one call from ``start`` (host-side)."""
     record = schedule.record_steps
-    record_set = set(record.tolist())
-    snaps = set(schedule.snapshot_steps.tolist())
     lengths: list[int] = []
     flags: list[bool] = []
     step = start
@@ -275,8 +279,8 @@ def _plan(
         step += n
         used += n
         lengths.append(n)
-        flags.append(step == target and step in record_set)
-        if step in snaps and flags[-1]:
+        flags.append(step == target and step in schedule.record_set)
+        if step in schedule.snapshot_set and flags[-1]:
             break
     lengths += [0] * (segments - len(lengths))
     flags += [False] * (segments - len(flags))
@@ -304,7 +308,7 @@ def iterate(
     if start == 0 and 0 in schedule.record_steps:
         record = {k: np.asarray(v)[None] for k, v in measure(spec, state, batch).items()}
         record["status"] = np.asarray(state.status)[None]
-        yield Chunk(state, np.array([0]), record, bool(0 in schedule.snapshot_steps))
+        yield Chunk(state, np.array([0]), record, 0 in schedule.snapshot_set)
     budget = 64
     while start < stop:
         lengths, flags = _plan(start, schedule, stop, budget, spec.segments_per_call)
@@ -316,7 +320,7 @@ def iterate(
         start += done
         steps = np.asarray(out.pop("step"))[flags]
         records = {k: np.asarray(v)[flags] for k, v in out.items()}
-        yield Chunk(state, steps, records, bool(start in set(schedule.snapshot_steps.tolist())))
+        yield Chunk(state, steps, records, start in schedule.snapshot_set)
         if done >= budget and elapsed > 0:
             # Grow or shrink towards the target call duration (at most ×4 per call).
             budget = int(np.clip(budget * seconds_per_call / elapsed, budget / 4, budget * 4))

@@ -113,8 +113,10 @@ def _live_pid(path: Path) -> int | None:
         pid, host = int(info["pid"]), info["host"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if host != socket.gethostname() or pid == os.getpid():
-        return None if pid == os.getpid() else pid
+    if pid == os.getpid():
+        return None  # this process: not another writer
+    if host != socket.gethostname():
+        return pid  # cannot check another host's processes: assume it is alive
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
