@@ -1,25 +1,26 @@
-"""The compiled training loop: a batch of runs trained and recorded in one program.
+"""The compiled training loop: a batch of runs of one model trained and recorded in one program.
 
-A *batch* is any number of runs that share array shapes (task size, network size, learning
-rule and which noises are on). Everything that differs between them — seeds, datasets,
-learning rates, noise magnitudes — is data, so one compiled program serves them all, and a
-new batch with new values reuses it.
+The engine trains any *model* (:mod:`repdrift.models`): the one-hidden-layer network with its
+learning rules, the 2-D toy loss, the similarity-matching network. A *batch* is any number of
+runs of one model that share array shapes; everything that differs between them — seeds,
+datasets, learning rates, noise magnitudes — is data, so one compiled program serves them
+all, and a new batch with new values reuses it.
 
 One call of the compiled :func:`advance` runs ``K`` *segments* (``K`` fixed, lengths traced):
-each segment is ``n`` training steps (``lax.fori_loop``, vmapped over runs) followed by a
-clean — noise-free — forward pass that measures
-
-* ``loss``: full-batch MSE divided by the variance of the targets,
-* ``active_fraction``: mean over samples × units of ``h > 0``,
-* ``active_units_fraction``: fraction of units with ``h > 0`` for at least one sample.
+each segment is ``n`` training steps (``lax.fori_loop``, vmapped over runs) followed by the
+model's clean — noise-free — measurements (``model.measure``).
 
 The host (:func:`iterate`) cuts the record schedule into segments, keeps the measurements
-at record steps, hands out parameter snapshots at snapshot steps, and bounds the steps per
-call so progress and checkpoints stay responsive.
+at record steps, hands out the state at snapshot steps, and bounds the steps per call so
+progress and checkpoints stay responsive.
 
-Divergence is data, never an exception: a run whose training loss is non-finite or above
-``max_loss`` × var(targets), or whose units are all silent at a measurement, gets a non-zero
-``status`` and is frozen from then on; the other runs continue.
+Divergence is data, never an exception. A run is flagged, gets a non-zero ``status`` and is
+frozen from then on (the other runs continue):
+
+* :data:`DIVERGED` — its training loss (normalised as the model's records are) is not finite
+  or above ``max_loss``, or its clean loss is not finite (its parameters became NaN);
+* :data:`SILENT` — its clean loss is finite but no unit is active on any sample
+  (``fraction_active_units == 0``), for models that measure it.
 """
 
 from __future__ import annotations
@@ -28,22 +29,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from repdrift import learners, network
-from repdrift.learners import Hyper, LearnerSpec, LearnerState
-from repdrift.network import Params
+from repdrift.models.base import Model
 
 #: ``status`` values.
-OK, DIVERGED, DEAD = 0, 1, 2
-STATUS_NAMES = {OK: "ok", DIVERGED: "diverged", DEAD: "dead"}
-
-#: Names of the scalar measurements taken at record steps, each ``(runs,)``.
-RECORD_NAMES = ("loss", "active_fraction", "active_units_fraction")
+OK, DIVERGED, SILENT = 0, 1, 2
+STATUS_NAMES = {OK: "ok", DIVERGED: "diverged", SILENT: "silent"}
 
 
 @dataclass(frozen=True)
@@ -51,13 +47,12 @@ class EngineSpec:
     """Static part of the compiled program.
 
     Attributes:
-        learner: the learning rule.
-        max_loss: a run whose (unnormalised) training loss exceeds
-            ``max_loss × var(targets)`` is flagged diverged.
+        model: the model (a hashable dataclass, see :mod:`repdrift.models.base`).
+        max_loss: a run whose normalised training loss exceeds this is flagged diverged.
         segments_per_call: ``K``, segments per compiled call.
     """
 
-    learner: LearnerSpec
+    model: Model
     max_loss: float = 1e6
     segments_per_call: int = 16
 
@@ -67,92 +62,77 @@ class EngineState(NamedTuple):
 
     Attributes:
         step: ``()`` steps done (shared by the batch).
-        params: network parameters, ``W1 (runs, hidden, d_in)`` etc.
-        learner: learner state (keys and optimiser moments).
-        status: ``(runs,)`` :data:`OK`, :data:`DIVERGED` or :data:`DEAD`.
+        model: the model's state (parameters, optimiser moments, keys).
+        status: ``(runs,)`` :data:`OK`, :data:`DIVERGED` or :data:`SILENT`.
         stopped_at: ``(runs,)`` step at which a run was flagged, −1 while it is fine.
     """
 
     step: jax.Array
-    params: Params
-    learner: LearnerState
+    model: Any
     status: jax.Array
     stopped_at: jax.Array
 
 
 class Batch(NamedTuple):
-    """The per-run data of a batch: ``inputs (runs, samples, d_in)``,
-    ``targets (runs, samples, d_out)``, and the traced hyperparameters ``(runs,)``."""
+    """The per-run data of a batch: the model's ``data`` and traced ``hyper``, each with a
+    leading ``runs`` axis."""
 
-    inputs: jax.Array
-    targets: jax.Array
-    hyper: Hyper
+    data: Any
+    hyper: Any
 
 
-def init(spec: EngineSpec, keys: jax.Array, params: Params) -> EngineState:
-    """Initial state for runs with learner ``keys (runs,)`` and initial ``params``."""
-    learner = learners.make(spec.learner)
-    runs = keys.shape[0]
+def init(model_states: Any, step: int = 0) -> EngineState:
+    """Engine state for stacked model states (leading ``runs`` axis)."""
+    runs = jax.tree_util.tree_leaves(model_states)[0].shape[0]
     return EngineState(
-        step=jnp.zeros((), jnp.int32),
-        params=params,
-        learner=jax.vmap(learner.init)(keys, params),
+        step=jnp.asarray(step, jnp.int32),
+        model=model_states,
         status=jnp.zeros((runs,), jnp.int32),
         stopped_at=jnp.full((runs,), -1, jnp.int32),
     )
 
 
-def _measure_one(
-    params: Params, x: jax.Array, y: jax.Array, activation: str
-) -> dict[str, jax.Array]:
-    output, hidden = network.apply(params, x, activation)
-    var_y = jnp.var(y)
-    active = hidden > 0
-    return {
-        "loss": jnp.mean((output - y) ** 2) / var_y,
-        "active_fraction": jnp.mean(active),
-        "active_units_fraction": jnp.mean(jnp.any(active, axis=0)),
-    }
+def stack(items: list[Any]) -> Any:
+    """Stack a list of pytrees of equal structure and shapes along a new leading axis."""
+    return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *items)
+
+
+def _flag(record: dict[str, jax.Array], status: jax.Array, stopped_at, step) -> tuple:
+    """Flag runs whose clean measurement shows divergence or silence."""
+    bad = (status == OK) & ~jnp.isfinite(record["loss"])
+    status = jnp.where(bad, DIVERGED, status)
+    stopped_at = jnp.where(bad, step, stopped_at)
+    if "fraction_active_units" in record:
+        silent = (status == OK) & (record["fraction_active_units"] == 0)
+        status = jnp.where(silent, SILENT, status)
+        stopped_at = jnp.where(silent, step, stopped_at)
+    return status, stopped_at
 
 
 @partial(jax.jit, static_argnames=("spec",))
 def measure(spec: EngineSpec, state: EngineState, batch: Batch) -> dict[str, jax.Array]:
-    """Clean measurements of every run, ``name -> (runs,)``."""
-    return jax.vmap(_measure_one, in_axes=(0, 0, 0, None))(
-        state.params, batch.inputs, batch.targets, spec.learner.activation
-    )
+    """Clean measurements of every run, ``name -> (runs, ...)``."""
+    return jax.vmap(spec.model.measure)(state.model, batch.data)
 
 
-def _train_one(
-    spec: EngineSpec,
-    n_steps: jax.Array,
-    step0: jax.Array,
-    params: Params,
-    lstate: LearnerState,
-    status: jax.Array,
-    stopped_at: jax.Array,
-    hp: Hyper,
-    x: jax.Array,
-    y: jax.Array,
-):
-    learner = learners.make(spec.learner)
-    limit = spec.max_loss * jnp.var(y)
+def _train_one(spec: EngineSpec, n_steps, step0, mstate, status, stopped_at, data, hyper):
+    model = spec.model
 
     def body(i, carry):
-        params, lstate, status, stopped_at = carry
-        new_params, new_lstate, loss = learner.step(lstate, params, hp, x, y)
-        bad = ~jnp.isfinite(loss) | (loss > limit)
+        mstate, status, stopped_at = carry
+        new_state, loss = model.step(mstate, data, hyper)
+        bad = ~jnp.isfinite(loss) | (loss > spec.max_loss)
         flag = (status == OK) & bad
         status = jnp.where(flag, DIVERGED, status)
         stopped_at = jnp.where(flag, step0 + i, stopped_at)
         running = status == OK
-        # A flagged run keeps the parameters at which it was flagged.
-        params = jax.tree_util.tree_map(
-            lambda new, old: jnp.where(running, new, old), new_params, params
+        # A flagged run keeps the state at which it was flagged.
+        mstate = jax.tree_util.tree_map(
+            lambda new, old: jnp.where(running, new, old), new_state, mstate
         )
-        return params, new_lstate, status, stopped_at
+        return mstate, status, stopped_at
 
-    return jax.lax.fori_loop(0, n_steps, body, (params, lstate, status, stopped_at))
+    return jax.lax.fori_loop(0, n_steps, body, (mstate, status, stopped_at))
 
 
 @partial(jax.jit, static_argnames=("spec",))
@@ -161,29 +141,19 @@ def advance(
 ) -> tuple[EngineState, dict[str, jax.Array]]:
     """Run ``K = len(n_steps)`` segments of ``n_steps[k]`` steps, measuring after each.
 
-    Returns the new state and the measurements ``name -> (K, runs)`` plus ``"step" (K,)``
-    and ``"status" (K, runs)`` after every segment.
+    Returns the new state and the measurements ``name -> (K, runs, ...)`` plus
+    ``"step" (K,)`` and ``"status" (K, runs)`` after every segment.
     """
-    train = jax.vmap(partial(_train_one, spec), in_axes=(None, None, 0, 0, 0, 0, 0, 0, 0))
+    train = jax.vmap(partial(_train_one, spec), in_axes=(None, None, 0, 0, 0, 0, 0))
 
     def segment(state: EngineState, n: jax.Array):
-        params, lstate, status, stopped_at = train(
-            n,
-            state.step,
-            state.params,
-            state.learner,
-            state.status,
-            state.stopped_at,
-            batch.hyper,
-            batch.inputs,
-            batch.targets,
+        mstate, status, stopped_at = train(
+            n, state.step, state.model, state.status, state.stopped_at, batch.data, batch.hyper
         )
         step = state.step + n
-        state = EngineState(step, params, lstate, status, stopped_at)
+        state = EngineState(step, mstate, status, stopped_at)
         record = measure(spec, state, batch)
-        dead = (status == OK) & (record["active_units_fraction"] == 0)
-        status = jnp.where(dead, DEAD, status)
-        stopped_at = jnp.where(dead, step, stopped_at)
+        status, stopped_at = _flag(record, status, stopped_at, step)
         state = state._replace(status=status, stopped_at=stopped_at)
         return state, {**record, "step": step, "status": status}
 
@@ -222,12 +192,12 @@ def schedule(
     dense_until: int = 100,
     per_decade: int = 100,
     snapshots: int = 20,
-    dense_snapshots: int = 0,
+    linear_snapshots: int = 0,
 ) -> Schedule:
     """Every step up to ``dense_until``, then ``per_decade`` log-spaced steps per decade.
 
     Snapshots (parameters kept for rate maps, SI and the Hessian) are ``snapshots``
-    log-spaced steps from 1 to ``steps`` plus step 0, and, when ``dense_snapshots > 0``,
+    log-spaced steps from 1 to ``steps`` plus step 0, and, when ``linear_snapshots > 0``,
     that many evenly spaced steps on top (for drift matrices on a linear time axis).
     Snapshot steps are always record steps; the last step is always both.
     """
@@ -237,8 +207,8 @@ def schedule(
     decades = max(np.log10(steps) - np.log10(max(dense_until, 1)), 0.0)
     late = np.geomspace(max(dense_until, 1), steps, int(np.ceil(decades * per_decade)) + 1)
     snap = np.concatenate([[0], np.geomspace(1, steps, max(snapshots - 1, 1))])
-    if dense_snapshots > 0:
-        snap = np.concatenate([snap, np.linspace(0, steps, dense_snapshots + 1)])
+    if linear_snapshots > 0:
+        snap = np.concatenate([snap, np.linspace(0, steps, linear_snapshots + 1)])
     snap = np.unique(np.round(np.append(snap, steps)).astype(np.int64))
     record = np.unique(np.concatenate([dense, np.round(late).astype(np.int64), snap]))
     record = record[record <= steps]
@@ -306,7 +276,10 @@ def iterate(
     stop = schedule.steps if stop is None else stop
     start = int(state.step)
     if start == 0 and 0 in schedule.record_steps:
-        record = {k: np.asarray(v)[None] for k, v in measure(spec, state, batch).items()}
+        measured = measure(spec, state, batch)
+        status, stopped_at = _flag(measured, state.status, state.stopped_at, state.step)
+        state = state._replace(status=status, stopped_at=stopped_at)
+        record = {k: np.asarray(v)[None] for k, v in measured.items()}
         record["status"] = np.asarray(state.status)[None]
         yield Chunk(state, np.array([0]), record, 0 in schedule.snapshot_set)
     budget = 64

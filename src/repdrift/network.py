@@ -96,7 +96,57 @@ def apply(params: Params, x: jax.Array, act: str = "relu") -> tuple[jax.Array, j
     return hidden @ params["W2"].T, hidden
 
 
-def mse(params: Params, x: jax.Array, y: jax.Array, act: str = "relu") -> jax.Array:
-    """Mean over samples and outputs of the squared error (no factor ½), as in the paper."""
+def mse(
+    params: Params,
+    x: jax.Array,
+    y: jax.Array,
+    act: str = "relu",
+    mask: jax.Array | None = None,
+) -> jax.Array:
+    """Mean over samples and outputs of the squared error (no factor ½), as in the paper.
+
+    ``mask (samples, d_out)`` of 0/1, when given, restricts the mean to the entries it
+    marks: a problem padded to a larger shape (samples and outputs of zeros, masked out)
+    has exactly the loss, and the gradient, of the problem itself.
+    """
     output, _ = apply(params, x, act)
-    return jnp.mean((output - y) ** 2)
+    if mask is None:
+        return jnp.mean((output - y) ** 2)
+    return jnp.sum(mask * (output - y) ** 2) / jnp.sum(mask)
+
+
+def masked_variance(y: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """Variance of the entries of ``y`` (all of them, or those ``mask`` marks)."""
+    if mask is None:
+        return jnp.var(y)
+    n = jnp.sum(mask)
+    mean = jnp.sum(mask * y) / n
+    return jnp.sum(mask * (y - mean) ** 2) / n
+
+
+def rows(params: Params, outputs: jax.Array | None = None) -> Params:
+    """The number of real rows (first dimension) of each parameter tensor.
+
+    ``W1`` and ``b1`` have one row per hidden unit; ``W2`` one per output, of which only
+    those ``outputs (d_out,)`` marks are real when the problem is padded. Stochastic
+    error descent scales its perturbation of a tensor by these counts.
+    """
+    hidden = params["W1"].shape[0]
+    d_out = params["W2"].shape[0] if outputs is None else jnp.sum(outputs)
+    dtype = params["W1"].dtype
+    return {
+        "W1": jnp.asarray(hidden, dtype),
+        "b1": jnp.asarray(hidden, dtype),
+        "W2": jnp.asarray(d_out, dtype),
+    }
+
+
+def pad(params: Params, d_in: int, d_out: int) -> Params:
+    """Params padded with zeros to ``d_in`` inputs and ``d_out`` outputs (NumPy or JAX)."""
+    w1, w2 = params["W1"], params["W2"]
+    xp = jnp if isinstance(w1, jax.Array) else __import__("numpy")
+    return {
+        "W1": xp.pad(w1, ((0, 0), (0, d_in - w1.shape[1]))),
+        "b1": params["b1"],
+        "W2": xp.pad(w2, ((0, d_out - w2.shape[0]), (0, 0))),
+    }

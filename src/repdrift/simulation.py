@@ -1,172 +1,213 @@
-"""One simulation from a configuration to a stored, reopenable run.
+"""Simulations from configurations to stored, reopenable runs — one run or a batch.
 
-``config → task dataset → engine → records → snapshot metrics → store``. This module is
-the only place where the engine meets files; the engine knows nothing of them.
+``config → task dataset → model → engine → records → snapshot metrics → store``. This module
+is the only place where the engine meets files; the engine knows nothing of them. One run
+is a batch of one: :func:`simulate` and :func:`resume` call :func:`simulate_batch` and
+:func:`resume_batch`, so a run in a sweep and the same run alone go through the same code.
 
 Python API (mirrors the command line)::
 
     cfg = repdrift.load_config(preset="fig2-quick", overrides=["learner.update_noise=0"])
     run = repdrift.simulate(cfg, out="runs/quick")
     run = repdrift.open_run("runs/quick")
-    run.metrics["active_units_fraction"]      # xarray over step
+    run.metrics["fraction_active_units"]      # xarray over step
+    run.dataset.inputs                        # the dataset it trained on
+
+**Batches.** Configurations with equal :func:`batch_key` train together in one compiled,
+vmapped program; network problems of different sizes are padded to common sizes with masks
+(see :mod:`repdrift.models.feedforward`: padding changes nothing of a run), so a sweep over
+task shapes compiles once per learning rule and schedule. Each run is stored in its own
+directory, exactly as a run alone.
+
+**Seeds and numerics.** ``run.seed`` is any integer in ``[0, 2^64)``: its two 32-bit halves
+form the threefry key, so seeds that differ in any bit give different runs. The task and
+the initial parameters are drawn in float32 whatever ``run.dtype`` (so a float64 run
+starts from the same dataset and parameters as a float32 run of the same seed) and cast; a
+float64 run computes under :func:`jax.enable_x64` only for its duration and never changes
+the process-wide setting.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from repdrift import engine, learners, network, store, tasks
+from repdrift import engine, learners, store, tasks
 from repdrift.config import Config, ConfigError, load_config
-from repdrift.metrics import sparsity, tuning
+from repdrift.metrics import tuning
+from repdrift.models import feedforward
+from repdrift.models.base import Model
 
-#: Scalar metrics computed at snapshot steps (besides the per-step records).
-SNAPSHOT_SCALARS = (
-    "mean_si",
-    "place_units",
-    "place_units_fraction",
-    "population_sparseness",
-)
-HESSIAN_SCALARS = (
-    "hessian_trace",
-    "hessian_max",
-    "hessian_log_sum",
-    "hessian_n_nonzero",
-    "hessian_fraction_nonzero",
-)
+#: Dimension names of the network's snapshot arrays and metrics.
+SNAPSHOT_DIMS: dict[str, tuple[str, ...]] = {
+    "W1": ("unit", "input"),
+    "b1": ("unit",),
+    "W2": ("output", "unit"),
+    "rate_map": ("unit", "bin"),
+    "si_bits_per_activity": ("unit",),
+}
+
+DATASET_FILE = "dataset.npz"
+
+ProgressFn = Callable[[int, int, dict[str, float]], None]
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """Everything the engine needs for one configuration."""
+# --------------------------------------------------------------------------- numerics
 
-    config: Config
-    dataset: tasks.Dataset
-    spec: engine.EngineSpec
-    batch: engine.Batch
-    state: engine.EngineState
-    schedule: engine.Schedule
+
+def seed_key(seed: int) -> jax.Array:
+    """The threefry key of a seed in ``[0, 2^64)``: its high and low 32-bit words.
+
+    For seeds below 2^32 this is ``jax.random.key(seed)``.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+        raise ConfigError(f"config: run.seed: must be an integer in [0, 2^64) (got {seed!r})")
+    words = np.array([seed >> 32, seed & 0xFFFFFFFF], dtype=np.uint32)
+    return jax.random.wrap_key_data(words, impl="threefry2x32")
 
 
 def _dtype(config: Config):
+    return jnp.float64 if config.run.dtype == "float64" else jnp.float32
+
+
+def numerics(config: Config) -> contextlib.AbstractContextManager:
+    """The context a run computes in: 64-bit JAX for float64 runs, nothing otherwise."""
     if config.run.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
-        return jnp.float64
-    return jnp.float32
+        return jax.enable_x64(True)
+    return contextlib.nullcontext()
 
 
-def prepare(config: Config) -> Prepared:
-    """Build the dataset, initial parameters and engine state of a configuration.
+def _cast(tree: Any, dtype) -> Any:
+    def cast(x):
+        x = jnp.asarray(x)
+        return x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x
 
-    Seeds: ``key(seed)`` is split into task, initialisation and learner keys, so the
-    same seed gives the same dataset whatever the learner.
+    return jax.tree_util.tree_map(cast, tree)
+
+
+# ---------------------------------------------------------------------------- members
+
+
+@dataclass(frozen=True)
+class Member:
+    """One run ready for the engine (arrays at the run's own shapes, no run axis).
+
+    Attributes:
+        config: the run's configuration.
+        model: the model (static).
+        dataset: the task's dataset (NumPy arrays), for network runs.
+        data: the model's data.
+        hyper: the model's traced hyperparameters.
+        initial: the model state at step 0.
+        schedule: record and snapshot steps.
     """
-    dtype = _dtype(config)
-    k_task, k_init, k_learn = jax.random.split(jax.random.key(config.run.seed), 3)
-    try:
-        dataset = tasks.make(k_task, config.task_params(), dtype=dtype)
-    except ValueError as err:
-        raise ConfigError(f"config: task: {err}") from None
-    params = network.init(
-        k_init,
-        dataset.d_in,
-        config.network.hidden,
-        dataset.d_out,
-        readout=config.network.readout,
-        dtype=dtype,
-    )
-    spec = engine.EngineSpec(config.learner_spec(), max_loss=config.run.max_loss)
-    lc = config.learner
-    hp = learners.hyper(
-        lc.lr, lc.update_noise, lc.label_noise, lc.input_noise, lc.sed_perturbation, dtype=dtype
-    )
-    batch = engine.Batch(
-        dataset.inputs[None], dataset.targets[None], jax.tree_util.tree_map(lambda v: v[None], hp)
-    )
-    state = engine.init(spec, k_learn[None], jax.tree_util.tree_map(lambda v: v[None], params))
+
+    config: Config
+    model: Model
+    dataset: tasks.Dataset | None
+    data: Any
+    hyper: Any
+    initial: Any
+    schedule: engine.Schedule
+
+
+def network_model(config: Config) -> feedforward.FeedForward:
+    return feedforward.FeedForward(config.network.hidden, config.learner_spec())
+
+
+def model_of(config: Config) -> Model:
+    """The (static) model of a configuration."""
+    return network_model(config)
+
+
+def schedule_of(config: Config) -> engine.Schedule:
     rc = config.record
-    schedule = engine.schedule(
+    return engine.schedule(
         config.run.steps,
         dense_until=rc.dense_until,
         per_decade=rc.per_decade,
         snapshots=rc.snapshots,
-        dense_snapshots=rc.linear_snapshots,
+        linear_snapshots=rc.linear_snapshots,
     )
-    return Prepared(config, dataset, spec, batch, state, schedule)
+
+
+def batch_key(config: Config) -> tuple:
+    """Configurations with equal keys can train together in one compiled program.
+
+    The key holds what is static in the program: the model (for the network, hidden
+    size and the learning rule with the noises it switches on), the dtype, the record
+    schedule and the divergence limit. Task sizes, seeds, learning rates, noise magnitudes
+    and readout scales are data (task sizes through padding).
+    """
+    rc = config.record
+    return (
+        model_of(config),
+        config.run.dtype,
+        config.run.steps,
+        rc.dense_until,
+        rc.per_decade,
+        rc.snapshots,
+        rc.linear_snapshots,
+        config.run.max_loss,
+    )
+
+
+def make_dataset(config: Config) -> tasks.Dataset:
+    """The task's dataset of a configuration, as NumPy arrays (drawn in float32)."""
+    k_task, _, _ = jax.random.split(seed_key(config.run.seed), 3)
+    try:
+        ds = tasks.make(k_task, config.task_params(), dtype=jnp.float32)
+    except (ValueError, OSError) as err:
+        raise ConfigError(f"config: task: {err}") from None
+    return tasks.Dataset(*(None if a is None else np.asarray(a) for a in _dataset_fields(ds)))
+
+
+def _dataset_fields(ds: tasks.Dataset) -> tuple:
+    return (ds.inputs, ds.targets, ds.position, ds.direction)
+
+
+def build(config: Config, dataset: tasks.Dataset | None = None) -> Member:
+    """Everything the engine needs for one configuration (``dataset``: a stored one)."""
+    if dataset is None:
+        dataset = make_dataset(config)
+    dtype = _dtype(config)
+    _, k_init, _ = jax.random.split(seed_key(config.run.seed), 3)
+    model = network_model(config)
+    lc = config.learner
+    data32 = feedforward.make_data(dataset.inputs, dataset.targets, jnp.float32)
+    hyper32 = feedforward.NetworkHyper(
+        learners.hyper(
+            lc.lr, lc.update_noise, lc.label_noise, lc.input_noise, lc.sed_perturbation
+        ),
+        jnp.asarray(_readout_sd(config), jnp.float32),
+    )
+    initial = model.init(k_init, data32, hyper32)
+    with numerics(config):
+        data, hyper, initial = _cast((data32, hyper32, initial), dtype)
+    return Member(config, model, dataset, data, hyper, initial, schedule_of(config))
+
+
+def _readout_sd(config: Config) -> float:
+    from repdrift.network import readout_sd
+
+    return readout_sd(config.network.readout, config.network.hidden)
 
 
 # ---------------------------------------------------------------------- snapshot metrics
 
 
-def snapshot_metrics(
-    config: Config, dataset: tasks.Dataset, params: dict[str, np.ndarray]
-) -> dict[str, np.ndarray]:
-    """Rate maps, SI and (if configured) Hessian summaries of one parameter snapshot.
-
-    ``params`` are one run's parameters (no run axis). Returns arrays keyed by name:
-    ``rate_map (unit, bin)``, ``si_bits_per_activity (unit,)``, ``mean_si`` (mean SI over
-    active units), ``place_units`` (active units with SI > ``record.si_threshold``),
-    ``place_units_fraction`` (of all units), ``population_sparseness`` (Treves–Rolls over
-    units, mean over samples), and the Hessian summaries.
-    """
-    out: dict[str, np.ndarray] = {}
-    _, hidden = network.apply(params, dataset.inputs, config.network.activation)
-    hidden = np.asarray(hidden, dtype=np.float64)
-    active = np.any(hidden > 0, axis=0)
-    # Treves–Rolls sparseness over units, averaged over samples (smaller is sparser).
-    per_sample = sparsity.population_sparseness(hidden)
-    per_sample = per_sample[np.isfinite(per_sample)]
-    out["population_sparseness"] = np.asarray(per_sample.mean() if per_sample.size else np.nan)
-    if dataset.position is not None:
-        maps = tuning.rate_maps(
-            hidden,
-            np.asarray(dataset.position),
-            np.asarray(dataset.direction),
-            bins=config.record.bins,
-            range=_track_range(config, dataset),
-        )
-        si = tuning.spatial_information(maps)
-        out["rate_map"] = maps.values
-        out["si_bits_per_activity"] = si
-        active_si = si[active & np.isfinite(si)]
-        out["mean_si"] = np.asarray(active_si.mean() if active_si.size else np.nan)
-        place = active & (np.nan_to_num(si) > config.record.si_threshold)
-        out["place_units"] = np.asarray(place.sum())
-        out["place_units_fraction"] = np.asarray(place.mean())
-    if config.record.hessian != "none":
-        from repdrift.metrics import hessian
-
-        p64 = {k: np.asarray(v, np.float64) for k, v in params.items()}
-        if config.record.hessian == "exact":
-            ev = hessian.hessian_eigenvalues(
-                p64,
-                np.asarray(dataset.inputs),
-                np.asarray(dataset.targets),
-                act=config.network.activation,
-            )
-        else:
-            ev = hessian.gauss_newton_eigenvalues(
-                p64, np.asarray(dataset.inputs), act=config.network.activation
-            )
-        summary = hessian.hessian_summary(ev)
-        out["hessian_trace"] = np.asarray(summary.trace)
-        out["hessian_max"] = np.asarray(summary.max)
-        out["hessian_log_sum"] = np.asarray(summary.log_sum)
-        out["hessian_n_nonzero"] = np.asarray(summary.n_nonzero)
-        out["hessian_fraction_nonzero"] = np.asarray(summary.fraction_nonzero)
-    return out
-
-
-def _track_range(config: Config, dataset: tasks.Dataset) -> tuple[float, float]:
+def track_range(config: Config, dataset: tasks.Dataset) -> tuple[float, float]:
+    """The range of positions over which rate maps are binned."""
     task = config.task
     if task.kind == "corridor":
         return (0.0, float(task.size_y))
@@ -176,85 +217,165 @@ def _track_range(config: Config, dataset: tasks.Dataset) -> tuple[float, float]:
     return (float(pos.min()), float(pos.max()))
 
 
+def snapshot_metrics(
+    config: Config, dataset: tasks.Dataset, params: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Rate maps, SI and (if configured) Hessian summaries of one network snapshot.
+
+    ``params`` are one run's parameters (no run axis). Returns arrays keyed by name:
+
+    * ``population_sparseness``: Treves–Rolls sparseness over units, mean over samples;
+    * for spatial tasks: ``rate_map (unit, bin)`` (both running directions, unsmoothed),
+      ``si_bits_per_activity (unit,)`` (Skaggs, bits per unit activity), and two means
+      that must not be confused: ``mean_si_active_units`` — over units active on at least
+      one sample — and ``mean_si_place_units`` — over *place units*, active units with SI
+      > ``record.si_threshold`` (0.01 bits), what the paper's Fig. 2C plots; with
+      ``place_units`` (their count) and ``place_units_fraction`` (of all units);
+    * with ``record.hessian``: ``hessian_trace``, ``hessian_max``, ``hessian_log_sum``,
+      ``hessian_n_nonzero``, ``hessian_fraction_nonzero`` (:mod:`repdrift.metrics.hessian`).
+    """
+    from repdrift import network
+    from repdrift.metrics import sparsity
+
+    model = network_model(config)
+    out = model.snapshot_metrics(params, dataset)
+    _, hidden = network.apply(
+        {k: jnp.asarray(v) for k, v in params.items()},
+        jnp.asarray(dataset.inputs),
+        config.network.activation,
+    )
+    hidden = np.asarray(hidden, np.float64)
+    active = sparsity.active_units(hidden)
+    if dataset.position is not None:
+        maps = tuning.rate_maps(
+            hidden,
+            np.asarray(dataset.position),
+            None if dataset.direction is None else np.asarray(dataset.direction),
+            bins=config.record.bins,
+            range=track_range(config, dataset),
+        )
+        si = tuning.spatial_information(maps)
+        place = active & tuning.place_units(si, config.record.si_threshold)
+        out["rate_map"] = maps.values
+        out["si_bits_per_activity"] = si
+        out["mean_si_active_units"] = _mean(si[active])
+        out["mean_si_place_units"] = _mean(si[place])
+        out["place_units"] = np.asarray(place.sum())
+        out["place_units_fraction"] = np.asarray(place.mean())
+    if config.record.hessian != "none":
+        out.update(_hessian_metrics(config, dataset, params))
+    return out
+
+
+def _mean(values: np.ndarray) -> np.ndarray:
+    values = values[np.isfinite(values)]
+    return np.asarray(values.mean() if values.size else np.nan)
+
+
+def _hessian_metrics(config: Config, dataset: tasks.Dataset, params) -> dict[str, np.ndarray]:
+    from repdrift.metrics import hessian
+
+    p64 = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    act = config.network.activation
+    if config.record.hessian == "exact":
+        ev = hessian.hessian_eigenvalues(
+            p64, np.asarray(dataset.inputs), np.asarray(dataset.targets), act=act
+        )
+    else:
+        ev = hessian.gauss_newton_eigenvalues(p64, np.asarray(dataset.inputs), act=act)
+    summary = hessian.hessian_summary(ev)
+    return {
+        "hessian_trace": np.asarray(summary.trace),
+        "hessian_max": np.asarray(summary.max),
+        "hessian_log_sum": np.asarray(summary.log_sum),
+        "hessian_n_nonzero": np.asarray(summary.n_nonzero),
+        "hessian_fraction_nonzero": np.asarray(summary.fraction_nonzero),
+    }
+
+
 # ------------------------------------------------------------------------- the record
 
 
 class Recorder:
-    """Accumulates records and snapshots in memory; turns them into xarray datasets."""
+    """One run's records and snapshots in memory; turns them into xarray datasets."""
 
-    def __init__(self, config: Config, dataset: tasks.Dataset):
-        self.config = config
-        self.dataset = dataset
+    def __init__(self, member: Member):
+        self.member = member
         self.steps: list[np.ndarray] = []
         self.records: dict[str, list[np.ndarray]] = {}
         self.snap_steps: list[int] = []
         self.snaps: list[dict[str, np.ndarray]] = []
 
     @classmethod
-    def restore(
-        cls, config: Config, dataset: tasks.Dataset, metrics: xr.Dataset, snapshots: xr.Dataset
-    ) -> Recorder:
-        rec = cls(config, dataset)
-        rec.steps = [metrics["step"].values]
-        rec.records = {k: [metrics[k].values] for k in metrics.data_vars}
-        for i, step in enumerate(snapshots["step"].values):
+    def restore(cls, member: Member, metrics: xr.Dataset, snapshots: xr.Dataset) -> Recorder:
+        rec = cls(member)
+        if metrics.sizes.get("step", 0):
+            rec.steps = [metrics["step"].values]
+            rec.records = {k: [metrics[k].values] for k in metrics.data_vars}
+        for i, step in enumerate(snapshots["step"].values if "step" in snapshots else []):
             rec.snap_steps.append(int(step))
             rec.snaps.append({k: snapshots[k].values[i] for k in snapshots.data_vars})
         return rec
 
-    def add(self, chunk: engine.Chunk) -> None:
-        last = int(self.steps[-1][-1]) if self.steps and self.steps[-1].size else -1
-        new = chunk.steps > last  # a resumed run re-measures its starting step
+    @property
+    def last_step(self) -> int:
+        return int(self.steps[-1][-1]) if self.steps and self.steps[-1].size else -1
+
+    def add_records(self, steps: np.ndarray, records: dict[str, np.ndarray]) -> None:
+        """Records ``name -> (m, ...)`` at ``steps (m,)``; steps already held are skipped
+        (a resumed run re-measures its starting step)."""
+        new = steps > self.last_step
         if new.any():
-            self.steps.append(chunk.steps[new])
-            for k, v in chunk.records.items():
-                self.records.setdefault(k, []).append(np.asarray(v)[new, 0])
-        if chunk.snapshot:
-            step = int(chunk.state.step)
-            if self.snap_steps and self.snap_steps[-1] == step:
-                return
-            params = {k: np.asarray(v[0]) for k, v in chunk.state.params.items()}
-            entry = {k: v.copy() for k, v in params.items()}
-            entry.update(snapshot_metrics(self.config, self.dataset, params))
-            self.snap_steps.append(step)
-            self.snaps.append(entry)
+            self.steps.append(steps[new])
+            for k, v in records.items():
+                self.records.setdefault(k, []).append(np.asarray(v)[new])
+
+    def add_snapshot(self, step: int, snapshot: dict[str, np.ndarray]) -> None:
+        if self.snap_steps and self.snap_steps[-1] == step:
+            return
+        m = self.member
+        entry = {k: np.array(v) for k, v in snapshot.items()}
+        entry.update(snapshot_metrics(m.config, m.dataset, entry))
+        self.snap_steps.append(step)
+        self.snaps.append(entry)
 
     def last(self, name: str) -> float:
         return float(self.records[name][-1][-1]) if self.records.get(name) else math.nan
 
+    def status_code(self) -> int:
+        return int(self.last("status")) if self.records.get("status") else engine.OK
+
     def metrics(self) -> xr.Dataset:
         steps = np.concatenate(self.steps) if self.steps else np.zeros(0, np.int64)
-        data = {k: ("step", np.concatenate(v)) for k, v in self.records.items()}
+        dims = self.member.model.record_dims
+        data = {
+            k: (("step", *dims.get(k, ())), np.concatenate(v)) for k, v in self.records.items()
+        }
         ds = xr.Dataset(data, coords={"step": steps.astype(np.int64)})
-        ds.attrs["description"] = "scalar records on clean forward passes"
-        ds["loss"].attrs["long_name"] = "MSE / var(targets)"
+        ds.attrs["description"] = "records on clean (noise-free) forward passes"
+        if "loss" in ds:
+            ds["loss"].attrs["long_name"] = "MSE / var(targets)"
         return ds
 
     def snapshots(self) -> xr.Dataset:
-        dims = {
-            "W1": ("unit", "input"),
-            "b1": ("unit",),
-            "W2": ("output", "unit"),
-            "rate_map": ("unit", "bin"),
-            "si_bits_per_activity": ("unit",),
-        }
+        dims = {**SNAPSHOT_DIMS, **self.member.model.snapshot_dims}
         names = list(self.snaps[0]) if self.snaps else []
         data = {}
         for name in names:
             stacked = np.stack([s[name] for s in self.snaps])
             data[name] = (("step", *dims.get(name, ())), stacked)
         ds = xr.Dataset(data, coords={"step": np.asarray(self.snap_steps, np.int64)})
+        m = self.member
         if "rate_map" in ds:
+            bins = m.config.record.bins
             _, edges = tuning.bin_index(
-                np.zeros(1),
-                None,
-                bins=self.config.record.bins,
-                range=_track_range(self.config, self.dataset),
+                np.zeros(1), None, bins=bins, range=track_range(m.config, m.dataset)
             )
             centres = 0.5 * (edges[:-1] + edges[1:])
+            n_dir = ds.sizes["bin"] // bins
             ds = ds.assign_coords(
-                bin_position=("bin", np.tile(centres, 2)),
-                bin_direction=("bin", np.repeat([1, -1], self.config.record.bins)),
+                bin_position=("bin", np.tile(centres, n_dir)),
+                bin_direction=("bin", np.repeat([1, -1][:n_dir], bins)),
             )
         return ds
 
@@ -290,18 +411,39 @@ def _state_from_arrays(
     return jax.tree_util.tree_unflatten(treedef, restored)
 
 
+
+class RunState(NamedTuple):
+    """One run's engine state at its own shapes (what its checkpoint stores)."""
+
+    step: jax.Array
+    model: Any
+    status: jax.Array
+    stopped_at: jax.Array
+
+
+def _initial_state(member: Member) -> RunState:
+    return RunState(
+        jnp.asarray(0, jnp.int32),
+        member.initial,
+        jnp.asarray(engine.OK, jnp.int32),
+        jnp.asarray(-1, jnp.int32),
+    )
+
+
 # ------------------------------------------------------------------------------- runs
 
 
 @dataclass
 class Run:
-    """A stored run, reopened. ``metrics`` and ``snapshots`` are in-memory xarray datasets."""
+    """A stored run, reopened. ``metrics`` and ``snapshots`` are in-memory xarray datasets;
+    ``dataset`` is the dataset it trained on (NumPy arrays)."""
 
     path: Path
     config: Config
     status: store.Status
     metrics: xr.Dataset
     snapshots: xr.Dataset
+    dataset: tasks.Dataset | None = None
 
     def scalars_at(self, which: str) -> dict[str, float]:
         """Every recorded scalar metric at the ``initial`` or ``final`` stored step."""
@@ -333,92 +475,270 @@ class Run:
         }
 
 
+def _write_dataset(path: Path, dataset: tasks.Dataset) -> None:
+    import io
+
+    arrays = {
+        name: np.asarray(value)
+        for name, value in zip(("inputs", "targets", "position", "direction"),
+                               _dataset_fields(dataset), strict=True)
+        if value is not None
+    }
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    store.atomic_write_bytes(path / DATASET_FILE, buffer.getvalue())
+
+
+def read_dataset(path: str | Path) -> tasks.Dataset | None:
+    """The dataset stored with a run (``None`` for runs stored without one)."""
+    file = Path(path) / DATASET_FILE
+    if not file.is_file():
+        return None
+    try:
+        with np.load(file) as npz:
+            return tasks.Dataset(
+                npz["inputs"],
+                npz["targets"],
+                npz["position"] if "position" in npz.files else None,
+                npz["direction"] if "direction" in npz.files else None,
+            )
+    except Exception as err:
+        raise store.StoreError(f"run {path} is corrupt: {DATASET_FILE}: {err}") from None
+
+
+def _read_config(path: Path) -> Config:
+    try:
+        return load_config(path / store.CONFIG_FILE)
+    except ConfigError as err:
+        raise store.StoreError(f"run {path} is corrupt: {err}") from None
+
+
 def open_run(path: str | Path) -> Run:
     """Reopen a run directory (raises :class:`repdrift.store.StoreError` if it is not one)."""
     path = Path(path)
     status = store.read_status(path)
-    try:
-        config = load_config(path / store.CONFIG_FILE)
-    except ConfigError as err:
-        raise store.StoreError(f"run {path} is corrupt: {err}") from None
+    config = _read_config(path)
+    dataset = read_dataset(path)
+    if status.generation is None:
+        empty = xr.Dataset(coords={"step": np.zeros(0, np.int64)})
+        return Run(path, config, status, empty, empty, dataset)
     metrics, snapshots, _ = store.read_generation(path, status)
-    return Run(path, config, status, metrics, snapshots)
+    return Run(path, config, status, metrics, snapshots, dataset)
 
 
-ProgressFn = Callable[[int, int, dict[str, float]], None]
+# ------------------------------------------------------------------------ the driver
+
+
+@dataclass
+class _Slot:
+    """One run of a batch being driven: where it is stored and what it has recorded."""
+
+    path: Path
+    member: Member
+    recorder: Recorder
+    status: store.Status
+    stopped: bool = False
+
+
+def _pad_shape(members: Sequence[Member]) -> tuple[int, int, int]:
+    shapes = np.array([feedforward.shape_of(m.data) for m in members])
+    return tuple(int(v) for v in shapes.max(axis=0))
+
+
+def _batch_of(members: Sequence[Member], states: Sequence[RunState]):
+    """Stack members (padded to common shapes) into the engine's batch and state."""
+    shape = _pad_shape(members)
+    _, d_in, d_out = shape
+    data = engine.stack([feedforward.pad_data(m.data, shape) for m in members])
+    hyper = engine.stack([m.hyper for m in members])
+    model_states = engine.stack([feedforward.pad_state(s.model, d_in, d_out) for s in states])
+    state = engine.EngineState(
+        step=jnp.asarray(states[0].step, jnp.int32),
+        model=model_states,
+        status=jnp.stack([jnp.asarray(s.status, jnp.int32) for s in states]),
+        stopped_at=jnp.stack([jnp.asarray(s.stopped_at, jnp.int32) for s in states]),
+    )
+    return engine.Batch(data, hyper), state
+
+
+def _run_state(state: engine.EngineState, i: int, member: Member) -> RunState:
+    """Run ``i``'s state, cut back to its own shapes."""
+    _, d_in, d_out = feedforward.shape_of(member.data)
+    model_state = jax.tree_util.tree_map(lambda v: v[i], state.model)
+    return RunState(
+        state.step,
+        feedforward.unpad_state(model_state, d_in, d_out),
+        state.status[i],
+        state.stopped_at[i],
+    )
+
+
+def _final_name(code: int) -> str:
+    return "complete" if code == engine.OK else engine.STATUS_NAMES[code]
+
+
+def _save(slot: _Slot, run_state: RunState, final: bool) -> None:
+    code = int(np.asarray(run_state.status))
+    message = (
+        ""
+        if code == engine.OK
+        else f"{engine.STATUS_NAMES[code]} at step {int(np.asarray(run_state.stopped_at))}"
+    )
+    name = _final_name(code) if final else "running"
+    status = store.Status(
+        name,
+        slot.status.steps_done,
+        slot.status.steps_total,
+        slot.status.generation,
+        slot.status.updated,
+        message,
+    )
+    slot.status = store.write_generation(
+        slot.path,
+        steps_done=int(np.asarray(run_state.step)),
+        metrics=slot.recorder.metrics(),
+        snapshots=slot.recorder.snapshots(),
+        checkpoint=_state_to_arrays(run_state),
+        status=status,
+    )
 
 
 def _drive(
-    path: Path,
-    prepared: Prepared,
-    state: engine.EngineState,
-    recorder: Recorder,
-    status: store.Status,
+    slots: list[_Slot],
+    states: list[RunState],
     progress: ProgressFn | None,
-    stop_after: int | None = None,
-) -> store.Status:
-    config = prepared.config
-    every = config.run.checkpoint_every_s
-    last_save = time.monotonic()
-    total = prepared.schedule.steps
+    stop_after: int | None,
+) -> None:
+    """Train the slots' runs together from ``states`` (all at one step), storing as it goes."""
+    members = [slot.member for slot in slots]
+    first = members[0]
+    spec = engine.EngineSpec(first.model, max_loss=first.config.run.max_loss)
+    schedule = first.schedule
+    total = schedule.steps
     stop = total if stop_after is None else min(total, stop_after)
+    every = first.config.run.checkpoint_every_s
+    batch, state = _batch_of(members, states)
+    for slot, st in zip(slots, states, strict=True):
+        slot.stopped = int(np.asarray(st.status)) != engine.OK
 
-    def save(
-        st: engine.EngineState, status: store.Status, final_status: str | None = None
-    ) -> store.Status:
-        statuses = recorder.records.get("status")
-        code = int(statuses[-1][-1]) if statuses else engine.OK
-        message = (
-            ""
-            if code == engine.OK
-            else (f"{engine.STATUS_NAMES[code]} at step {int(np.asarray(st.stopped_at)[0])}")
-        )
-        if final_status is None:
-            name = "running"
-        else:
-            name = final_status if code == engine.OK else "diverged"
-        status = store.Status(
-            name, status.steps_done, status.steps_total, status.generation, status.updated, message
-        )
-        return store.write_generation(
-            path,
-            steps_done=int(st.step),
-            metrics=recorder.metrics(),
-            snapshots=recorder.snapshots(),
-            checkpoint=_state_to_arrays(st),
-            status=status,
-        )
+    def save_all(state: engine.EngineState, final: bool) -> None:
+        for i, slot in enumerate(slots):
+            _save(slot, _run_state(state, i, slot.member), final)
 
-    chunks = engine.iterate(prepared.spec, state, prepared.batch, prepared.schedule, stop=stop)
-    first = True
+    last_save = time.monotonic()
+    first_chunk = True
     try:
-        for chunk in chunks:
-            recorder.add(chunk)
+        for chunk in engine.iterate(spec, state, batch, schedule, stop=stop):
             state = chunk.state
             step = int(state.step)
+            codes = np.asarray(state.status)
+            snapshot_params = None
+            for i, slot in enumerate(slots):
+                if slot.stopped:
+                    continue
+                slot.recorder.add_records(
+                    chunk.steps, {k: np.asarray(v)[:, i] for k, v in chunk.records.items()}
+                )
+                if codes[i] != engine.OK:
+                    slot.stopped = True  # flagged: its records end here, frozen
+                    continue
+                if chunk.snapshot:
+                    if snapshot_params is None:
+                        snapshot_params = jax.device_get(state.model)
+                    run_state = _run_state(
+                        engine.EngineState(state.step, snapshot_params, state.status,
+                                           state.stopped_at),
+                        i,
+                        slot.member,
+                    )
+                    snap = slot.member.model.snapshot(run_state.model)
+                    slot.recorder.add_snapshot(step, {k: np.asarray(v) for k, v in snap.items()})
             if progress is not None:
+                live = [s.recorder for s in slots if not s.stopped] or [slots[0].recorder]
                 progress(
                     step,
                     total,
                     {
-                        "loss": recorder.last("loss"),
-                        "active_units_fraction": recorder.last("active_units_fraction"),
+                        "loss": float(np.nanmean([r.last("loss") for r in live])),
+                        "fraction_active_units": float(
+                            np.nanmean([r.last("fraction_active_units") for r in live])
+                        ),
                     },
                 )
             now = time.monotonic()
-            # The first chunk is stored at once, so that the run is readable from the start.
-            if first or now - last_save >= every:
-                status = save(state, status)
+            # The first chunk is stored at once, so that every run is readable from the start.
+            if first_chunk or now - last_save >= every:
+                save_all(state, final=False)
                 last_save = now
-                first = False
-            if int(np.asarray(state.status)[0]) != engine.OK:
-                break  # a diverged or dead run: stop, store what there is
+                first_chunk = False
+            if all(slot.stopped for slot in slots):
+                break  # every run diverged or went silent: store what there is
     except KeyboardInterrupt:
         # Ctrl-C: keep everything measured so far (resume continues from here).
-        save(state, status, final_status="partial")
+        _save_partial(slots, state)
         raise
-    done = int(state.step) >= total or int(np.asarray(state.status)[0]) != engine.OK
-    return save(state, status, final_status="complete" if done else "partial")
+    done = int(state.step) >= total or all(slot.stopped for slot in slots)
+    if done:
+        save_all(state, final=True)
+    else:
+        _save_partial(slots, state)
+
+
+def _save_partial(slots: list[_Slot], state: engine.EngineState) -> None:
+    for i, slot in enumerate(slots):
+        run_state = _run_state(state, i, slot.member)
+        _save(slot, run_state, final=False)
+        slot.status = store.Status("partial", *_status_tail(slot.status))
+        store.write_status(slot.path, slot.status)
+
+
+def _status_tail(status: store.Status) -> tuple:
+    return (status.steps_done, status.steps_total, status.generation, time.time(),
+            status.message)
+
+
+def _check_batch(configs: Sequence[Config]) -> None:
+    keys = {batch_key(c) for c in configs}
+    if len(keys) > 1:
+        raise ConfigError(
+            "configs of one batch must share the model, learning rule (and which noises are "
+            "on), dtype, record schedule and steps; group them with simulation.batch_key"
+        )
+
+
+def simulate_batch(
+    configs: Sequence[Config],
+    outs: Sequence[str | Path],
+    *,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+    stop_after: int | None = None,
+) -> list[Run]:
+    """Run configurations with equal :func:`batch_key` together; store each in ``outs[i]``.
+
+    Each run directory receives its configuration, its dataset and the status
+    ``starting`` before training starts, so a kill at any moment after that leaves a run
+    that :func:`resume` continues. A diverging or silent run is stored as such and never
+    stops the others. ``stop_after`` stops (as ``partial``) after that many steps.
+    """
+    if len(configs) != len(outs) or not configs:
+        raise ValueError("give one output directory per configuration (at least one)")
+    _check_batch(configs)
+    members = [build(c) for c in configs]  # validates every task before anything is written
+    paths = [store.prepare_out(Path(o), overwrite=overwrite) for o in outs]
+    slots = []
+    for path, member in zip(paths, members, strict=True):
+        store.atomic_write_text(path / store.CONFIG_FILE, member.config.to_toml())
+        if member.dataset is not None:
+            _write_dataset(path, member.dataset)
+        status = store.Status("starting", 0, member.schedule.steps, None, time.time())
+        store.write_status(path, status)
+        slots.append(_Slot(path, member, Recorder(member), status))
+    with contextlib.ExitStack() as stack, numerics(members[0].config):
+        for path in paths:
+            stack.enter_context(store.hold(path))
+        _drive(slots, [_initial_state(m) for m in members], progress, stop_after)
+    return [open_run(p) for p in paths]
 
 
 def simulate(
@@ -431,47 +751,69 @@ def simulate(
 ) -> Run:
     """Run ``config`` and store it in ``out``; returns the reopened :class:`Run`.
 
-    ``stop_after`` stops (as ``partial``) after that many steps — for tests and for
-    splitting a long run; ``repdrift resume`` continues it.
+    A batch of one (:func:`simulate_batch`). ``stop_after`` stops (as ``partial``) after
+    that many steps — for tests and for splitting a long run; ``repdrift resume``
+    continues it.
     """
-    path = Path(out)
-    prepared = prepare(config)  # validates the task before anything is written
-    path = store.prepare_out(path, overwrite=overwrite)
-    store.atomic_write_text(path / store.CONFIG_FILE, config.to_toml())
-    status = store.Status("running", 0, prepared.schedule.steps, None, time.time())
-    store.write_status(path, status)
-    with store.hold(path):
-        recorder = Recorder(config, prepared.dataset)
-        _drive(path, prepared, prepared.state, recorder, status, progress, stop_after)
-    return open_run(path)
+    return simulate_batch(
+        [config], [out], overwrite=overwrite, progress=progress, stop_after=stop_after
+    )[0]
+
+
+FINISHED = ("complete", "diverged", "silent")
+
+
+def _resume_slot(path: Path) -> tuple[_Slot, RunState] | None:
+    status = store.read_status(path)
+    if status.status == "running":
+        raise store.StoreError(f"run {path} is being written by another process")
+    config = _read_config(path)
+    if status.status in FINISHED:
+        return None
+    member = build(config, read_dataset(path))
+    if status.generation is None:
+        return _Slot(path, member, Recorder(member), status), _initial_state(member)
+    metrics, snapshots, checkpoint = store.read_generation(path, status)
+    with numerics(config):
+        state = _state_from_arrays(_initial_state(member), checkpoint)
+    recorder = Recorder.restore(member, metrics, snapshots)
+    return _Slot(path, member, recorder, status), state
+
+
+def resume_batch(
+    paths: Sequence[str | Path],
+    *,
+    progress: ProgressFn | None = None,
+    stop_after: int | None = None,
+) -> list[Run]:
+    """Continue stopped runs to exactly the records uninterrupted runs give.
+
+    Finished runs (``complete``, ``diverged``, ``silent``) are returned as they are. Runs
+    are continued together in groups of equal :func:`batch_key` and step.
+    """
+    paths = [Path(p) for p in paths]
+    pending = [(p, _resume_slot(p)) for p in paths]
+    groups: dict[tuple, list[tuple[_Slot, RunState]]] = {}
+    for _, item in pending:
+        if item is None:
+            continue
+        slot, state = item
+        key = (batch_key(slot.member.config), int(np.asarray(state.step)))
+        groups.setdefault(key, []).append((slot, state))
+    for items in groups.values():
+        slots = [s for s, _ in items]
+        with contextlib.ExitStack() as stack, numerics(slots[0].member.config):
+            for slot in slots:
+                stack.enter_context(store.hold(slot.path))
+            for slot in slots:
+                slot.status = store.Status("running", *_status_tail(slot.status))
+                store.write_status(slot.path, slot.status)
+            _drive(slots, [st for _, st in items], progress, stop_after)
+    return [open_run(p) for p in paths]
 
 
 def resume(
     path: str | Path, *, progress: ProgressFn | None = None, stop_after: int | None = None
 ) -> Run:
     """Continue a stopped run to exactly the records an uninterrupted run gives."""
-    path = Path(path)
-    status = store.read_status(path)
-    if status.status == "running":
-        raise store.StoreError(f"run {path} is being written by another process")
-    try:
-        config = load_config(path / store.CONFIG_FILE)
-    except ConfigError as err:
-        raise store.StoreError(f"run {path} is corrupt: {err}") from None
-    if status.status in ("complete", "diverged"):
-        return open_run(path)
-    prepared = prepare(config)
-    with store.hold(path):
-        if status.generation is None:
-            recorder = Recorder(config, prepared.dataset)
-            state = prepared.state
-        else:
-            metrics, snapshots, checkpoint = store.read_generation(path, status)
-            state = _state_from_arrays(prepared.state, checkpoint)
-            recorder = Recorder.restore(config, prepared.dataset, metrics, snapshots)
-        status = store.Status(
-            "running", status.steps_done, prepared.schedule.steps, status.generation, time.time()
-        )
-        store.write_status(path, status)
-        _drive(path, prepared, state, recorder, status, progress, stop_after)
-    return open_run(path)
+    return resume_batch([path], progress=progress, stop_after=stop_after)[0]

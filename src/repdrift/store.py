@@ -16,8 +16,12 @@ place, then ``status.json`` is replaced (write, fsync, rename) to point at it, t
 generations are removed. A run killed at any instant therefore leaves ``status.json``
 pointing at a complete generation (or no generation yet, before the first checkpoint).
 
-Statuses: ``running`` (a live process holds the run), ``partial`` (stopped before the
-end: resume it), ``complete``, ``diverged`` (finished, but the run diverged or died).
+Statuses: ``starting`` (configuration and dataset written, nothing trained yet),
+``running`` (a live process holds the run), ``partial`` (stopped before the end: resume
+it), ``complete``; and two ends of runs the engine flagged: ``diverged`` (the loss became
+non-finite or exceeded ``run.max_loss``) and ``silent`` (every hidden unit went silent on
+every sample). A ``starting`` or ``running`` run whose process is gone reads as
+``partial``.
 """
 
 from __future__ import annotations
@@ -190,7 +194,7 @@ def read_status(path: Path) -> Status:
         return Status("partial", 0, 0, None, 0.0, "stopped before it started")
     except (ValueError, KeyError, TypeError):
         raise StoreError(f"run {path} is corrupt: {STATUS_FILE} is unreadable") from None
-    if status.status == "running" and _live_pid(path) is None:
+    if status.status in ("running", "starting") and _live_pid(path) is None:
         status = Status(
             "partial",
             status.steps_done,

@@ -39,35 +39,61 @@ def _check_hidden(hidden: np.ndarray | jax.Array) -> None:
         raise ValueError(f"hidden must be (..., samples, units), got shape {hidden.shape}")
 
 
-def active_units(hidden: np.ndarray, *, threshold: float = 0.0) -> np.ndarray:
+def _sample_weights(hidden, samples):
+    """``samples (..., samples)`` as weights broadcastable over units, or ``None``."""
+    if samples is None:
+        return None
+    return _xp(hidden).asarray(samples)[..., :, None]
+
+
+def active_units(
+    hidden: np.ndarray, *, threshold: float = 0.0, samples: np.ndarray | None = None
+) -> np.ndarray:
     """Which units are active: ``h > threshold`` on at least one sample.
 
     Args:
         hidden: ``(..., samples, units)``.
         threshold: activity level above which a unit counts as active (0 for ReLU units).
+        samples: optional ``(..., samples)`` mask of the samples to count (1/``True``) —
+            padded samples of a batched problem are left out with it.
 
     Returns:
         ``(..., units)`` booleans.
     """
     hidden = _as_array(hidden)
     _check_hidden(hidden)
-    return _xp(hidden).any(hidden > threshold, axis=-2)
+    active = hidden > threshold
+    weights = _sample_weights(hidden, samples)
+    if weights is not None:
+        active = active & (weights > 0)
+    return _xp(hidden).any(active, axis=-2)
 
 
-def active_fraction(hidden: np.ndarray, *, threshold: float = 0.0) -> np.ndarray:
+def active_fraction(
+    hidden: np.ndarray, *, threshold: float = 0.0, samples: np.ndarray | None = None
+) -> np.ndarray:
     """Fraction of (sample, unit) pairs with ``h > threshold``, in ``[0, 1]``.
 
-    ``mean_{s,j} 1[h_sj > threshold]`` over the last two axes; ``(...)``.
+    ``mean_{s,j} 1[h_sj > threshold]`` over the last two axes; ``(...)``. With a
+    ``samples`` mask, the mean runs over the marked samples only.
     """
     hidden = _as_array(hidden)
     _check_hidden(hidden)
-    return _xp(hidden).mean(hidden > threshold, axis=(-2, -1))
+    xp = _xp(hidden)
+    active = hidden > threshold
+    weights = _sample_weights(hidden, samples)
+    if weights is None:
+        return xp.mean(active, axis=(-2, -1))
+    weights = xp.broadcast_to(weights > 0, active.shape)
+    return xp.sum(active & weights, axis=(-2, -1)) / xp.sum(weights, axis=(-2, -1))
 
 
-def fraction_active_units(hidden: np.ndarray, *, threshold: float = 0.0) -> np.ndarray:
-    """Fraction of units active on at least one sample, in ``[0, 1]``; ``(...)``."""
+def fraction_active_units(
+    hidden: np.ndarray, *, threshold: float = 0.0, samples: np.ndarray | None = None
+) -> np.ndarray:
+    """Fraction of units active on at least one (marked) sample, in ``[0, 1]``; ``(...)``."""
     hidden = _as_array(hidden)
-    return _xp(hidden).mean(active_units(hidden, threshold=threshold), axis=-1)
+    return _xp(hidden).mean(active_units(hidden, threshold=threshold, samples=samples), axis=-1)
 
 
 def treves_rolls(rates: np.ndarray, *, axis: int = -1) -> np.ndarray:

@@ -343,3 +343,59 @@ def place_units(
     threshold = np.asarray(threshold, dtype=float)
     with np.errstate(invalid="ignore"):
         return np.isfinite(si) & np.isfinite(threshold) & (si > threshold)
+
+
+#: Width of the Gaussian that smooths rate maps for display and drift, as a fraction of
+#: the number of bins (the original code's ``gaussian_filter(rate_map, 0.06 * nbins)``).
+SMOOTHING_FRACTION = 0.06
+
+
+def smooth_rate_maps(
+    maps: np.ndarray, bins_per_direction: int, *, fraction: float = SMOOTHING_FRACTION
+) -> np.ndarray:
+    """Rate maps smoothed as the paper's Fig. 2D/E: a Gaussian of σ = ``fraction`` × bins.
+
+    ``maps: (..., units, bins)`` with the running directions as consecutive blocks of
+    ``bins_per_direction`` bins. As in the original code (``utils.calc_rate_map``), σ is
+    6 % of all bins (6 bins of 100) and unvisited bins count as 0. Unlike it, each
+    direction is smoothed on its own (the original smoothed across the junction of the
+    two directions). Spatial information is computed on unsmoothed maps.
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    maps = np.nan_to_num(np.asarray(maps, dtype=float), nan=0.0)
+    total = maps.shape[-1]
+    if bins_per_direction < 1 or total % bins_per_direction:
+        raise ValueError(
+            f"bins_per_direction={bins_per_direction} does not divide the {total} bins"
+        )
+    sigma = fraction * total
+    blocks = [
+        gaussian_filter1d(maps[..., k : k + bins_per_direction], sigma, axis=-1, mode="reflect")
+        for k in range(0, total, bins_per_direction)
+    ]
+    return np.concatenate(blocks, axis=-1)
+
+
+def peak_spread(
+    smoothed_maps: np.ndarray, units: np.ndarray, occupancy: np.ndarray
+) -> tuple[float, float]:
+    """How place fields tile a track: where the chosen units' maps peak.
+
+    Args:
+        smoothed_maps: ``(units, bins)`` (see :func:`smooth_rate_maps`).
+        units: ``(units,)`` booleans, e.g. the place units.
+        occupancy: ``(bins,)`` samples per bin (bins never visited are not counted).
+
+    Returns:
+        ``(largest share, covered)``: the largest fraction of the units whose peak falls
+        in one bin, and the fraction of visited bins holding at least one peak. Fields
+        piled at the track's ends give a large share and a small coverage.
+    """
+    maps = np.asarray(smoothed_maps, dtype=float)[np.asarray(units, dtype=bool)]
+    visited = np.asarray(occupancy) > 0
+    if maps.shape[0] == 0 or not visited.any():
+        return (float("nan"), float("nan"))
+    peaks = np.argmax(np.where(visited[None, :], maps, -np.inf), axis=-1)
+    counts = np.bincount(peaks, minlength=maps.shape[-1])
+    return (float(counts.max() / maps.shape[0]), float((counts[visited] > 0).sum() / visited.sum()))

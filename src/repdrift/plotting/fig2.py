@@ -11,12 +11,15 @@ place fields drift.
 name                     content
 =======================  ==================================================================
 ``loss``                 loss (MSE / var(targets)) against steps, log–log; loss plateau
-``activity``             fraction of active unit × sample pairs and of active units; the
+``activity``             fraction of active unit × sample pairs (the paper's Fig. 2C
+                         "fraction active units") and of active units; the
                          sparsification fit and end of directed drift when found
-``spatial_information``  mean SI of active units, fraction of place units
-``rate_maps``            4 × 4 rate maps, sorted by each time's peaks (Fig. 2D)
-``drift``                mean rate-map correlation between snapshots (Fig. 2E); one cell
-                         per snapshot, labelled by step (log- and evenly spaced mixed)
+``spatial_information``  mean SI of place units (Fig. 2C) and of active units, place units
+``rate_maps``            4 × 4 rate maps of place units, smoothed as the paper (σ = 6 % of
+                         the bins), at evenly spaced times, sorted by each time's peaks
+                         (Fig. 2D)
+``drift``                mean correlation of smoothed rate maps between evenly spaced
+                         snapshots, over units that are place units at both (Fig. 2E)
 ``summary``              loss, activity, mean SI and the correlation matrix together
 =======================  ==================================================================
 
@@ -42,7 +45,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from repdrift.metrics import drift, timescale
+from repdrift.metrics import drift, timescale, tuning
 
 if TYPE_CHECKING:
     from repdrift.simulation import Run
@@ -96,17 +99,48 @@ def pick_snapshots(steps: np.ndarray, n: int = 4) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, count - 1, n)).astype(np.int64))
 
 
+def linear_snapshot_indices(run: Run) -> np.ndarray:
+    """Indices of the run's evenly spaced snapshots (``record.linear_snapshots``), the
+    times the paper's Fig. 2D/E use; all snapshots when the run has none."""
+    steps = run.snapshots["step"].values
+    n = run.config.record.linear_snapshots
+    if n < 1:
+        return np.arange(len(steps))
+    total = int(run.status.steps_total or run.config.run.steps)
+    wanted = np.unique(np.round(np.linspace(0, total, n + 1)).astype(np.int64))
+    return np.flatnonzero(np.isin(steps, wanted))
+
+
+def place_mask(run: Run) -> np.ndarray:
+    """``(snapshot, unit)``: active units with SI above the run's place-unit threshold."""
+    snapshots = run.snapshots
+    si = snapshots["si_bits_per_activity"].values
+    active = drift.active_in_map(snapshots["rate_map"].values)
+    return active & tuning.place_units(si, run.config.record.si_threshold)
+
+
+def place_map_correlations(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """Fig. 2E: ``(steps, matrix)`` of mean Pearson correlations of smoothed rate maps
+    between evenly spaced snapshots, over units that are place units at both times."""
+    idx = linear_snapshot_indices(run)
+    maps = tuning.smooth_rate_maps(
+        run.snapshots["rate_map"].values[idx], run.config.record.bins
+    )
+    corr = drift.rate_map_correlation_matrix(maps, active=place_mask(run)[idx])
+    return run.snapshots["step"].values[idx], corr
+
+
 def run_phases(metrics: xr.Dataset) -> timescale.Phases | None:
     """The phases of learning (:func:`repdrift.metrics.timescale.phases`) of a run's records.
 
-    Fitted on ``loss`` and ``active_units_fraction``; ``None`` when there are too few
+    Fitted on ``loss`` and ``fraction_active_units``; ``None`` when there are too few
     finite records to place even the loss plateau.
     """
     steps = metrics["step"].values.astype(float)
     loss = metrics["loss"].values.astype(float)
     if np.count_nonzero(np.isfinite(loss) & (loss > 0)) < 5:
         return None
-    return timescale.phases(steps, loss, metrics["active_units_fraction"].values)
+    return timescale.phases(steps, loss, metrics["fraction_active_units"].values)
 
 
 # ---------------------------------------------------------------------------- drawing
@@ -152,11 +186,11 @@ def _draw_activity(ax: Axes, metrics: xr.Dataset, phases: timescale.Phases | Non
         metrics["active_fraction"].values,
         color="C0",
         lw=1.2,
-        label="active unit × sample pairs",
+        label="active fraction (unit × sample pairs)",
     )
     ax.plot(
         steps,
-        metrics["active_units_fraction"].values,
+        metrics["fraction_active_units"].values,
         color="C3",
         lw=1.2,
         label="active units (any sample)",
@@ -187,18 +221,26 @@ def _draw_si(ax: Axes, snapshots: xr.Dataset) -> None:
     steps = snapshots["step"].values
     (si_line,) = ax.plot(
         steps,
-        snapshots["mean_si"].values,
+        snapshots["mean_si_place_units"].values,
         color="C2",
         marker="o",
         ms=3,
         lw=1.2,
+        label="mean SI of place units (Fig. 2C)",
+    )
+    (active_line,) = ax.plot(
+        steps,
+        snapshots["mean_si_active_units"].values,
+        color="C2",
+        ls=":",
+        lw=1.0,
         label="mean SI of active units",
     )
     _time_axis(ax, steps)
     ax.set_ylabel("SI (bits / unit activity)")
     ax.set_title("Spatial information")
     ax.grid(True, which="major", alpha=0.3)
-    lines = [si_line]
+    lines = [si_line, active_line]
     if "place_units_fraction" in snapshots:
         twin = ax.twinx()
         twin.spines["right"].set_visible(True)
@@ -241,7 +283,7 @@ def _draw_drift(fig: Figure, ax: Axes, steps: np.ndarray, corr: np.ndarray) -> N
     ax.set_title("Rate-map correlation")
     for side in ("top", "right"):
         ax.spines[side].set_visible(True)
-    fig.colorbar(image, ax=ax, label="mean Pearson r (units active at both)", shrink=0.85)
+    fig.colorbar(image, ax=ax, label="mean Pearson r (place units at both)", shrink=0.85)
 
 
 def _normalise_rows(maps: np.ndarray) -> np.ndarray:
@@ -250,8 +292,10 @@ def _normalise_rows(maps: np.ndarray) -> np.ndarray:
         return np.where(peak > 0, maps / peak, np.where(np.isfinite(maps), 0.0, np.nan))
 
 
-def _draw_rate_maps(fig: Figure, snapshots: xr.Dataset, bins: int, shown: np.ndarray) -> None:
-    maps = snapshots["rate_map"].values  # (step, unit, bin)
+def _draw_rate_maps(
+    fig: Figure, snapshots: xr.Dataset, bins: int, shown: np.ndarray, place: np.ndarray
+) -> None:
+    maps = tuning.smooth_rate_maps(snapshots["rate_map"].values, bins)  # (step, unit, bin)
     steps = snapshots["step"].values
     n = len(shown)
     # A fixed grid: a constrained layout of n² image panels costs seconds per save.
@@ -272,7 +316,7 @@ def _draw_rate_maps(fig: Figure, snapshots: xr.Dataset, bins: int, shown: np.nda
     cmap = mpl.colormaps["viridis"].with_extremes(bad="white")
     image = None
     for i, s_sort in enumerate(shown):
-        order = peak_order(maps[s_sort], drift.active_in_map(maps[s_sort]))
+        order = peak_order(maps[s_sort], place[s_sort])
         for j, s_show in enumerate(shown):
             ax = axes[i, j]
             for side in ("top", "right"):
@@ -293,7 +337,7 @@ def _draw_rate_maps(fig: Figure, snapshots: xr.Dataset, bins: int, shown: np.nda
                 ax.text(
                     0.5,
                     0.5,
-                    "no active units",
+                    "no place units",
                     ha="center",
                     va="center",
                     transform=ax.transAxes,
@@ -303,12 +347,14 @@ def _draw_rate_maps(fig: Figure, snapshots: xr.Dataset, bins: int, shown: np.nda
             if i == 0:
                 ax.set_title(f"maps at step {int(steps[s_show]):,}")
             if j == 0:
-                ax.set_ylabel(f"sorted at step {int(steps[s_sort]):,}\nunits ({order.size} active)")
+                ax.set_ylabel(f"sorted at step {int(steps[s_sort]):,}\n{order.size} place units")
             else:
                 ax.set_yticks([])
             if i == n - 1:
                 ax.set_xlabel("position (bins)")
-    fig.suptitle("Rate maps: row i sorted by peak at time i, column j shown at time j")
+    fig.suptitle(
+        "Place units' rate maps (smoothed): row i sorted by peak at time i, shown at time j"
+    )
     if image is not None:
         cax = fig.add_axes((0.91, 0.3, 0.015, 0.4))
         fig.colorbar(image, cax=cax, label="activity / row max")
@@ -382,8 +428,9 @@ def draw_fig2(
                 f"the run; choose from {snap_steps.tolist()}"
             )
         shown = np.searchsorted(snap_steps, chosen)
-    else:
-        shown = pick_snapshots(snap_steps)
+    elif "rate_maps" in drawn:
+        linear = linear_snapshot_indices(run)
+        shown = linear[pick_snapshots(snap_steps[linear])]
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -391,10 +438,10 @@ def draw_fig2(
     name_of_run = f"{run.config.task.kind} task, {run.path.name}"
     metrics = run.metrics
     phases = run_phases(metrics) if {"loss", "activity", "summary"} & set(drawn) else None
-    corr = (
-        drift.rate_map_correlation_matrix(snapshots["rate_map"].values)
+    corr_steps, corr = (
+        place_map_correlations(run)
         if {"drift", "summary"} & set(drawn) and "drift" in available_figures(run)
-        else None
+        else (None, None)
     )
 
     def make(name: str) -> Figure:
@@ -409,12 +456,12 @@ def draw_fig2(
             _draw_si(fig.add_subplot(), snapshots)
         elif name == "rate_maps":
             fig = Figure(figsize=(9.0, 8.0))
-            _draw_rate_maps(fig, snapshots, run.config.record.bins, shown)
+            _draw_rate_maps(fig, snapshots, run.config.record.bins, shown, place_mask(run))
         elif name == "drift":
             fig = Figure(figsize=(5.0, 4.4), layout="constrained")
-            _draw_drift(fig, fig.add_subplot(), snap_steps, corr)
+            _draw_drift(fig, fig.add_subplot(), corr_steps, corr)
         else:
-            fig = _summary(run, phases, corr, name_of_run)
+            fig = _summary(run, phases, (corr_steps, corr), name_of_run)
         return fig
 
     with mpl.rc_context(_STYLE):
@@ -431,8 +478,9 @@ def draw_fig2(
 
 
 def _summary(
-    run: Run, phases: timescale.Phases | None, corr: np.ndarray | None, name_of_run: str
+    run: Run, phases: timescale.Phases | None, corr: tuple, name_of_run: str
 ) -> Figure:
+    corr_steps, corr = corr
     snapshots = run.snapshots
     spatial = "spatial_information" in available_figures(run)
     fig = Figure(figsize=(9.0, 7.0) if spatial else (9.0, 3.4), layout="constrained")
@@ -442,7 +490,7 @@ def _summary(
     if spatial:
         _draw_si(grid[2], snapshots)
         if corr is not None:
-            _draw_drift(fig, grid[3], snapshots["step"].values, corr)
+            _draw_drift(fig, grid[3], corr_steps, corr)
         else:
             grid[3].set_visible(False)
     fig.suptitle(f"Representational drift: {name_of_run}")

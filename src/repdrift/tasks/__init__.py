@@ -9,6 +9,7 @@ name                        parameters                       module
 ``smoothed``                :class:`SmoothedParams`          :mod:`.random_mapping`
 ``random_autoencoder``      :class:`RandomAutoencoderParams`  :mod:`.random_mapping`
 ``smoothed_autoencoder``    :class:`SmoothedAutoencoderParams`  :mod:`.random_mapping`
+``arrays``                  :class:`ArraysParams`            :mod:`.arrays` (any ``.npz``)
 =========================  ===============================  ==============================
 
 Datasets are computed once, outside the training loop; all randomness comes from the key.
@@ -21,7 +22,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from repdrift.tasks import corridor, random_mapping, ring
+from repdrift.tasks import arrays, corridor, random_mapping, ring
+from repdrift.tasks.arrays import ArraysParams
 from repdrift.tasks.corridor import CorridorParams
 from repdrift.tasks.dataset import Dataset
 from repdrift.tasks.random_mapping import (
@@ -39,6 +41,7 @@ TaskParams = (
     | SmoothedParams
     | RandomAutoencoderParams
     | SmoothedAutoencoderParams
+    | ArraysParams
 )
 
 _MAKERS: dict[type, Callable[..., Dataset]] = {
@@ -48,6 +51,7 @@ _MAKERS: dict[type, Callable[..., Dataset]] = {
     SmoothedParams: random_mapping.make,
     RandomAutoencoderParams: random_mapping.make,
     SmoothedAutoencoderParams: random_mapping.make,
+    ArraysParams: arrays.make,
 }
 
 TASKS: dict[str, type] = {cls.name: cls for cls in _MAKERS}
@@ -74,6 +78,7 @@ def make(key: jax.Array, params: TaskParams, *, dtype=jnp.float32) -> Dataset:
 
 __all__ = [
     "TASKS",
+    "ArraysParams",
     "CorridorParams",
     "Dataset",
     "RandomAutoencoderParams",

@@ -43,6 +43,9 @@ views are scaled together to [-1, 1] by their minimum and maximum, so the target
 sample ``t`` is exactly the view part of input ``t + 1``. Input: ``v_t``, then the speed
 ``v_t / speed - 1`` (in [-1, 1], omitted if not ``speed_input``) and the heading change
 ``wrap(theta_{t+1} - theta_t) / pi`` (in (-1, 1], 1 at a U-turn). Target: ``v_{t+1}``.
+With ``scaling = "unit"`` (the default, as the published Fig. 2 run) every input and
+target column is then mapped by ``(a + 1) / 2`` to ``[0, 1]``: views span [0, 1] and a
+straight step's heading change is ½.
 ``position``: ``y_t``; ``direction``: the sign of ``sin(theta_t)``, i.e. of the
 y-velocity (``+1`` towards ``y = size_y``).
 
@@ -76,7 +79,7 @@ texture resolution is its own parameter (the original tied it to ``view_size``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import ClassVar, NamedTuple
 
@@ -85,6 +88,10 @@ import jax.numpy as jnp
 
 from repdrift.tasks.dataset import Dataset
 from repdrift.tasks.signals import interp_periodic, minmax_scale, smooth_circular, window_offsets
+
+
+#: Values of ``CorridorParams.scaling``: the interval inputs and targets are mapped to.
+SCALINGS = ("unit", "symmetric")
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,11 @@ class CorridorParams:
         texture_kernel: texture smoothing width as a fraction of the perimeter.
         texture_resolution: texture samples per length unit.
         speed_input: include the speed in the input.
+        scaling: ``"unit"`` maps inputs and targets to ``[0, 1]`` — what the published
+            Fig. 2 run trained on (its ``data.pkl``: views in [0, 1], the heading-change
+            column taking 0, ½ and 1) — or ``"symmetric"`` to ``[-1, 1]`` (the original
+            code's later ``min_max_norm``). The scaling sets the pace of sparsification
+            under update noise (see the README).
     """
 
     name: ClassVar[str] = "corridor"
@@ -126,6 +138,7 @@ class CorridorParams:
     texture_kernel: float = 0.09
     texture_resolution: float = 17.0
     speed_input: bool = True
+    scaling: str = field(default="unit", metadata={"choices": SCALINGS})
 
 
 class Trajectory(NamedTuple):
@@ -281,6 +294,10 @@ def _check(p: CorridorParams) -> None:
             f"{track:g}) must be longer than the largest step ({_max_step(p):g}, that is "
             "2 speed with speed noise, speed without)."
         )
+    if p.scaling not in SCALINGS:
+        raise ValueError(
+            f"corridor: scaling must be one of {', '.join(SCALINGS)}, got {p.scaling!r}."
+        )
     if texture_samples(p) < 2:
         raise ValueError(
             "corridor: the texture needs at least 2 samples around the perimeter; raise "
@@ -393,10 +410,13 @@ def _build(key: jax.Array, params: CorridorParams, dtype) -> Dataset:
     if params.speed_input:
         movement.insert(0, path.speed / params.speed - 1.0)
     inputs = jnp.concatenate([views[:-1], jnp.stack(movement, axis=1)], axis=1)
+    targets = views[1:]
+    if params.scaling == "unit":  # [-1, 1] -> [0, 1], every column alike
+        inputs, targets = (inputs + 1) / 2, (targets + 1) / 2
     direction = jnp.where(jnp.sin(path.heading[:-1]) >= 0, 1.0, -1.0)
     return Dataset(
         inputs=inputs.astype(dtype),
-        targets=views[1:].astype(dtype),
+        targets=targets.astype(dtype),
         position=path.y[:-1].astype(dtype),
         direction=direction.astype(dtype),
     )
