@@ -1,4 +1,5 @@
-"""The compiled engine: batching is exact, values do not recompile, divergence is data."""
+"""The compiled engine: batching is exact, padding changes nothing, values do not recompile,
+divergence and silence are data."""
 
 import jax
 import jax.numpy as jnp
@@ -6,32 +7,47 @@ import numpy as np
 import pytest
 
 from repdrift import engine, learners, network
+from repdrift.metrics import sparsity
+from repdrift.models import feedforward
+from repdrift.models.feedforward import FeedForward
 
 
-def _problems(seeds, dtype=jnp.float32, n=10, d_in=20, hidden=100, d_out=10):
-    def one(seed):
-        kx, ky, kn, kl = jax.random.split(jax.random.key(seed), 4)
-        x = jax.random.uniform(kx, (n, d_in), dtype, -1, 1)
-        y = jax.random.uniform(ky, (n, d_out), dtype, -1, 1)
-        return x, y, network.init(kn, d_in, hidden, d_out, dtype=dtype), kl
+def _one(seed, dtype=jnp.float32, n=10, d_in=20, hidden=100, d_out=10):
+    kx, ky, kn, kl = jax.random.split(jax.random.key(seed), 4)
+    x = jax.random.uniform(kx, (n, d_in), dtype, -1, 1)
+    y = jax.random.uniform(ky, (n, d_out), dtype, -1, 1)
+    return feedforward.make_data(x, y, dtype), network.init(kn, d_in, hidden, d_out, dtype=dtype), kl
 
-    parts = [one(s) for s in seeds]
-    x = jnp.stack([p[0] for p in parts])
-    y = jnp.stack([p[1] for p in parts])
-    params = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *[p[2] for p in parts])
-    keys = jnp.stack([p[3] for p in parts])
-    return x, y, params, keys
+
+def _problems(seeds, dtype=jnp.float32, **shape):
+    parts = [_one(s, dtype, **shape) for s in seeds]
+    data = engine.stack([p[0] for p in parts])
+    params = engine.stack([p[1] for p in parts])
+    keys = jnp.stack([p[2] for p in parts])
+    return data, params, keys
 
 
 def _hyper(values, dtype=jnp.float32):
-    return jax.tree_util.tree_map(
-        lambda *a: jnp.stack(a), *[learners.hyper(**v, dtype=dtype) for v in values]
+    return engine.stack(
+        [
+            feedforward.NetworkHyper(learners.hyper(**v, dtype=dtype), jnp.asarray(1.0, dtype))
+            for v in values
+        ]
     )
 
 
-def _run(spec, x, y, params, keys, hp, sched):
-    state = engine.init(spec, keys, params)
-    batch = engine.Batch(x, y, hp)
+def _states(spec, keys, params):
+    learner = learners.make(spec.model.learner)
+    return engine.init(jax.vmap(lambda k, p: feedforward.State(p, learner.init(k, p)))(keys, params))
+
+
+def _spec(learner, **kw):
+    return engine.EngineSpec(FeedForward(100, learner), **kw)
+
+
+def _run(spec, data, params, keys, hp, sched, state=None):
+    state = _states(spec, keys, params) if state is None else state
+    batch = engine.Batch(data, hp)
     steps, records = [], {}
     for chunk in engine.iterate(spec, state, batch, sched, seconds_per_call=0.05):
         steps.append(chunk.steps)
@@ -43,9 +59,7 @@ def _run(spec, x, y, params, keys, hp, sched):
 
 def test_a_run_in_a_batch_equals_the_same_run_alone_float64():
     with jax.enable_x64(True):
-        spec = engine.EngineSpec(
-            learners.LearnerSpec("gd", update_noise=True, label_noise="gaussian")
-        )
+        spec = _spec(learners.LearnerSpec("gd", update_noise=True, label_noise="gaussian"))
         values = [
             {"lr": 0.1, "update_noise": 0.03, "label_noise": 0.1},
             {"lr": 0.05, "update_noise": 0.01, "label_noise": 0.3},
@@ -53,19 +67,20 @@ def test_a_run_in_a_batch_equals_the_same_run_alone_float64():
             {"lr": 0.1, "update_noise": 0.05, "label_noise": 0.05},
         ]
         seeds = [11, 12, 13, 14]
-        x, y, params, keys = _problems(seeds, jnp.float64)
+        data, params, keys = _problems(seeds, jnp.float64)
         sched = engine.schedule(2000, dense_until=10, per_decade=10, snapshots=3)
-        batched, steps, rec = _run(spec, x, y, params, keys, _hyper(values, jnp.float64), sched)
-        assert batched.params["W1"].dtype == jnp.float64
+        batched, steps, rec = _run(spec, data, params, keys, _hyper(values, jnp.float64), sched)
+        assert batched.model.params["W1"].dtype == jnp.float64
         for i in (0, 2):
-            xi, yi, pi, ki = _problems([seeds[i]], jnp.float64)
-            alone, steps_i, rec_i = _run(
-                spec, xi, yi, pi, ki, _hyper([values[i]], jnp.float64), sched
-            )
+            di, pi, ki = _problems([seeds[i]], jnp.float64)
+            alone, steps_i, rec_i = _run(spec, di, pi, ki, _hyper([values[i]], jnp.float64), sched)
             np.testing.assert_array_equal(steps, steps_i)
             for name in pi:
                 np.testing.assert_allclose(
-                    alone.params[name][0], batched.params[name][i], rtol=1e-6, atol=1e-9
+                    alone.model.params[name][0],
+                    batched.model.params[name][i],
+                    rtol=1e-6,
+                    atol=1e-9,
                 )
             np.testing.assert_allclose(rec_i["loss"][:, 0], rec["loss"][:, i], rtol=1e-6)
         assert int(batched.step) == 2000
@@ -74,31 +89,31 @@ def test_a_run_in_a_batch_equals_the_same_run_alone_float64():
 
 
 def test_new_values_do_not_recompile_but_change_the_result():
-    spec = engine.EngineSpec(learners.LearnerSpec("gd", update_noise=True))
-    x, y, params, keys = _problems([1, 2])
-    state = engine.init(spec, keys, params)
+    spec = _spec(learners.LearnerSpec("gd", update_noise=True))
+    data, params, keys = _problems([1, 2])
+    state = _states(spec, keys, params)
     lengths = jnp.full((spec.segments_per_call,), 5, jnp.int32)
     first, _ = engine.advance(
-        spec, state, engine.Batch(x, y, _hyper([{"lr": 0.1, "update_noise": 0.01}] * 2)), lengths
+        spec, state, engine.Batch(data, _hyper([{"lr": 0.1, "update_noise": 0.01}] * 2)), lengths
     )
     compiled = engine.advance._cache_size()
     second, _ = engine.advance(
         spec,
         state,
-        engine.Batch(x, y, _hyper([{"lr": 0.2, "update_noise": 0.05}] * 2)),
+        engine.Batch(data, _hyper([{"lr": 0.2, "update_noise": 0.05}] * 2)),
         lengths + 3,
     )
     assert engine.advance._cache_size() == compiled
-    assert not np.allclose(first.params["W1"], second.params["W1"])
+    assert not np.allclose(first.model.params["W1"], second.model.params["W1"])
     assert int(second.step) == 8 * spec.segments_per_call
 
 
 def test_divergence_is_flagged_per_run_and_the_others_continue():
-    spec = engine.EngineSpec(learners.LearnerSpec("gd"))
-    x, y, params, keys = _problems([3, 4, 5])
+    spec = _spec(learners.LearnerSpec("gd"))
+    data, params, keys = _problems([3, 4, 5])
     hp = _hyper([{"lr": 0.1}, {"lr": 50.0}, {"lr": 0.1}])
     sched = engine.schedule(300, dense_until=10, per_decade=10, snapshots=2)
-    state, _, rec = _run(spec, x, y, params, keys, hp, sched)
+    state, _, rec = _run(spec, data, params, keys, hp, sched)
     status = np.asarray(state.status)
     assert status.tolist() == [engine.OK, engine.DIVERGED, engine.OK]
     assert 0 <= int(state.stopped_at[1]) < 300
@@ -107,31 +122,90 @@ def test_divergence_is_flagged_per_run_and_the_others_continue():
     assert rec["status"][-1, 1] == engine.DIVERGED
 
 
-def test_all_units_dead_is_flagged():
-    spec = engine.EngineSpec(learners.LearnerSpec("gd"))
-    x, y, params, keys = _problems([6, 7])
-    # Kill every unit of run 1: biases far below any pre-activation.
+def test_silent_and_nan_runs_get_their_own_statuses():
+    spec = _spec(learners.LearnerSpec("gd"))
+    data, params, keys = _problems([6, 7, 9])
+    # Run 1: every unit silent (biases far below any pre-activation). Run 2: NaN weights.
     params["b1"] = params["b1"].at[1].set(-1e3)
+    params["W2"] = params["W2"].at[2].set(jnp.nan)
     sched = engine.schedule(20, dense_until=5, per_decade=5, snapshots=2)
-    state, _, rec = _run(spec, x, y, params, keys, _hyper([{"lr": 0.1}] * 2), sched)
-    assert np.asarray(state.status).tolist() == [engine.OK, engine.DEAD]
-    assert rec["active_units_fraction"][0, 1] == 0.0
+    state, _, rec = _run(spec, data, params, keys, _hyper([{"lr": 0.1}] * 3), sched)
+    assert np.asarray(state.status).tolist() == [engine.OK, engine.SILENT, engine.DIVERGED]
+    assert rec["fraction_active_units"][0, 1] == 0.0
+    assert np.asarray(state.stopped_at).tolist()[1:] == [0, 0]
+
+
+def test_records_equal_the_metric_functions_on_the_parameters():
+    spec = _spec(learners.LearnerSpec("gd", update_noise=True))
+    data, params, keys = _problems([21, 22])
+    sched = engine.schedule(50, dense_until=5, per_decade=5, snapshots=2)
+    state, _, rec = _run(spec, data, params, keys, _hyper([{"lr": 0.1, "update_noise": 0.05}] * 2), sched)
+    for i in range(2):
+        p = {k: v[i] for k, v in state.model.params.items()}
+        out, hidden = network.apply(p, data.inputs[i])
+        hidden = np.asarray(hidden, np.float64)
+        assert rec["active_fraction"][-1, i] == pytest.approx(sparsity.active_fraction(hidden), abs=1e-6)
+        assert rec["fraction_active_units"][-1, i] == pytest.approx(
+            sparsity.fraction_active_units(hidden), abs=1e-6
+        )
+        y = np.asarray(data.targets[i], np.float64)
+        mse = np.mean((np.asarray(out, np.float64) - y) ** 2) / np.var(y)
+        assert rec["loss"][-1, i] == pytest.approx(mse, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "learner,values",
+    [
+        (learners.LearnerSpec("gd", update_noise=True, label_noise="gaussian", input_noise=True),
+         {"lr": 0.1, "update_noise": 0.03, "label_noise": 0.2, "input_noise": 0.05}),
+        (learners.LearnerSpec("gd", label_noise="uniform"), {"lr": 0.1, "label_noise": 0.5}),
+        (learners.LearnerSpec("adam", update_noise=True), {"lr": 1e-3, "update_noise": 0.01}),
+        (learners.LearnerSpec("sed"), {"lr": 0.9, "sed_perturbation": 0.01}),
+    ],
+)
+def test_padding_changes_nothing_of_a_run(learner, values):
+    """A problem padded with masked zeros (samples, inputs, outputs) trains exactly as alone."""
+    with jax.enable_x64(True):
+        spec = _spec(learner)
+        data, params, keys = _problems([31], jnp.float64, n=7, d_in=9, d_out=4)
+        sched = engine.schedule(300, dense_until=10, per_decade=10, snapshots=2)
+        hp = _hyper([values], jnp.float64)
+        alone, _, rec_alone = _run(spec, data, params, keys, hp, sched)
+        one = jax.tree_util.tree_map(lambda v: v[0], (data, params))
+        padded_data = engine.stack([feedforward.pad_data(one[0], (12, 15, 6))])
+        state = _states(spec, keys, params)
+        padded_state = state._replace(
+            model=jax.tree_util.tree_map(
+                lambda v: v[None], feedforward.pad_state(
+                    jax.tree_util.tree_map(lambda v: v[0], state.model), 15, 6)
+            )
+        )
+        padded, _, rec_padded = _run(spec, padded_data, None, None, hp, sched, state=padded_state)
+        for name in ("loss", "active_fraction", "fraction_active_units"):
+            np.testing.assert_allclose(rec_padded[name], rec_alone[name], rtol=1e-9, atol=1e-12)
+        cut = feedforward.unpad_state(jax.tree_util.tree_map(lambda v: v[0], padded.model), 9, 4)
+        for name in ("W1", "b1", "W2"):
+            np.testing.assert_allclose(
+                cut.params[name], alone.model.params[name][0], rtol=1e-9, atol=1e-12
+            )
 
 
 def test_same_seed_same_records_and_chunking_does_not_matter():
-    spec = engine.EngineSpec(learners.LearnerSpec("gd", update_noise=True), segments_per_call=4)
-    x, y, params, keys = _problems([8])
+    spec = _spec(learners.LearnerSpec("gd", update_noise=True), segments_per_call=4)
+    data, params, keys = _problems([8])
     hp = _hyper([{"lr": 0.1, "update_noise": 0.02}])
     sched = engine.schedule(500, dense_until=20, per_decade=8, snapshots=4)
-    a_state, _, a = _run(spec, x, y, params, keys, hp, sched)
-    _, _, b = _run(spec, x, y, params, keys, hp, sched)
+    a_state, _, a = _run(spec, data, params, keys, hp, sched)
+    _, _, b = _run(spec, data, params, keys, hp, sched)
     np.testing.assert_array_equal(a["loss"], b["loss"])
     # A different cut of the same steps into calls gives the same trajectory.
-    state = engine.init(spec, keys, params)
-    batch = engine.Batch(x, y, hp)
+    state = _states(spec, keys, params)
+    batch = engine.Batch(data, hp)
     for n in (1, 99, 400):
         state, _ = engine.advance(spec, state, batch, jnp.asarray([n, 0, 0, 0], jnp.int32))
-    np.testing.assert_allclose(state.params["W1"], a_state.params["W1"], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        state.model.params["W1"], a_state.model.params["W1"], rtol=1e-6, atol=1e-7
+    )
 
 
 def test_schedule_is_dense_then_log_spaced_and_contains_the_snapshots():

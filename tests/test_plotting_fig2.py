@@ -159,7 +159,7 @@ def _records(steps, loss, active_units_fraction):
         {
             "loss": ("step", loss),
             "active_fraction": ("step", active_units_fraction / 2),
-            "active_units_fraction": ("step", active_units_fraction),
+            "fraction_active_units": ("step", active_units_fraction),
             "status": ("step", np.zeros(steps.size, np.int32)),
         },
         coords={"step": steps},

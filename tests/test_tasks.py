@@ -109,7 +109,28 @@ def test_texture_matches_the_original_resolution_and_width():
 
 @pytest.fixture(scope="module")
 def corridor_data():
-    return [tasks.make(jax.random.key(k), CorridorParams()) for k in range(3)]
+    # Geometry checks on the [-1, 1] scaling; the [0, 1] scaling is the same map (below).
+    return [tasks.make(jax.random.key(k), CorridorParams(scaling="symmetric")) for k in range(3)]
+
+
+def test_unit_scaling_is_the_symmetric_dataset_mapped_to_zero_one():
+    """The published Fig. 2 data: views span [0, 1], a straight step's heading change is ½,
+    a U-turn 1."""
+    for k in range(2):
+        sym = tasks.make(jax.random.key(k), CorridorParams(scaling="symmetric"))
+        unit = tasks.make(jax.random.key(k), CorridorParams())
+        assert CorridorParams().scaling == "unit"
+        np.testing.assert_allclose(unit.inputs, (np.asarray(sym.inputs) + 1) / 2, atol=1e-6)
+        np.testing.assert_allclose(unit.targets, (np.asarray(sym.targets) + 1) / 2, atol=1e-6)
+        views = np.concatenate([np.asarray(unit.inputs[:, :17]), np.asarray(unit.targets)])
+        assert views.min() == pytest.approx(0.0, abs=1e-6)
+        assert views.max() == pytest.approx(1.0, abs=1e-6)
+        heading = np.asarray(unit.inputs[:, -1])
+        turns = np.isclose(heading, 1.0)
+        assert turns.sum() >= 1 and np.abs(heading[~turns] - 0.5).max() < 0.1
+        np.testing.assert_array_equal(unit.position, sym.position)
+    with pytest.raises(ValueError, match="scaling"):
+        tasks.make(jax.random.key(0), CorridorParams(scaling="zero-one"))
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +263,8 @@ EXPECTED_SHAPES = {
 
 
 def test_registry_names_every_task():
-    assert set(tasks.TASKS) == set(EXPECTED_SHAPES)
+    # "arrays" reads its data from a file (tests in test_arrays_task.py).
+    assert set(tasks.TASKS) == set(EXPECTED_SHAPES) | {"arrays"}
     for name, cls in tasks.TASKS.items():
         assert cls.name == name
 
@@ -250,6 +272,8 @@ def test_registry_names_every_task():
 @pytest.mark.parametrize("name", sorted(EXPECTED_SHAPES))
 def test_shapes_dtype_determinism_and_scale(name):
     params = tasks.TASKS[name]()
+    if name == "corridor":
+        params = CorridorParams(scaling="symmetric")
     a = tasks.make(jax.random.key(11), params)
     b = tasks.make(jax.random.key(11), params)
     c = tasks.make(jax.random.key(12), params)
