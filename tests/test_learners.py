@@ -7,7 +7,7 @@ import optax
 import pytest
 from scipy import stats
 
-from repdrift import learners, network
+from repdrift import config, learners, network
 
 
 def quadratic(curvature):
@@ -60,7 +60,7 @@ def _mean_update(spec, hp, params, x, y, draws, key):
         new, _, _ = learner.step(learner.init(k, params), params, hp, x, y)
         return jax.tree_util.tree_map(jnp.subtract, new, params)
 
-    updates = jax.vmap(update)(jax.random.split(key, draws))
+    updates = jax.jit(jax.vmap(update))(jax.random.split(key, draws))
     return jax.tree_util.tree_map(lambda u: u.mean(axis=0), updates), updates
 
 
@@ -95,19 +95,12 @@ def test_sed_mean_update_points_down_the_gradient():
     assert cosine > 0.9
 
 
-@pytest.mark.parametrize(
-    ("kind", "reference"),
-    [
-        ("adam", lambda lr: optax.adam(lr, b1=0.9, b2=0.999, eps=1e-8)),
-        ("rmsprop", lambda lr: optax.rmsprop(lr, decay=0.999, eps=1e-8)),
-    ],
-)
-def test_adaptive_rules_match_optax(kind, reference):
+def test_adam_matches_optax():
     x, y, params = _small_problem(jax.random.key(5))
     lr = 1e-3
-    learner = learners.make(learners.LearnerSpec(kind))
+    learner = learners.make(learners.LearnerSpec("adam"))
     state = learner.init(jax.random.key(6), params)
-    opt = reference(lr)
+    opt = optax.adam(lr, b1=0.9, b2=0.999, eps=1e-8)
     opt_state = opt.init(params)
     ours, theirs = params, params
     for _ in range(5):
@@ -118,6 +111,178 @@ def test_adaptive_rules_match_optax(kind, reference):
     for name in params:
         np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-6, atol=1e-7)
         assert not np.allclose(ours[name], params[name])  # the rule really moved
+
+
+def _rmsprop_by_hand(params, x, y, lr, decay, eps, steps, eps_in_sqrt=False):
+    """RMSprop written out (PyTorch's): v ← ρ v + (1 − ρ) g², θ ← θ − η g / (√v + ε), v₀ = 0.
+
+    The arithmetic is float64 NumPy; parameters are kept float32 between steps (as the
+    learner's) so that both see the same gradients up to rounding.
+    """
+    theta = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    v = {k: np.zeros_like(t) for k, t in theta.items()}
+    for _ in range(steps):
+        as32 = {k: jnp.asarray(t, jnp.float32) for k, t in theta.items()}
+        grads = jax.grad(network.mse)(as32, x, y)
+        for k in theta:
+            g = np.asarray(grads[k], np.float64)
+            v[k] = decay * v[k] + (1.0 - decay) * g**2
+            scale = np.sqrt(v[k] + eps) if eps_in_sqrt else np.sqrt(v[k]) + eps
+            theta[k] = np.asarray(np.float32(theta[k] - lr * g / scale), np.float64)
+    return theta
+
+
+@pytest.mark.parametrize(
+    ("options", "decay", "eps"),
+    [({}, 0.99, 1e-8), ({"rms_decay": 0.9, "eps": 1e-2}, 0.9, 1e-2)],
+)
+def test_rmsprop_matches_the_update_written_out(options, decay, eps):
+    x, y, params = _small_problem(jax.random.key(5))
+    lr, steps = 1e-3, 6
+    spec = learners.LearnerSpec("rmsprop", **options)
+    assert (spec.rms_decay, spec.eps) == (decay, eps)
+    learner = learners.make(spec)
+    state = learner.init(jax.random.key(6), params)
+    step = jax.jit(learner.step)
+    ours = params
+    for _ in range(steps):
+        ours, state, _ = step(state, ours, learners.hyper(lr), x, y)
+    expected = _rmsprop_by_hand(params, x, y, lr, decay, eps, steps)
+    for name in params:
+        np.testing.assert_allclose(ours[name], expected[name], rtol=1e-5, atol=1e-7)
+        assert not np.allclose(ours[name], params[name])  # the rule really moved
+    # The test tells the conventions apart: Adam's β₂ as the decay, or ε inside the root.
+    wrong_decay = _rmsprop_by_hand(params, x, y, lr, 0.999, eps, steps)
+    assert any(np.max(np.abs(np.asarray(ours[k]) - wrong_decay[k])) > 1e-4 for k in params)
+    if eps > 1e-4:
+        inside = _rmsprop_by_hand(params, x, y, lr, decay, eps, steps, eps_in_sqrt=True)
+        assert any(np.max(np.abs(np.asarray(ours[k]) - inside[k])) > 1e-4 for k in params)
+
+
+def test_rmsprop_decay_comes_from_its_own_config_field():
+    cfg = config.load_config(
+        preset="sweep-member",
+        overrides=['learner.kind="rmsprop"', "learner.rms_decay=0.9", "learner.b2=0.95"],
+    )
+    spec = cfg.learner_spec()
+    assert (spec.kind, spec.rms_decay, spec.b2) == ("rmsprop", 0.9, 0.95)
+    assert config.load_config().learner_spec().rms_decay == 0.99  # PyTorch's default
+    with pytest.raises(ValueError, match="rms_decay"):
+        learners.LearnerSpec("rmsprop", rms_decay=1.0)
+
+
+def _noise_revealing_loss(params, x, y):
+    """Σ w · y: its gradient in w is the (noisy) target, so a GD step reveals it."""
+    return jnp.sum(params["w"] * y)
+
+
+@pytest.mark.parametrize(
+    ("dist", "variance", "cdf"),
+    [
+        ("gaussian", 1.0, stats.norm.cdf),
+        ("uniform", 1.0 / 12.0, stats.uniform(loc=-0.5, scale=1.0).cdf),
+    ],
+)
+def test_label_noise_has_the_documented_distribution(dist, variance, cdf):
+    # With L = Σ w·y and η = 1 the step is w ← w − ỹ: the noise is −new_w − y.
+    s = 0.3
+    learner = learners.make(learners.LearnerSpec("gd", label_noise=dist), _noise_revealing_loss)
+    y = jnp.linspace(-1.0, 1.0, 200 * 50).reshape(200, 50)
+    params = {"w": jnp.zeros_like(y)}
+    hp = learners.hyper(1.0, label_noise=s)
+
+    def noise(key):
+        new, _, _ = learner.step(learner.init(key, params), params, hp, jnp.zeros((200, 1)), y)
+        return -new["w"] - y
+
+    keys = jax.random.split(jax.random.key(13), 10)
+    draws = np.asarray(jax.jit(jax.vmap(noise))(keys)).ravel()
+    n = draws.size  # 100,000
+    assert abs(draws.mean()) < 5 * s * np.sqrt(variance / n)
+    # Var of the sample variance: (μ₄ − σ⁴)/n, μ₄ = 3σ⁴ (normal) or 1.8σ⁴ (uniform).
+    kurtosis = 3.0 if dist == "gaussian" else 1.8
+    sd_of_var = s**2 * variance * np.sqrt((kurtosis - 1.0) / n)
+    assert abs(draws.var() - s**2 * variance) < 5 * sd_of_var
+    assert stats.kstest(draws[:20_000] / s, cdf).pvalue > 0.01
+    if dist == "uniform":
+        assert np.all(np.abs(draws) <= s / 2 + 1e-6)
+    # Each key draws fresh noise: the draws of two keys are uncorrelated.
+    per_key = draws.reshape(10, -1)
+    assert abs(np.corrcoef(per_key[0], per_key[1])[0, 1]) < 5 / np.sqrt(per_key.shape[1])
+
+
+def _is_moved(params, x, y):
+    """0 at θ = 0 and 1 anywhere else: an SED step from 0 with η = 1 is exactly −δ."""
+    total = sum(jnp.sum(jnp.abs(p)) for p in jax.tree_util.tree_leaves(params))
+    return (total > 0).astype(jnp.float32)
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        {"W1": (400, 100), "b1": (400,), "W2": (20, 400)},  # the network's tensors
+        {"a": (7, 2_000), "b": (10_000,), "c": (1_000, 11)},  # any pytree: rows = shape[0]
+    ],
+)
+def test_sed_perturbation_variance_is_per_tensor_over_rows(shapes):
+    perturbation = 0.04
+    learner = learners.make(learners.LearnerSpec("sed"), _is_moved)
+    params = {k: jnp.zeros(shape) for k, shape in shapes.items()}
+    new, _, loss = jax.jit(learner.step)(
+        learner.init(jax.random.key(14), params),
+        params,
+        learners.hyper(1.0, sed_perturbation=perturbation),
+        jnp.zeros((1, 1)),
+        jnp.zeros((1, 1)),
+    )
+    assert float(loss) == 0.0
+    for name, shape in shapes.items():
+        delta = -np.asarray(new[name]).ravel()
+        expected = perturbation / shape[0]
+        assert abs(delta.mean()) < 5 * np.sqrt(expected / delta.size), name
+        assert abs(delta.var() / expected - 1.0) < 5 * np.sqrt(2.0 / delta.size), name
+    # Different tensors are independent.
+    a, b = (-np.asarray(new[k]).ravel()[:400] for k in list(shapes)[:2])
+    assert abs(np.corrcoef(a, b)[0, 1]) < 5 / np.sqrt(400)
+
+
+@pytest.mark.parametrize(
+    ("spec", "hp", "steps", "factor"),
+    [
+        (learners.LearnerSpec("adam"), learners.hyper(1e-3), 300, 10.0),
+        (learners.LearnerSpec("rmsprop"), learners.hyper(1e-3), 300, 10.0),
+        (learners.LearnerSpec("sed"), learners.hyper(1.0), 300, 3.0),
+        (
+            learners.LearnerSpec("gd", label_noise="uniform"),
+            learners.hyper(0.1, label_noise=0.5),
+            300,
+            100.0,
+        ),
+    ],
+    ids=["adam", "rmsprop", "sed", "gd-uniform-label-noise"],
+)
+def test_rules_learn_a_small_problem_in_a_compiled_loop(spec, hp, steps, factor):
+    x, y, params = _small_problem(jax.random.key(21))
+    learner = learners.make(spec)
+
+    @jax.jit
+    def train(params):
+        def body(carry, _):
+            params, state = carry
+            params, state, loss = learner.step(state, params, hp, x, y)
+            return (params, state), loss
+
+        (params, _), losses = jax.lax.scan(
+            body, (params, learner.init(jax.random.key(3), params)), None, length=steps
+        )
+        return params, losses
+
+    trained, losses = train(params)
+    before, after = float(network.mse(params, x, y)), float(network.mse(trained, x, y))
+    assert np.all(np.isfinite(np.asarray(losses)))
+    if spec.label_noise is None:  # the first loss is the clean loss before any update
+        assert float(losses[0]) == pytest.approx(before, rel=1e-5)
+    assert after < before / factor
 
 
 def test_update_noise_is_gaussian_with_the_requested_sd():

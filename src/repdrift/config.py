@@ -55,8 +55,11 @@ def _task_model(name: str, params_cls: type) -> type[BaseModel]:
     fields: dict[str, Any] = {"kind": (Literal[name], name)}
     for f in dataclasses.fields(params_cls):
         default = f.default
+        choices = f.metadata.get("choices")
         # bool before int: bool is a subclass of int.
-        if isinstance(default, bool):
+        if choices:
+            fields[f.name] = (Literal[tuple(choices)], default)
+        elif isinstance(default, bool):
             fields[f.name] = (bool, default)
         elif isinstance(default, int):
             fields[f.name] = (Annotated[int, Field(ge=1)], default)
@@ -126,10 +129,19 @@ class LearnerConfig(BaseModel):
         PositiveFloat, Field(description="SED: perturbation variance × rows of the tensor")
     ] = 0.01
     b1: Annotated[float, Field(ge=0, lt=1, description="Adam's first-moment decay")] = 0.9
-    b2: Annotated[
-        float, Field(ge=0, lt=1, description="Adam's second-moment / RMSprop's decay")
-    ] = 0.999
-    eps: Annotated[PositiveFloat, Field(description="Adam / RMSprop ε")] = 1e-8
+    b2: Annotated[float, Field(ge=0, lt=1, description="Adam's second-moment decay")] = 0.999
+    rms_decay: Annotated[
+        float,
+        Field(
+            ge=0,
+            lt=1,
+            description="RMSprop's decay ρ of its mean square (PyTorch's alpha): "
+            "v ← ρ v + (1 − ρ) g², step g / (√v + ε)",
+        ),
+    ] = 0.99
+    eps: Annotated[
+        PositiveFloat, Field(description="Adam / RMSprop ε, added to the root mean square")
+    ] = 1e-8
 
 
 class RecordConfig(BaseModel):
@@ -155,13 +167,35 @@ class RecordConfig(BaseModel):
     ] = "none"
 
 
+#: The longest run. The engine counts steps in int32 (limit 2^31 − 1 ≈ 2.147·10^9); the
+#: margin of ~1.5·10^8 steps keeps every step count it forms (step + chunk length) in range.
+MAX_STEPS = 2_000_000_000
+#: Seeds are unsigned 64-bit integers.
+MAX_SEED = 2**64 - 1
+
+
 class RunConfig(BaseModel):
     """Length, seed and numerics of the run."""
 
     model_config = _STRICT
 
-    steps: Annotated[int, Field(ge=1, description="training steps")] = 100_000
-    seed: Annotated[int, Field(ge=0, description="seed of task, initialisation and noise")] = 0
+    steps: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=MAX_STEPS,
+            description="training steps, at most 2·10^9 (the engine counts steps in int32, "
+            "limit 2^31 − 1 ≈ 2.147·10^9; the margin keeps the counter in range)",
+        ),
+    ] = 100_000
+    seed: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=MAX_SEED,
+            description="seed of task, initialisation and noise: an integer in [0, 2^64 − 1]",
+        ),
+    ] = 0
     dtype: Annotated[Literal["float32", "float64"], Field(description="floating point")] = "float32"
     checkpoint_every_s: Annotated[
         PositiveFloat, Field(description="seconds between checkpoints")
@@ -205,6 +239,7 @@ class Config(BaseModel):
             activation=self.network.activation,
             b1=lc.b1,
             b2=lc.b2,
+            rms_decay=lc.rms_decay,
             eps=lc.eps,
         )
 
@@ -229,9 +264,16 @@ def _format_error(err: ValidationError) -> str:
         msg = f"unknown task kind; choose one of {sorted(TASK_MODELS)}"
     value = first.get("input")
     shown = "" if isinstance(value, dict) or first["type"] == "missing" else f" (got {value!r})"
+    if len(shown) > 120:
+        shown = shown[:100] + "…)"
     more = len(err.errors()) - 1
     tail = f"; and {more} more problem{'s' * (more > 1)}" if more else ""
-    return f"config: {loc or 'root'}: {msg}{shown}{tail}"
+    return _one_line(f"config: {loc or 'root'}: {msg}{shown}{tail}")
+
+
+def _one_line(text: object) -> str:
+    """``text`` with every run of whitespace, newlines included, as one space."""
+    return " ".join(str(text).split())
 
 
 def validate(data: dict[str, Any]) -> Config:
@@ -269,16 +311,26 @@ def preset_description(name: str) -> str:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a directory, not a TOML file")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"config file {path} cannot be read: {err.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+        raise ConfigError(f"config file {path} is not valid TOML: {_one_line(err)}") from None
 
 
 def _parse_value(text: str) -> Any:
-    """A ``--set`` value: TOML syntax (numbers, booleans, quoted strings), else a string."""
+    """A ``--set`` value: TOML syntax (numbers, booleans, quoted strings), else a string.
+
+    The value must be one TOML value on one line: ``1\nx = 2`` is kept as that string (and
+    then rejected by the field's validation), never read as a second assignment.
+    """
+    if "\n" in text or "\r" in text:
+        return text
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
@@ -286,23 +338,39 @@ def _parse_value(text: str) -> Any:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``section.field=value`` overrides to nested config data (a new dict)."""
+    """Apply ``section.field=value`` overrides to nested config data (a new dict).
+
+    Raises :class:`ConfigError` for an override that is not ``section.field=value`` with a
+    known section and a plain field name, and for a section that the data give as a value
+    instead of a table (``network = "x"``): such data cannot take a field.
+    """
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
     sections = set(Config.model_fields)
     for item in overrides:
         key, sep, value = item.partition("=")
         key = key.strip()
-        if not sep or "." not in key:
+        section, dot, field = key.partition(".")
+        section, field = section.strip(), field.strip()
+        if not sep or not dot or not section or not field:
             raise ConfigError(f"--set {item!r}: expected section.field=value")
-        section, field = key.split(".", 1)
         if section not in sections:
             raise ConfigError(
                 f"--set {key}: unknown section {section!r}; choose one of {sorted(sections)}"
             )
+        if "." in field:
+            raise ConfigError(
+                f"--set {key}: {field!r} is not a field name; expected section.field=value"
+            )
+        current = out.get(section, {})
+        if not isinstance(current, dict):
+            raise ConfigError(
+                f"config: {section}: must be a table ([{section}] with field = value lines), "
+                f"got {current!r}; cannot apply --set {key}"
+            )
         parsed = _parse_value(value.strip())
-        if section == "task" and field == "kind" and out.get("task", {}).get("kind") != parsed:
-            out["task"] = {}  # another task's parameters do not carry over
-        out.setdefault(section, {})[field] = parsed
+        if section == "task" and field == "kind" and current.get("kind", "corridor") != parsed:
+            current = {}  # another task's parameters do not carry over (no kind: a corridor)
+        out[section] = {**current, field: parsed}
     return out
 
 

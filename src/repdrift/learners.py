@@ -13,15 +13,24 @@ Rules (Ratzon, Derdikman & Barak 2024; defaults of the original code in brackets
     Full-batch gradient descent, ``θ ← θ − η (∇L + ξ)``, with *update noise*
     ``ξ ~ N(0, σ_u²)`` i.i.d. per parameter per step [η = 0.1, σ_u = 0.0139 in Fig. 2].
     With σ_u = 0 and no label noise it is the noise-free control.
-``adam``, ``rmsprop``
-    optax's ``scale_by_adam`` / ``scale_by_rms`` direction scaled by ``−η``; update noise,
-    if any, is added to the gradient before the optimiser (as for ``gd``) [Adam η = 1e-3].
+``adam``
+    Adam (optax's ``scale_by_adam``, as PyTorch's ``Adam``) scaled by ``−η``
+    [η = 1e-3, β₁ = 0.9, β₂ = 0.999, ε = 1e-8].
+``rmsprop``
+    RMSprop as in PyTorch's ``RMSprop`` (no momentum, not centred):
+    ``v ← ρ v + (1 − ρ) g²`` with ``v₀ = 0``, ``θ ← θ − η g / (√v + ε)``; ε *outside* the
+    square root and no bias correction (optax's ``scale_by_rms`` with
+    ``eps_in_sqrt=False``; its default puts ε inside). ρ is ``rms_decay`` [0.99, PyTorch's
+    default], not Adam's β₂. The original code had no RMSprop.
 ``sed``
     Stochastic error descent (Cauwenberghs 1992): draw a perturbation δ, then
     ``θ ← θ − η (L(θ + δ) − L(θ)) δ``. δ is Gaussian per tensor with variance
     ``sed_perturbation / rows`` (rows = the tensor's first dimension), as in the original
     [sed_perturbation = 0.01, η ≈ 1]. For small δ the mean update is ``−η Σ ∇L`` with
     ``Σ`` the perturbation covariance: a descent direction.
+
+Update noise, if switched on, is added to the gradient before the optimiser, for
+``adam`` and ``rmsprop`` as for ``gd`` (as the original did for Adam); ``sed`` takes none.
 
 Noises that any rule can carry:
 
@@ -37,6 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal, NamedTuple
 
 import jax
@@ -61,7 +71,9 @@ class LearnerSpec:
         label_noise: ``None`` for none, else ``"gaussian"`` or ``"uniform"``.
         input_noise: draw Gaussian input noise every step.
         activation: hidden-layer activation (see :mod:`repdrift.network`).
-        b1, b2, eps: Adam's moment decays and ε; RMSprop uses ``b2`` as its decay.
+        b1, b2: Adam's moment decays.
+        rms_decay: RMSprop's decay ρ of its mean square (PyTorch's ``alpha``).
+        eps: ε of Adam and RMSprop, added to the root mean square.
     """
 
     kind: LearnerKind = "gd"
@@ -71,6 +83,7 @@ class LearnerSpec:
     activation: str = "relu"
     b1: float = 0.9
     b2: float = 0.999
+    rms_decay: float = 0.99
     eps: float = 1e-8
 
     def __post_init__(self) -> None:
@@ -81,6 +94,9 @@ class LearnerSpec:
                 f"label noise distribution must be 'gaussian' or 'uniform', "
                 f"got {self.label_noise!r}"
             )
+        for name in ("b1", "b2", "rms_decay"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         network.activation(self.activation)  # raises on an unknown name
 
 
@@ -160,41 +176,72 @@ def standard_normal(key: jax.Array, n: int, dtype=jnp.float32) -> jax.Array:
     return (jnp.sqrt(2.0) * jax.lax.erf_inv(u)).astype(dtype)
 
 
-def _normal(key: jax.Array, like: jax.Array) -> jax.Array:
-    """Standard normal draws shaped like ``like``, materialised once (see below)."""
-    z = standard_normal(key, like.size, like.dtype).reshape(like.shape)
+def normal_like(key: jax.Array, like: jax.Array) -> jax.Array:
+    """Standard normal draws shaped like ``like`` (0-, 1- or 2-D), materialised once.
+
+    A 2-D array's row ``i`` is drawn from ``fold_in(key, i)``, and threefry's draws of a
+    vector are prefix-stable (``jax_threefry_partitionable``, JAX's default): so the
+    draw at ``[i, j]`` depends on ``(key, i, j)`` only, not on the array's shape. A problem
+    padded to larger shapes in a batch (see :mod:`repdrift.models.feedforward`) therefore
+    receives, on its real entries, exactly the noise it receives alone. The optimisation
+    barrier makes XLA materialise the draws once: without it the generator is fused into
+    each consumer and recomputed there, which nearly doubled the cost of a noisy step.
+    """
+    if like.ndim <= 1:
+        z = standard_normal(key, like.size, like.dtype).reshape(like.shape)
+    elif like.ndim == 2:
+        rows = jnp.arange(like.shape[0], dtype=jnp.uint32)
+        z = jax.vmap(
+            lambda i: standard_normal(jax.random.fold_in(key, i), like.shape[1], like.dtype)
+        )(rows)
+    else:
+        raise ValueError(f"noise for arrays of at most 2 dimensions, got {like.shape}")
     return jax.lax.optimization_barrier(z)
 
 
 def gaussian_like(key: jax.Array, tree: Params) -> Params:
     """One standard normal draw per parameter, shaped like ``tree``.
 
-    Drawn as one flat vector (:func:`standard_normal`) and cut into the leaves: one call
-    of the generator per step instead of one per tensor. Drawing these numbers is the
-    cost of a noisy step on a CPU (see ``benchmarks/engine.py``). The optimisation
-    barrier makes XLA materialise the draws once: without it, the generator is fused
-    into each of its consumers and recomputed there, which nearly doubled the cost of a
-    noisy step.
+    Leaf ``k`` (in the tree's flattening order) draws from ``fold_in(key, k)`` with
+    :func:`normal_like`, so the draws do not depend on the shapes of the other leaves, nor
+    on padding. Drawing these numbers is the cost of a noisy step on a CPU (see
+    ``benchmarks/engine.py``).
     """
     leaves, treedef = jax.tree_util.tree_flatten(tree)
-    total = sum(x.size for x in leaves)
-    flat = jax.lax.optimization_barrier(standard_normal(key, total, leaves[0].dtype))
-    out, start = [], 0
-    for x in leaves:
-        out.append(flat[start : start + x.size].reshape(x.shape))
-        start += x.size
+    out = [normal_like(jax.random.fold_in(key, k), x) for k, x in enumerate(leaves)]
     return jax.tree_util.tree_unflatten(treedef, out)
+
+
+class Masks(NamedTuple):
+    """Which entries of a padded problem are real (1) and which are padding (0).
+
+    Attributes:
+        samples: ``(samples,)``.
+        inputs: ``(d_in,)``.
+        outputs: ``(d_out,)``.
+    """
+
+    samples: jax.Array
+    inputs: jax.Array
+    outputs: jax.Array
 
 
 def _direction(spec: LearnerSpec) -> optax.GradientTransformation:
     if spec.kind == "adam":
         return optax.scale_by_adam(b1=spec.b1, b2=spec.b2, eps=spec.eps)
     if spec.kind == "rmsprop":
-        return optax.scale_by_rms(decay=spec.b2, eps=spec.eps)
+        return optax.scale_by_rms(decay=spec.rms_decay, eps=spec.eps, eps_in_sqrt=False)
     return optax.identity()
 
 
 LossFn = Callable[[Params, jax.Array, jax.Array], jax.Array]
+
+
+def _rows(params: Params, masks: Masks | None) -> Params:
+    """Real first-dimension sizes of the tensors (SED's perturbation scale)."""
+    if isinstance(params, dict) and set(params) == {"W1", "b1", "W2"}:
+        return network.rows(params, None if masks is None else masks.outputs)
+    return jax.tree_util.tree_map(lambda z: z.shape[0] if z.ndim else 1, params)
 
 
 def make(spec: LearnerSpec, loss: LossFn | None = None) -> Learner:
@@ -207,30 +254,45 @@ def make(spec: LearnerSpec, loss: LossFn | None = None) -> Learner:
     """
     direction = _direction(spec)
 
-    def loss_fn(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
+    def loss_fn_all(
+        params: Params, x: jax.Array, y: jax.Array, mask: jax.Array | None = None
+    ) -> jax.Array:
         if loss is not None:
             return loss(params, x, y)
-        return network.mse(params, x, y, spec.activation)
+        return network.mse(params, x, y, spec.activation, mask)
 
     def init(key: jax.Array, params: Params) -> LearnerState:
         return LearnerState(key=key, opt=direction.init(params))
 
     def step(
-        state: LearnerState, params: Params, hp: Hyper, x: jax.Array, y: jax.Array
+        state: LearnerState,
+        params: Params,
+        hp: Hyper,
+        x: jax.Array,
+        y: jax.Array,
+        masks: Masks | None = None,
     ) -> tuple[Params, LearnerState, jax.Array]:
         key, k_input, k_label, k_update = jax.random.split(state.key, 4)
+        loss_mask = None if masks is None else masks.samples[:, None] * masks.outputs[None, :]
+        loss_fn = partial(loss_fn_all, mask=loss_mask)
         if spec.input_noise:
-            x = x + hp.input_noise * _normal(k_input, x)
+            noise = normal_like(k_input, x)
+            if masks is not None:  # padded inputs stay exactly 0
+                noise = noise * masks.inputs[None, :]
+            x = x + hp.input_noise * noise
         if spec.label_noise == "gaussian":
-            y = y + hp.label_noise * _normal(k_label, y)
+            y = y + hp.label_noise * normal_like(k_label, y)
         elif spec.label_noise == "uniform":
-            uniform = jax.random.uniform(k_label, y.shape, y.dtype)
+            uniform = jax.vmap(
+                lambda i: jax.random.uniform(jax.random.fold_in(k_label, i), y.shape[1:], y.dtype)
+            )(jnp.arange(y.shape[0], dtype=jnp.uint32))
             y = y + hp.label_noise * (jax.lax.optimization_barrier(uniform) - 0.5)
 
         if spec.kind == "sed":
             delta = jax.tree_util.tree_map(
-                lambda z: z * jnp.sqrt(hp.sed_perturbation / (z.shape[0] if z.ndim else 1)),
+                lambda z, rows: z * jnp.sqrt(hp.sed_perturbation / rows),
                 gaussian_like(k_update, params),
+                _rows(params, masks),
             )
             loss = loss_fn(params, x, y)
             perturbed = jax.tree_util.tree_map(jnp.add, params, delta)

@@ -7,7 +7,8 @@
 * :mod:`~repdrift.metrics.drift` — rate-map and population-vector correlations between
   snapshots, correlation against lag;
 * :mod:`~repdrift.metrics.hessian` — exact Hessian spectrum of the loss and summaries;
-* :mod:`~repdrift.metrics.timescale` — sparsification timescale and the phases of a run;
+* :mod:`~repdrift.metrics.timescale` — sparsification timescale (the paper's procedure or
+  an exponential fit) and the phases of a run;
 * :mod:`~repdrift.metrics.information` — bias-corrected information of recorded cells.
 """
 
@@ -41,6 +42,7 @@ from .sparsity import (
 from .timescale import (
     ExponentialFit,
     Phases,
+    Timescale,
     fit_exponential,
     loss_plateau_step,
     phases,
@@ -65,6 +67,7 @@ __all__ = [
     "ExponentialFit",
     "HessianSummary",
     "Phases",
+    "Timescale",
     "active_fraction",
     "active_in_map",
     "active_units",

@@ -1,0 +1,136 @@
+"""One pipeline for one run and a batch: seeds, numerics, stored values, batches, restarts."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import repdrift
+from repdrift import network, simulation, store
+from repdrift.config import ConfigError
+from repdrift.metrics import hessian, sparsity, tuning
+
+SMALL = ["run.steps=300", "record.snapshots=3", "record.per_decade=5", "network.hidden=20"]
+
+
+def _cfg(*overrides, preset="random"):
+    return repdrift.load_config(preset=preset, overrides=[*SMALL, *overrides])
+
+
+def test_seeds_use_all_64_bits_and_small_seeds_are_jax_keys():
+    a = simulation.make_dataset(_cfg("run.seed=1"))
+    b = simulation.make_dataset(_cfg(f"run.seed={2**32 + 1}"))
+    assert not np.allclose(a.inputs, b.inputs)
+    top = simulation.make_dataset(_cfg(f"run.seed={2**64 - 1}"))
+    assert np.isfinite(top.inputs).all()
+    np.testing.assert_array_equal(
+        jax.random.key_data(simulation.seed_key(7)), jax.random.key_data(jax.random.key(7))
+    )
+    with pytest.raises(ConfigError, match="run.seed"):
+        simulation.seed_key(2**64)
+
+
+def test_a_float64_run_draws_the_same_task_and_leaves_the_process_in_float32(tmp_path):
+    r64 = repdrift.simulate(_cfg("run.dtype='float64'"), tmp_path / "r64")
+    assert jax.config.jax_enable_x64 is False or jax.config.jax_enable_x64 == 0
+    r32 = repdrift.simulate(_cfg(), tmp_path / "r32")
+    np.testing.assert_array_equal(r64.dataset.inputs, r32.dataset.inputs)
+    assert r64.snapshots["W1"].dtype == np.float64 and r32.snapshots["W1"].dtype == np.float32
+    # Same start: the initial parameters agree to float32 precision.
+    np.testing.assert_allclose(
+        r64.snapshots["W1"].values[0], r32.snapshots["W1"].values[0], rtol=1e-6, atol=1e-7
+    )
+    # A float32 computation after the float64 run is float32.
+    assert jax.numpy.ones(2).dtype == np.float32
+
+
+def test_stored_values_are_the_metric_functions_on_stored_parameters(tmp_path):
+    cfg = repdrift.load_config(
+        preset="ring",
+        overrides=[*SMALL, "record.hessian='exact'", "learner.update_noise=0.05"],
+    )
+    run = repdrift.simulate(cfg, tmp_path / "ring")
+    ds = run.dataset
+    for i, step in enumerate(run.snapshots["step"].values):
+        params = {k: run.snapshots[k].values[i] for k in ("W1", "b1", "W2")}
+        out, hidden = network.apply(params, ds.inputs)
+        hidden = np.asarray(hidden, np.float64)
+        at = run.metrics.sel(step=step)
+        assert float(at["active_fraction"]) == pytest.approx(
+            sparsity.active_fraction(hidden), abs=1e-6
+        )
+        assert float(at["fraction_active_units"]) == pytest.approx(
+            sparsity.fraction_active_units(hidden), abs=1e-6
+        )
+        maps = tuning.rate_maps(
+            hidden, ds.position, ds.direction, bins=cfg.record.bins,
+            range=simulation.track_range(cfg, ds),
+        )
+        si = tuning.spatial_information(maps)
+        np.testing.assert_allclose(run.snapshots["si_bits_per_activity"].values[i], si, rtol=1e-5)
+        active = sparsity.active_units(hidden)
+        place = active & tuning.place_units(si, cfg.record.si_threshold)
+        assert int(run.snapshots["place_units"].values[i]) == place.sum()
+        if place.any():
+            assert float(run.snapshots["mean_si_place_units"].values[i]) == pytest.approx(
+                si[place].mean(), rel=1e-5
+            )
+        assert float(run.snapshots["mean_si_active_units"].values[i]) == pytest.approx(
+            np.nanmean(si[active]), rel=1e-5
+        )
+        ev = hessian.hessian_eigenvalues(
+            {k: v.astype(np.float64) for k, v in params.items()}, ds.inputs, ds.targets
+        )
+        assert float(run.snapshots["hessian_trace"].values[i]) == pytest.approx(
+            hessian.hessian_summary(ev).trace, rel=1e-9
+        )
+
+
+def test_a_run_in_a_padded_batch_equals_the_run_alone(tmp_path):
+    shapes = [("task.d_in=20", "task.samples=10"), ("task.d_in=7", "task.samples=5"),
+              ("task.d_out=4", "task.samples=8")]
+    configs = [
+        _cfg(*s, f"run.seed={i}", "run.dtype='float64'", "learner.update_noise=0.03")
+        for i, s in enumerate(shapes)
+    ]
+    assert len({simulation.batch_key(c) for c in configs}) == 1
+    batch = simulation.simulate_batch(configs, [tmp_path / f"b{i}" for i in range(3)])
+    for i in (1, 2):
+        alone = repdrift.simulate(configs[i], tmp_path / f"a{i}")
+        for name in ("loss", "active_fraction", "fraction_active_units"):
+            np.testing.assert_allclose(
+                batch[i].metrics[name].values, alone.metrics[name].values, rtol=1e-9, atol=1e-12
+            )
+        np.testing.assert_allclose(
+            batch[i].snapshots["W2"].values, alone.snapshots["W2"].values, rtol=1e-9, atol=1e-12
+        )
+    with pytest.raises(ConfigError, match="batch_key"):
+        simulation.simulate_batch(
+            [configs[0], _cfg("learner.kind='adam'")], [tmp_path / "x", tmp_path / "y"]
+        )
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_the_run_directory_exists_before_training_and_resume_finishes_it(tmp_path):
+    cfg = _cfg("learner.update_noise=0.02", "run.seed=5")
+    seen = {}
+
+    def progress(step, total, metrics):
+        # Before the first checkpoint: configuration, dataset and status are on disk.
+        seen["status"] = json.loads((tmp_path / "r" / "status.json").read_text())["status"]
+        seen["files"] = sorted(p.name for p in (tmp_path / "r").iterdir())
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        repdrift.simulate(cfg, tmp_path / "r", progress=progress)
+    assert seen["status"] == "starting"
+    assert {"config.toml", "dataset.npz", "status.json"} <= set(seen["files"])
+    assert store.read_status(tmp_path / "r").status == "partial"  # nobody holds it now
+    resumed = repdrift.resume(tmp_path / "r")
+    whole = repdrift.simulate(cfg, tmp_path / "whole")
+    assert resumed.status.status == "complete"
+    np.testing.assert_array_equal(resumed.metrics["loss"].values, whole.metrics["loss"].values)
