@@ -77,6 +77,27 @@ TASK_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+class NetworkModelConfig(BaseModel):
+    """The one-hidden-layer network, configured by ``[task]``, ``[network]``, ``[learner]``."""
+
+    model_config = _STRICT
+
+    kind: Literal["network"] = "network"
+
+
+def _model_models() -> dict[str, type[BaseModel]]:
+    from repdrift import models
+
+    out: dict[str, type[BaseModel]] = {"network": NetworkModelConfig}
+    for name, cls in models.PARAMS.items():
+        out[name] = _task_model(name, cls)
+    return out
+
+
+#: ``[model] kind`` -> its pydantic model.
+MODEL_MODELS: dict[str, type[BaseModel]] = _model_models()
+
+
 class NetworkConfig(BaseModel):
     """One hidden layer: ``h = act(W1 x + b1)``, ``y = W2 h`` (no output bias)."""
 
@@ -212,11 +233,19 @@ TaskConfig = Annotated[
 ]
 
 
+#: The discriminated union of all models, chosen by ``kind``.
+ModelConfig = Annotated[
+    Union[tuple(MODEL_MODELS.values())],  # type: ignore[valid-type]  # noqa: UP007
+    Field(discriminator="kind"),
+]
+
+
 class Config(BaseModel):
     """A whole run. Immutable; build with :func:`load_config` or :func:`preset`."""
 
     model_config = _STRICT
 
+    model: ModelConfig = Field(default_factory=NetworkModelConfig)
     task: TaskConfig = Field(default_factory=lambda: TASK_MODELS["corridor"]())
     network: NetworkConfig = NetworkConfig()
     learner: LearnerConfig = LearnerConfig()
@@ -228,6 +257,16 @@ class Config(BaseModel):
         """The task's parameter dataclass."""
         values = self.task.model_dump()
         return tasks.TASKS[values.pop("kind")](**values)
+
+    def model_params(self):
+        """The parameters dataclass of a model other than the network (``None`` for it)."""
+        values = self.model.model_dump()
+        kind = values.pop("kind")
+        if kind == "network":
+            return None
+        from repdrift import models
+
+        return models.PARAMS[kind](**values)
 
     def learner_spec(self) -> LearnerSpec:
         lc = self.learner
@@ -255,11 +294,15 @@ def _format_error(err: ValidationError) -> str:
     loc = ".".join(
         str(p)
         for p in first["loc"]
-        if not (isinstance(p, str) and (p in TASK_MODELS or "[" in p or "-" in p))
+        if not (
+            isinstance(p, str) and (p in TASK_MODELS or p in MODEL_MODELS or "[" in p or "-" in p)
+        )
     )
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown field"
+    elif first["type"] == "union_tag_invalid" and first["loc"][:1] == ("model",):
+        msg = f"unknown model kind; choose one of {sorted(MODEL_MODELS)}"
     elif first["type"] == "union_tag_invalid":
         msg = f"unknown task kind; choose one of {sorted(TASK_MODELS)}"
     value = first.get("input")
@@ -368,8 +411,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                 f"got {current!r}; cannot apply --set {key}"
             )
         parsed = _parse_value(value.strip())
-        if section == "task" and field == "kind" and current.get("kind", "corridor") != parsed:
-            current = {}  # another task's parameters do not carry over (no kind: a corridor)
+        default_kind = {"task": "corridor", "model": "network"}.get(section)
+        if default_kind and field == "kind" and current.get("kind", default_kind) != parsed:
+            current = {}  # another task's (model's) parameters do not carry over
         out[section] = {**current, field: parsed}
     return out
 
@@ -428,10 +472,14 @@ def config_reference() -> str:
 
     for section in ("network", "learner", "record", "run"):
         table(section, Config.model_fields[section].annotation)
+    for name, model in MODEL_MODELS.items():
+        if name != "network":
+            table(f'model] kind = "{name}" [', model)
     for name, model in TASK_MODELS.items():
         table(f'task] kind = "{name}" [', model)
     return (
         "\n".join(lines)
         .replace('### `[task] kind = "', '### `[task]` kind = `"')
-        .replace('" [`', '"`')
+        .replace('### `[model] kind = "', '### `[model]` kind = `"')
+        .replace('" []`', '"`')
     )

@@ -125,9 +125,28 @@ def network_model(config: Config) -> feedforward.FeedForward:
     return feedforward.FeedForward(config.network.hidden, config.learner_spec())
 
 
+def is_network(config: Config) -> bool:
+    return config.model.kind == "network"
+
+
+def _model_module(config: Config):
+    from repdrift import models
+
+    return models.MODULES[config.model.kind]
+
+
+def _model_params(config: Config):
+    try:
+        return config.model_params()
+    except ValueError as err:
+        raise ConfigError(f"config: model: {err}") from None
+
+
 def model_of(config: Config) -> Model:
     """The (static) model of a configuration."""
-    return network_model(config)
+    if is_network(config):
+        return network_model(config)
+    return _model_module(config).make_model(_model_params(config))
 
 
 def schedule_of(config: Config) -> engine.Schedule:
@@ -178,6 +197,8 @@ def _dataset_fields(ds: tasks.Dataset) -> tuple:
 
 def build(config: Config, dataset: tasks.Dataset | None = None) -> Member:
     """Everything the engine needs for one configuration (``dataset``: a stored one)."""
+    if not is_network(config):
+        return _build_model(config)
     if dataset is None:
         dataset = make_dataset(config)
     dtype = _dtype(config)
@@ -195,6 +216,21 @@ def build(config: Config, dataset: tasks.Dataset | None = None) -> Member:
     with numerics(config):
         data, hyper, initial = _cast((data32, hyper32, initial), dtype)
     return Member(config, model, dataset, data, hyper, initial, schedule_of(config))
+
+
+def _build_model(config: Config) -> Member:
+    """A model other than the network: its data, hyperparameters and initial state, drawn
+    in float32 from the seed's keys and cast to the run's dtype."""
+    module = _model_module(config)
+    params = _model_params(config)
+    model = module.make_model(params)
+    k_data, k_init, _ = jax.random.split(seed_key(config.run.seed), 3)
+    data32 = module.make_data(k_data, params, dtype=jnp.float32)
+    hyper32 = module.make_hyper(params, dtype=jnp.float32)
+    initial = model.init(k_init, data32, hyper32)
+    with numerics(config):
+        data, hyper, initial = _cast((data32, hyper32, initial), _dtype(config))
+    return Member(config, model, None, data, hyper, initial, schedule_of(config))
 
 
 def _readout_sd(config: Config) -> float:
@@ -335,7 +371,11 @@ class Recorder:
             return
         m = self.member
         entry = {k: np.array(v) for k, v in snapshot.items()}
-        entry.update(snapshot_metrics(m.config, m.dataset, entry))
+        if m.dataset is not None:
+            entry.update(snapshot_metrics(m.config, m.dataset, entry))
+        else:
+            data = jax.tree_util.tree_map(np.asarray, m.data)
+            entry.update(m.model.snapshot_metrics(entry, data))
         self.snap_steps.append(step)
         self.snaps.append(entry)
 
@@ -358,7 +398,12 @@ class Recorder:
         return ds
 
     def snapshots(self) -> xr.Dataset:
-        dims = {**SNAPSHOT_DIMS, **self.member.model.snapshot_dims}
+        model = self.member.model
+        dims = {
+            **SNAPSHOT_DIMS,
+            **model.snapshot_dims,
+            **getattr(model, "snapshot_metric_dims", {}),
+        }
         names = list(self.snaps[0]) if self.snaps else []
         data = {}
         for name in names:
@@ -366,7 +411,7 @@ class Recorder:
             data[name] = (("step", *dims.get(name, ())), stacked)
         ds = xr.Dataset(data, coords={"step": np.asarray(self.snap_steps, np.int64)})
         m = self.member
-        if "rate_map" in ds:
+        if "rate_map" in ds and m.dataset is not None:
             bins = m.config.record.bins
             _, edges = tuning.bin_index(
                 np.zeros(1), None, bins=bins, range=track_range(m.config, m.dataset)
@@ -540,18 +585,29 @@ class _Slot:
     stopped: bool = False
 
 
+def _padded(members: Sequence[Member]) -> bool:
+    return isinstance(members[0].model, feedforward.FeedForward)
+
+
 def _pad_shape(members: Sequence[Member]) -> tuple[int, int, int]:
     shapes = np.array([feedforward.shape_of(m.data) for m in members])
     return tuple(int(v) for v in shapes.max(axis=0))
 
 
 def _batch_of(members: Sequence[Member], states: Sequence[RunState]):
-    """Stack members (padded to common shapes) into the engine's batch and state."""
-    shape = _pad_shape(members)
-    _, d_in, d_out = shape
-    data = engine.stack([feedforward.pad_data(m.data, shape) for m in members])
+    """Stack members (network problems padded to common shapes) into the engine's batch
+    and state."""
+    if _padded(members):
+        shape = _pad_shape(members)
+        _, d_in, d_out = shape
+        data = engine.stack([feedforward.pad_data(m.data, shape) for m in members])
+        model_states = engine.stack(
+            [feedforward.pad_state(s.model, d_in, d_out) for s in states]
+        )
+    else:
+        data = engine.stack([m.data for m in members])
+        model_states = engine.stack([s.model for s in states])
     hyper = engine.stack([m.hyper for m in members])
-    model_states = engine.stack([feedforward.pad_state(s.model, d_in, d_out) for s in states])
     state = engine.EngineState(
         step=jnp.asarray(states[0].step, jnp.int32),
         model=model_states,
@@ -563,11 +619,13 @@ def _batch_of(members: Sequence[Member], states: Sequence[RunState]):
 
 def _run_state(state: engine.EngineState, i: int, member: Member) -> RunState:
     """Run ``i``'s state, cut back to its own shapes."""
-    _, d_in, d_out = feedforward.shape_of(member.data)
     model_state = jax.tree_util.tree_map(lambda v: v[i], state.model)
+    if isinstance(member.model, feedforward.FeedForward):
+        _, d_in, d_out = feedforward.shape_of(member.data)
+        model_state = feedforward.unpad_state(model_state, d_in, d_out)
     return RunState(
         state.step,
-        feedforward.unpad_state(model_state, d_in, d_out),
+        model_state,
         state.status[i],
         state.stopped_at[i],
     )
@@ -655,16 +713,12 @@ def _drive(
                     slot.recorder.add_snapshot(step, {k: np.asarray(v) for k, v in snap.items()})
             if progress is not None:
                 live = [s.recorder for s in slots if not s.stopped] or [slots[0].recorder]
-                progress(
-                    step,
-                    total,
-                    {
-                        "loss": float(np.nanmean([r.last("loss") for r in live])),
-                        "fraction_active_units": float(
-                            np.nanmean([r.last("fraction_active_units") for r in live])
-                        ),
-                    },
-                )
+                shown = {}
+                for name in ("loss", "fraction_active_units"):
+                    values = [r.last(name) for r in live if r.records.get(name)]
+                    if values and np.isfinite(values).any():
+                        shown[name] = float(np.nanmean(values))
+                progress(step, total, shown)
             now = time.monotonic()
             # The first chunk is stored at once, so that every run is readable from the start.
             if first_chunk or now - last_save >= every:

@@ -1,0 +1,646 @@
+"""Non-negative similarity matching with synaptic noise (Qin et al. 2023; Fig. 4C).
+
+Qin, Farashahi, Lipshutz, Sengupta, Chklovskii & Pehlevan (2023), "Coordinated drift of
+receptive fields in Hebbian/anti-Hebbian network models during noisy representation
+learning", Nat. Neurosci. 26: 339. Ratzon, Derdikman & Barak (2024), eLife 13:RP90069,
+Fig. 4C, show that this network, too, first learns, then sparsifies at a constant
+objective, then drifts in a steady state.
+
+**Network.** ``N`` output neurons with Hebbian feed-forward weights ``W (N, D)``,
+anti-Hebbian lateral weights ``M (N, N)`` (non-negative) and a bias ``b (N,)``. For an
+input ``x (D,)`` the neural dynamics run to a fixed point from ``u = 0``:
+
+    u ← u + dt (−u + W x − √α b − (M − diag M) y),
+    y = max((u − λ₁) / (λ₂ + diag M), 0),
+
+``dt = 0.05``, until the relative change per unit time of both ``y`` and ``u`` is below
+``tol`` (``‖Δy‖ / ‖y‖ / dt``, Qin et al.'s criterion on ``y``, and the same on ``u``, so
+that a population still silent while ``u`` rises is not taken for a fixed point), or
+``max_iterations`` (10⁴). Runs whose fixed points hit the limit are flagged in the
+records (``unconverged_fraction``), never crashed.
+
+**Plasticity** (online: one input, drawn uniformly from the input set each step;
+``ξ, ζ`` standard normal, independent per synapse and step):
+
+    W ← (1 − η) W + η y xᵀ + √η σ_W ξ,
+    M ← max(0, (1 − η) M + η y yᵀ + √η σ_M ζ),
+    b ← (1 − η) b + η √α y.
+
+``W₀ = init_scale · randn``, ``M₀ = I``, ``b₀ = 0``.
+
+**Input sets** (``layout``):
+
+* ``"ring"``: ``x = (cos θ, sin θ)`` at ``samples`` equally spaced angles θ (radians);
+* ``"place"``: a 1-D track of ``samples`` positions ``p = i / samples``, ``i = 1..samples``,
+  seen by grid cells: 1-D slices, along the direction ``slice_angle``, of 2-D grid fields
+  ``g(r) = (2/3) (½ + ⅓ Σ_k cos((4π / (√3 λ)) u_k · (r − r₀)))``, ``u_k`` unit vectors at
+  ``2πk/3 + θ`` (k = 1, 2, 3), ``r = (1, tan(slice_angle)) p``; spacings
+  ``λ = grid_base_spacing · grid_scale_factor^m`` (m < ``grid_scales``), orientations
+  ``θ = j π / (3 · grid_orientations)``, offsets ``r₀ = (k, l) λ / grid_offsets``
+  (``k, l < grid_offsets``): 5 × 6 × 3 × 3 = 270 inputs by default.
+
+**Measured** (at record steps, on the fixed points of the *probe* inputs: every
+``probe_stride``-th sample, as Qin et al. measured every 5th of 1,000 ring angles):
+
+* ``loss`` — the normalised similarity-matching objective
+  ``Σ_{t,t'} (x_t·x_t' − α − y_t·y_t')² / Σ_{t,t'} (x_t·x_t' − α)²`` over all pairs of
+  probes; ≈ 1 for silent outputs, and bounded below (≈ 0.5 on the ring) because
+  ``y_t·y_t' ≥ 0`` cannot match negative input similarities;
+* ``active_fraction`` (fraction of (probe, neuron) pairs with ``y > 0``) and
+  ``fraction_active_units`` (neurons with ``y > 0`` on some probe), by
+  :mod:`repdrift.metrics.sparsity`;
+* ``unconverged_fraction`` — probes whose fixed point hit ``max_iterations``.
+
+**Snapshots**: ``W``, ``M``, ``b``; their host-side metrics are the responses
+``(neuron, probe)``, each neuron's receptive-field centroid and peak response.
+A neuron has a field when more than ``min_field_samples`` (3) probes exceed
+``centroid_threshold``; its centroid is the centre of mass of its positive responses
+(circular — the angle of ``Σ y e^{iθ}`` — on the ring), NaN otherwise. Drift is computed
+between snapshots by :func:`centroid_msd`, :func:`diffusion_constant` and
+:func:`population_vector_correlation_vs_lag`.
+
+Differences from Qin et al.'s published code: the ring's fixed points start from ``u = 0``
+(theirs from small random ``y`` during learning); distances on the linear track are
+linear (theirs wrapped around the track length); the convergence test also watches
+``u`` (see above).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+from typing import ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from repdrift.metrics import drift, sparsity
+
+#: The input sets of the ``layout`` field.
+LAYOUTS = ("ring", "place")
+
+
+@dataclass(frozen=True)
+class SimilarityMatchingParams:
+    """Parameters of the similarity-matching network (``[model]`` with
+    ``kind = "similarity_matching"``).
+
+    Defaults are the ring model (preset ``hebbian-ring``); :data:`PLACE_DEFAULTS` holds the
+    1-D place-cell model (preset ``hebbian-place``).
+
+    Attributes:
+        layout: ``"ring"`` or ``"place"`` (see the module docstring).
+        neurons: output neurons N.
+        samples: ring angles, or positions along the track.
+        probe_stride: every ``probe_stride``-th sample is measured.
+        lr: learning rate η of W, M and b.
+        sigma_w, sigma_m: synaptic noise σ_W, σ_M (per √η).
+        lambda1, lambda2: threshold λ₁ and leak λ₂ of the output non-linearity.
+        alpha: similarity offset α (the bias enters as √α b).
+        init_scale: standard deviation of the initial W.
+        dt: time step of the neural dynamics.
+        tol: relative tolerance per unit time of the fixed point.
+        max_iterations: cap on the neural-dynamics iterations per fixed point.
+        centroid_threshold: response level above which a probe counts for a field.
+        min_field_samples: a neuron has a field when more probes than this exceed the
+            threshold.
+        grid_scales, grid_orientations, grid_offsets: grid-cell modules, orientations and
+            offsets per axis (``place`` only).
+        grid_base_spacing, grid_scale_factor: smallest grid spacing (track lengths) and
+            the ratio between modules.
+        slice_angle: direction of the 1-D slice through the 2-D grid fields, radians.
+    """
+
+    name: ClassVar[str] = "similarity_matching"
+
+    layout: str = "ring"
+    neurons: int = 100
+    samples: int = 1000
+    probe_stride: int = 5
+    lr: float = 0.02
+    sigma_w: float = 0.001
+    sigma_m: float = 0.001
+    lambda1: float = 0.0
+    lambda2: float = 0.01
+    alpha: float = 0.0
+    init_scale: float = 0.1
+    dt: float = 0.05
+    tol: float = 1e-4
+    max_iterations: int = 10_000
+    centroid_threshold: float = 0.01
+    min_field_samples: int = 3
+    grid_scales: int = 5
+    grid_orientations: int = 6
+    grid_offsets: int = 3
+    grid_base_spacing: float = 0.2
+    grid_scale_factor: float = 1.42
+    slice_angle: float = math.pi / 6
+
+    def __post_init__(self) -> None:
+        p = "similarity_matching"
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"{p}: layout must be one of {LAYOUTS}, got {self.layout!r}.")
+        for field in ("neurons", "samples", "probe_stride", "max_iterations"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{p}: {field} must be at least 1, got {getattr(self, field)}.")
+        if self.samples // self.probe_stride < 2:
+            raise ValueError(
+                f"{p}: probe_stride={self.probe_stride} leaves fewer than 2 of "
+                f"samples={self.samples} to measure."
+            )
+        if not 0 < self.lr < 1:
+            raise ValueError(f"{p}: lr must lie in (0, 1), got {self.lr!r}.")
+        for field in ("sigma_w", "sigma_m", "lambda1", "alpha", "init_scale"):
+            if not getattr(self, field) >= 0:
+                raise ValueError(
+                    f"{p}: {field} must be non-negative, got {getattr(self, field)!r}."
+                )
+        if not self.lambda2 > 0:
+            raise ValueError(f"{p}: lambda2 must be positive, got {self.lambda2!r}.")
+        if not 0 < self.dt <= 1:
+            raise ValueError(f"{p}: dt must lie in (0, 1], got {self.dt!r}.")
+        if not self.tol > 0:
+            raise ValueError(f"{p}: tol must be positive, got {self.tol!r}.")
+        if self.min_field_samples < 0:
+            raise ValueError(f"{p}: min_field_samples must be non-negative.")
+        if self.layout == "place":
+            for field in ("grid_scales", "grid_orientations", "grid_offsets"):
+                if getattr(self, field) < 1:
+                    raise ValueError(f"{p}: {field} must be at least 1.")
+            if not (self.grid_base_spacing > 0 and self.grid_scale_factor > 0):
+                raise ValueError(f"{p}: grid spacings must be positive.")
+
+
+#: The 1-D place-cell model of Qin et al. (preset ``hebbian-place``).
+PLACE_DEFAULTS = SimilarityMatchingParams(
+    layout="place",
+    neurons=200,
+    samples=200,
+    probe_stride=1,
+    lr=0.02,
+    sigma_w=0.005,
+    sigma_m=0.005,
+    lambda1=0.02,
+    lambda2=0.05,
+    alpha=35.0,
+    init_scale=0.5,
+    centroid_threshold=0.1,
+)
+
+
+class SimilarityMatchingData(NamedTuple):
+    """One run's fixed arrays.
+
+    Attributes:
+        inputs: ``(input, sample)`` the input set, one column per sample.
+        position: ``(sample,)`` angle (radians, ring) or track position (place).
+        probe: ``(probe,)`` indices of the measured samples.
+        gram: ``(probe, probe)`` input similarities ``x_t · x_t'`` of the probes.
+        lambda1, lambda2, alpha: the network's constants (scalars).
+    """
+
+    inputs: jax.Array
+    position: jax.Array
+    probe: jax.Array
+    gram: jax.Array
+    lambda1: jax.Array
+    lambda2: jax.Array
+    alpha: jax.Array
+
+
+class SimilarityMatchingHyper(NamedTuple):
+    """Traced scalars of one run: learning rate, synaptic noise, initial scale of W."""
+
+    lr: jax.Array
+    sigma_w: jax.Array
+    sigma_m: jax.Array
+    init_scale: jax.Array
+
+
+class SimilarityMatchingState(NamedTuple):
+    """Synaptic weights and the PRNG key.
+
+    Attributes:
+        W: ``(neuron, input)`` feed-forward weights.
+        M: ``(neuron, neuron)`` lateral weights, ``M[i, j]`` from ``j`` onto ``i``.
+        b: ``(neuron,)`` bias.
+        key: split every step into the sample index and the synaptic noise.
+    """
+
+    W: jax.Array
+    M: jax.Array
+    b: jax.Array
+    key: jax.Array
+
+
+# ------------------------------------------------------------------------ input sets
+
+
+def ring_inputs(samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(inputs (2, samples), angle (samples,))``: unit vectors at equally spaced angles."""
+    angle = 2 * np.pi * np.arange(samples) / samples
+    return np.stack([np.cos(angle), np.sin(angle)]), angle
+
+
+def grid_cell_inputs(params: SimilarityMatchingParams) -> tuple[np.ndarray, np.ndarray]:
+    """``(inputs (grid cells, samples), position (samples,))`` of the 1-D place model.
+
+    Grid cells are ordered by module, orientation, x offset, y offset (see the module
+    docstring for the formula). Values lie in ``[0, 1]``.
+    """
+    position = np.arange(1, params.samples + 1) / params.samples
+    r = np.stack([position, np.tan(params.slice_angle) * position])  # (2, samples)
+    fields = []
+    for m in range(params.grid_scales):
+        spacing = params.grid_base_spacing * params.grid_scale_factor**m
+        for j in range(params.grid_orientations):
+            theta = j * np.pi / 3 / params.grid_orientations
+            k = np.arange(1, 4)
+            u = np.stack([np.cos(2 * np.pi * k / 3 + theta), np.sin(2 * np.pi * k / 3 + theta)])
+            for ox in range(params.grid_offsets):
+                for oy in range(params.grid_offsets):
+                    r0 = np.array([ox, oy])[:, None] * spacing / params.grid_offsets
+                    phase = 4 * np.pi / (np.sqrt(3) * spacing) * (u.T @ (r - r0))  # (3, samples)
+                    fields.append((np.cos(phase).mean(0) + 0.5) * 2 / 3)
+    return np.stack(fields), position
+
+
+# ------------------------------------------------------------------ configuration
+
+
+def make_model(params: SimilarityMatchingParams) -> SimilarityMatching:
+    """The static model of ``params``."""
+    return SimilarityMatching(
+        neurons=params.neurons,
+        circular=params.layout == "ring",
+        dt=params.dt,
+        tol=params.tol,
+        max_iterations=params.max_iterations,
+        centroid_threshold=params.centroid_threshold,
+        min_field_samples=params.min_field_samples,
+    )
+
+
+def make_data(
+    key: jax.Array, params: SimilarityMatchingParams, *, dtype=jnp.float32
+) -> SimilarityMatchingData:
+    """The input set, probes and network constants of ``params`` (``key`` is unused: the
+    input sets are deterministic)."""
+    del key
+    if params.layout == "ring":
+        inputs, position = ring_inputs(params.samples)
+    else:
+        inputs, position = grid_cell_inputs(params)
+    probe = np.arange(0, params.samples, params.probe_stride)
+    probed = inputs[:, probe]
+    return SimilarityMatchingData(
+        inputs=jnp.asarray(inputs, dtype),
+        position=jnp.asarray(position, dtype),
+        probe=jnp.asarray(probe, jnp.int32),
+        gram=jnp.asarray(probed.T @ probed, dtype),
+        lambda1=jnp.asarray(params.lambda1, dtype),
+        lambda2=jnp.asarray(params.lambda2, dtype),
+        alpha=jnp.asarray(params.alpha, dtype),
+    )
+
+
+def make_hyper(params: SimilarityMatchingParams, *, dtype=jnp.float32) -> SimilarityMatchingHyper:
+    """The traced learning rate, noise and initial scale of ``params``."""
+    return SimilarityMatchingHyper(
+        *(
+            jnp.asarray(v, dtype)
+            for v in (params.lr, params.sigma_w, params.sigma_m, params.init_scale)
+        )
+    )
+
+
+# ------------------------------------------------------------------ neural dynamics
+
+
+def fixed_point(
+    W: jax.Array,
+    M: jax.Array,
+    b: jax.Array,
+    x: jax.Array,
+    lambda1: jax.Array,
+    lambda2: jax.Array,
+    alpha: jax.Array,
+    *,
+    dt: float = 0.05,
+    tol: float = 1e-4,
+    max_iterations: int = 10_000,
+) -> tuple[jax.Array, jax.Array]:
+    """Run the neural dynamics for one input ``x (D,)`` to its fixed point.
+
+    Returns ``(y (N,), iterations)``; ``iterations == max_iterations`` when the relative
+    tolerance was not reached (see the module docstring for the dynamics and the test).
+    """
+    diag = jnp.diagonal(M)
+    lateral = M - jnp.diag(diag)
+    gain = 1.0 / (lambda2 + diag)
+    drive = W @ x - jnp.sqrt(alpha) * b
+    tiny = jnp.asarray(1e-12, W.dtype)
+
+    def cond(c):
+        _, _, err, n = c
+        return (n < max_iterations) & (err > tol)
+
+    def body(c):
+        u, y, _, n = c
+        u_new = u + dt * (drive - u - lateral @ y)
+        y_new = jnp.maximum(u_new - lambda1, 0.0) * gain
+        err_y = jnp.linalg.norm(y_new - y) / (jnp.linalg.norm(y) + tiny)
+        err_u = jnp.linalg.norm(u_new - u) / (jnp.linalg.norm(u) + tiny)
+        return u_new, y_new, jnp.maximum(err_y, err_u) / dt, n + 1
+
+    zeros = jnp.zeros_like(b)
+    start = (zeros, zeros, jnp.asarray(jnp.inf, W.dtype), jnp.asarray(0, jnp.int32))
+    _, y, _, n = jax.lax.while_loop(cond, body, start)
+    return y, n
+
+
+def similarity_objective(y: jax.Array, gram: jax.Array, alpha: jax.Array) -> jax.Array:
+    """Normalised objective ``Σ (G − α − Y Yᵀ)² / Σ (G − α)²`` over all pairs.
+
+    ``y: (samples, N)`` outputs, ``gram: (samples, samples)`` input similarities.
+    """
+    target = gram - alpha
+    return jnp.sum((target - y @ y.T) ** 2) / jnp.sum(target**2)
+
+
+@partial(jax.jit, static_argnames=("dt", "tol", "max_iterations"))
+def responses(
+    W, M, b, inputs, lambda1, lambda2, alpha, *, dt=0.05, tol=1e-4, max_iterations=10_000
+) -> tuple[jax.Array, jax.Array]:
+    """Fixed points of every column of ``inputs (D, samples)``: ``(y (samples, N),
+    iterations (samples,))``."""
+    solve = partial(fixed_point, dt=dt, tol=tol, max_iterations=max_iterations)
+    return jax.vmap(lambda x: solve(W, M, b, x, lambda1, lambda2, alpha))(inputs.T)
+
+
+# -------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class SimilarityMatching:
+    """Online non-negative similarity matching with synaptic noise (module docstring).
+
+    Attributes:
+        neurons: output neurons N.
+        circular: positions are angles on a ring (circular centroids and distances).
+        dt, tol, max_iterations: the fixed-point solver.
+        centroid_threshold, min_field_samples: which neurons have a receptive field.
+    """
+
+    neurons: int = 100
+    circular: bool = True
+    dt: float = 0.05
+    tol: float = 1e-4
+    max_iterations: int = 10_000
+    centroid_threshold: float = 0.01
+    min_field_samples: int = 3
+
+    kind: ClassVar[str] = "similarity_matching"
+    record_dims: ClassVar[dict[str, tuple[str, ...]]] = {}
+    snapshot_dims: ClassVar[dict[str, tuple[str, ...]]] = {
+        "W": ("neuron", "input"),
+        "M": ("neuron", "presynaptic"),
+        "b": ("neuron",),
+    }
+    #: dimension names of :meth:`snapshot_metrics`' arrays.
+    snapshot_metric_dims: ClassVar[dict[str, tuple[str, ...]]] = {
+        "responses": ("neuron", "probe"),
+        "centroid": ("neuron",),
+        "peak": ("neuron",),
+    }
+
+    def __post_init__(self) -> None:
+        if self.neurons < 1:
+            raise ValueError(
+                f"similarity_matching: neurons must be at least 1, got {self.neurons}."
+            )
+
+    def _solver(self):
+        return {"dt": self.dt, "tol": self.tol, "max_iterations": self.max_iterations}
+
+    def init(
+        self, key: jax.Array, data: SimilarityMatchingData, hyper: SimilarityMatchingHyper
+    ) -> SimilarityMatchingState:
+        """``W₀ = init_scale · randn(N, D)``, ``M₀ = I``, ``b₀ = 0``."""
+        k_w, key = jax.random.split(key)
+        dtype = data.inputs.dtype
+        d = data.inputs.shape[0]
+        W = hyper.init_scale * jax.random.normal(k_w, (self.neurons, d), dtype)
+        return SimilarityMatchingState(
+            W, jnp.eye(self.neurons, dtype=dtype), jnp.zeros(self.neurons, dtype), key
+        )
+
+    def step(
+        self,
+        state: SimilarityMatchingState,
+        data: SimilarityMatchingData,
+        hyper: SimilarityMatchingHyper,
+    ) -> tuple[SimilarityMatchingState, jax.Array]:
+        """One input, its fixed point, one noisy plastic update.
+
+        Returns the normalised objective of the presented input alone,
+        ``(x·x − α − y·y)² / mean_{probe pairs} (x·x' − α)²``.
+        """
+        key, k_sample, k_w, k_m = jax.random.split(state.key, 4)
+        W, M, b = state.W, state.M, state.b
+        index = jax.random.randint(k_sample, (), 0, data.inputs.shape[1])
+        x = data.inputs[:, index]
+        y, _ = fixed_point(W, M, b, x, data.lambda1, data.lambda2, data.alpha, **self._solver())
+        lr = hyper.lr
+        root = jnp.sqrt(lr)
+        W = (
+            (1 - lr) * W
+            + lr * jnp.outer(y, x)
+            + root * hyper.sigma_w * jax.random.normal(k_w, W.shape, W.dtype)
+        )
+        M = jnp.maximum(
+            (1 - lr) * M
+            + lr * jnp.outer(y, y)
+            + root * hyper.sigma_m * jax.random.normal(k_m, M.shape, M.dtype),
+            0.0,
+        )
+        b = (1 - lr) * b + lr * jnp.sqrt(data.alpha) * y
+        scale = jnp.mean((data.gram - data.alpha) ** 2)
+        loss = (x @ x - data.alpha - y @ y) ** 2 / scale
+        return SimilarityMatchingState(W, M, b, key), loss
+
+    def probe_responses(
+        self, state: SimilarityMatchingState, data: SimilarityMatchingData
+    ) -> tuple[jax.Array, jax.Array]:
+        """Fixed points of the probe inputs: ``(y (probe, N), iterations (probe,))``."""
+        return responses(
+            state.W,
+            state.M,
+            state.b,
+            data.inputs[:, data.probe],
+            data.lambda1,
+            data.lambda2,
+            data.alpha,
+            **self._solver(),
+        )
+
+    def measure(
+        self, state: SimilarityMatchingState, data: SimilarityMatchingData
+    ) -> dict[str, jax.Array]:
+        """Objective, activity and solver status on the probes (module docstring)."""
+        y, iterations = self.probe_responses(state, data)
+        return {
+            "loss": similarity_objective(y, data.gram, data.alpha),
+            "active_fraction": sparsity.active_fraction(y),
+            "fraction_active_units": sparsity.fraction_active_units(y),
+            "unconverged_fraction": jnp.mean(iterations >= self.max_iterations),
+        }
+
+    def snapshot(self, state: SimilarityMatchingState) -> dict[str, jax.Array]:
+        return {"W": state.W, "M": state.M, "b": state.b}
+
+    def snapshot_metrics(
+        self, snapshot: dict[str, np.ndarray], data: SimilarityMatchingData
+    ) -> dict[str, np.ndarray]:
+        """Responses to the probes ``(neuron, probe)``, centroids and peaks ``(neuron,)``."""
+        state = SimilarityMatchingState(
+            jnp.asarray(snapshot["W"]), jnp.asarray(snapshot["M"]), jnp.asarray(snapshot["b"]), None
+        )
+        data = SimilarityMatchingData(*(jnp.asarray(v) for v in data))
+        y, _ = self.probe_responses(state, data)
+        y = np.asarray(y, np.float64).T  # (neuron, probe)
+        position = np.asarray(data.position, np.float64)[np.asarray(data.probe)]
+        return {
+            "responses": y,
+            "centroid": centroids(
+                y,
+                position,
+                threshold=self.centroid_threshold,
+                min_samples=self.min_field_samples,
+                circular=self.circular,
+            ),
+            "peak": y.max(axis=1),
+        }
+
+
+# ----------------------------------------------------------------- drift (host side)
+
+
+def centroids(
+    responses: np.ndarray,
+    position: np.ndarray,
+    *,
+    threshold: float,
+    min_samples: int = 3,
+    circular: bool = False,
+) -> np.ndarray:
+    """Receptive-field centroid of each neuron: ``(..., neuron)``.
+
+    Args:
+        responses: ``(..., neuron, sample)`` non-negative responses.
+        position: ``(sample,)`` positions (radians when ``circular``).
+        threshold: a neuron has a field when more than ``min_samples`` responses exceed it.
+        circular: centroid = angle of ``Σ y e^{iθ}`` in ``[0, 2π)``; otherwise
+            ``Σ y p / Σ y``.
+
+    Returns:
+        Centroids; NaN for neurons without a field.
+    """
+    y = np.asarray(responses, dtype=float)
+    p = np.asarray(position, dtype=float)
+    has_field = np.sum(y > threshold, axis=-1) > min_samples
+    mass = y.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.mod(np.angle(y @ np.exp(1j * p)), 2 * np.pi) if circular else (y @ p) / mass
+    return np.where(has_field & (mass > 0), c, np.nan)
+
+
+def centroid_msd(
+    centroids: np.ndarray, steps: np.ndarray, *, period: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean squared displacement of centroids against lag.
+
+    For every pair of snapshots ``i < j``, the squared displacement of each neuron with a
+    centroid at both times (the shorter way round when ``period`` is given, e.g. 2π on
+    the ring) is averaged over neurons; pairs are then grouped by lag ``steps[j] −
+    steps[i]`` (:func:`repdrift.metrics.drift.correlation_vs_lag`).
+
+    Args:
+        centroids: ``(snapshots, neuron)``, NaN for neurons without a field.
+        steps: ``(snapshots,)`` increasing step numbers.
+        period: the circumference for circular positions; ``None`` for a line.
+
+    Returns:
+        ``(lag (lags,), msd (lags,), n_pairs (lags,))``, msd in position units².
+    """
+    c = np.asarray(centroids, dtype=float)
+    if c.ndim != 2:
+        raise ValueError(f"centroids must be (snapshots, neuron), got shape {c.shape}")
+    d = np.abs(c[:, None, :] - c[None, :, :])  # (snapshots, snapshots, neuron)
+    if period is not None:
+        d = np.minimum(d, period - d)
+    sq = d**2
+    counted = np.isfinite(sq).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        matrix = np.where(counted > 0, np.nansum(sq, axis=-1) / counted, np.nan)
+    return drift.correlation_vs_lag(matrix, steps)
+
+
+@dataclass(frozen=True)
+class DiffusionFit:
+    """Linear fit ``msd = intercept + 2 D · lag`` of the initial part of an MSD curve.
+
+    Attributes:
+        diffusion_constant: D in position units² per step (1-D: ``msd ≈ 2 D t``; Qin et al.
+            report the slope, ``2 D``).
+        slope: ``2 D``.
+        intercept: msd at lag 0 (measurement noise of the centroids).
+        fit_lags: the number of lags fitted.
+    """
+
+    diffusion_constant: float
+    slope: float
+    intercept: float
+    fit_lags: int
+
+
+def diffusion_constant(
+    lags: np.ndarray, msd: np.ndarray, *, fit_lags: int | None = None
+) -> DiffusionFit:
+    """Diffusion constant from the initial linear part of an MSD curve.
+
+    By default (Qin et al.'s rule) the fit runs up to the first lag whose msd exceeds a
+    third of the plateau, the mean msd over the second half of the lags (at least 3
+    lags); ``fit_lags`` fixes the number instead. Least squares with an intercept.
+    """
+    lags = np.asarray(lags, dtype=float)
+    msd = np.asarray(msd, dtype=float)
+    keep = np.isfinite(msd) & (lags > 0)
+    lags, msd = lags[keep], msd[keep]
+    if lags.size < 3:
+        raise ValueError(
+            f"need at least 3 finite lags to fit a diffusion constant, got {lags.size}"
+        )
+    if fit_lags is None:
+        plateau = msd[lags.size // 2 :].mean()
+        above = np.flatnonzero(msd > plateau / 3)
+        fit_lags = max(3, int(above[0]) + 1 if above.size else lags.size)
+    n = min(fit_lags, lags.size)
+    slope, intercept = np.polyfit(lags[:n], msd[:n], 1)
+    return DiffusionFit(float(slope) / 2, float(slope), float(intercept), n)
+
+
+def population_vector_correlation_vs_lag(
+    responses: np.ndarray, steps: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Population-vector correlation against lag.
+
+    ``responses: (snapshots, neuron, probe)``: per probe, the Pearson correlation over
+    neurons of the two snapshots' response vectors, averaged over probes
+    (:func:`repdrift.metrics.drift.population_vector_correlation_matrix`), then over pairs
+    of snapshots with equal lag (:func:`repdrift.metrics.drift.correlation_vs_lag`).
+    """
+    matrix = drift.population_vector_correlation_matrix(responses)
+    return drift.correlation_vs_lag(matrix, steps)
