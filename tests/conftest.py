@@ -1,13 +1,41 @@
-"""Shared test set-up."""
+"""Shared test set-up.
+
+In CI (``CI`` set to ``true`` or ``1``, as CI services and ``.ci/run`` do), a test that
+needs the recorded data fails instead of skipping when the data are missing: a CI run
+that silently checked nothing on real recordings must not pass.
+"""
 
 import os
 
 import pytest
 
+pytest_plugins = ("pytester",)
+
+#: The reason ``test_data_fixtures.require_data`` gives when it skips.
+MISSING_DATA = "recorded data not found"
+
+
+def in_ci() -> bool:
+    """Whether these tests run in CI."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not (report.skipped and in_ci()) or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    if item.get_closest_marker("data") is not None or MISSING_DATA in reason:
+        report.outcome = "failed"
+        report.longrepr = f"in CI a test that needs the recorded data may not skip: {reason}"
+
 
 @pytest.fixture(autouse=True)
 def _restore_cpu_affinity():
-    """Commands run in-process may restrict the process to one core; undo it after."""
+    """Commands run in-process may change the cores the process may use; undo it after."""
     if not hasattr(os, "sched_getaffinity"):
         yield
         return

@@ -58,7 +58,7 @@ def test_simulate_writes_a_complete_reopenable_store(small_run):
     assert run.status.status == "complete"
     assert run.status.steps_done == run.status.steps_total == 3000
     assert run.metrics["step"].values[0] == 0 and run.metrics["step"].values[-1] == 3000
-    for name in ("loss", "active_fraction", "active_units_fraction"):
+    for name in ("loss", "active_fraction", "fraction_active_units"):
         values = run.metrics[name].values
         assert np.all(np.isfinite(values)) and values.shape == run.metrics["step"].shape
     assert run.metrics["loss"].values[-1] < 0.2 * run.metrics["loss"].values[0]
@@ -66,7 +66,7 @@ def test_simulate_writes_a_complete_reopenable_store(small_run):
     assert snaps["rate_map"].dims == ("step", "unit", "bin")
     assert snaps.sizes["bin"] == 20 and snaps.sizes["unit"] == 40
     assert snaps["step"].values[0] == 0 and snaps["step"].values[-1] == 3000
-    assert np.all(np.isfinite(snaps["mean_si"].values))
+    assert np.all(np.isfinite(snaps["mean_si_active_units"].values))
     # The stored config is the validated one, and reloads to the same model.
     assert repdrift.load_config(small_run / "config.toml") == run.config
     assert run.config.network.hidden == 40
@@ -80,7 +80,7 @@ def test_inspect_json_has_status_steps_config_and_initial_final_metrics(small_ru
     assert info["steps_done"] == info["steps_total"] == 3000
     assert info["config"]["network"]["hidden"] == 40
     run = repdrift.open_run(small_run)
-    for name in ("loss", "active_fraction", "active_units_fraction", "mean_si"):
+    for name in ("loss", "active_fraction", "fraction_active_units", "mean_si_active_units"):
         assert info["initial"][name] == pytest.approx(
             float((run.metrics if name in run.metrics else run.snapshots)[name].values[0])
         )
@@ -88,7 +88,7 @@ def test_inspect_json_has_status_steps_config_and_initial_final_metrics(small_ru
             float((run.metrics if name in run.metrics else run.snapshots)[name].values[-1])
         )
     table = repdrift_cmd("inspect", str(small_run))
-    assert table.returncode == 0 and "active_units_fraction" in table.stdout
+    assert table.returncode == 0 and "fraction_active_units" in table.stdout
 
 
 def _arrays(path: Path) -> dict[str, np.ndarray]:
@@ -177,7 +177,7 @@ def test_noise_free_control_is_flat_and_status_names(tmp_path):
         overrides=["run.steps=3000", "learner.update_noise=0", "record.snapshots=3"],
     )
     run = repdrift.simulate(cfg, tmp_path / "control")
-    units = run.metrics["active_units_fraction"].values
+    units = run.metrics["fraction_active_units"].values
     plateau = np.searchsorted(run.metrics["step"].values, 300)
     assert abs(units[-1] - units[plateau]) <= 0.01
 
@@ -221,6 +221,10 @@ def _make_killed_before_checkpoint(tmp_path: Path) -> Path:
     store.write_status(killed, store.Status("running", 0, 100, None, 0.0))
     return killed
 
+
+# A valid simulation and data analysis, to which the cases add one bad option.
+SIM = ["simulate", "--preset", "random", "--out", "OUT"]
+DATA = ["data", "analyze", "NONEMPTY", "--out", "OUT"]
 
 BAD_INPUTS = [
     # (name, args (OUT = a fresh path), expected words in the message)
@@ -313,7 +317,6 @@ BAD_INPUTS = [
     ("inspect a non-run", ["inspect", "NONEMPTY"], "not a repdrift run"),
     ("inspect a missing dir", ["inspect", "NOFILE"], "does not exist"),
     ("inspect a corrupt store", ["inspect", "CORRUPT"], "corrupt"),
-    ("inspect a killed run", ["inspect", "KILLED"], "first checkpoint"),
     ("resume a non-run", ["resume", "NONEMPTY"], "not a repdrift run"),
     ("resume a corrupt store", ["resume", "CORRUPT"], "corrupt"),
     ("unknown command", ["simulat", "--out", "OUT"], "No such command"),
@@ -322,6 +325,59 @@ BAD_INPUTS = [
         ["simulate", "--preset", "random", "--out", "OUT", "--fast"],
         "No such option",
     ),
+    # Sections that are not tables, with and without --set.
+    ("section not a table", ["simulate", "--config", "NOTTABLE", "--out", "OUT"], "network"),
+    (
+        "--set into a section that is not a table",
+        ["simulate", "--config", "NOTTABLE", "--set", "network.hidden=10", "--out", "OUT"],
+        "network: must be a table",
+    ),
+    (
+        "--set beside a task that is not a table",
+        ["simulate", "--config", "TASKNUMBER", "--set", "network.hidden=10", "--out", "OUT"],
+        "task",
+    ),
+    (
+        "--set task.kind into a task that is not a table",
+        ["simulate", "--config", "TASKNUMBER", "--set", "task.kind=random", "--out", "OUT"],
+        "task: must be a table",
+    ),
+    ("config is a directory", ["simulate", "--config", "NONEMPTY", "--out", "OUT"], "directory"),
+    ("config not UTF-8", ["simulate", "--config", "BINARY", "--out", "OUT"], "not valid TOML"),
+    ("both preset and config", ["config", "--preset", "random", "--config", "BADTOML"], "either"),
+    ("config: unknown preset", ["config", "--preset", "fig9"], "unknown preset"),
+    # Seeds are integers in [0, 2^64 - 1]; a run has at most 2e9 steps.
+    ("--seed 2^64", [*SIM, "--seed", "18446744073709551616"], "run.seed"),
+    ("--seed -1", [*SIM, "--seed", "-1"], "run.seed"),
+    ("--set run.seed=10^30", [*SIM, "--set", f"run.seed={10**30}"], "run.seed"),
+    ("--seed not an integer", [*SIM, "--seed", "1e3"], "--seed"),
+    ("--steps beyond the int32 counter", [*SIM, "--steps", "99999999999"], "run.steps"),
+    ("--steps 10^30", [*SIM, "--steps", str(10**30)], "run.steps"),
+    ("negative --steps", [*SIM, "--steps", "-5"], "run.steps"),
+    ("zero --steps", [*SIM, "--steps", "0"], "run.steps"),
+    ("--cores 0", [*SIM, "--cores", "0"], "--cores"),
+    ("resume --cores 0", ["resume", "NONEMPTY", "--cores", "0"], "--cores"),
+    # Wrong --set syntax.
+    ("--set =value", [*SIM, "--set", "=3"], "section.field=value"),
+    ("--set .field", [*SIM, "--set", ".lr=3"], "section.field=value"),
+    ("--set section only", [*SIM, "--set", "learner=3"], "section.field=value"),
+    ("--set a nested field", [*SIM, "--set", "learner.lr.x=3"], "not a field name"),
+    ("--set two lines", [*SIM, "--set", "network.hidden=3\nrun.steps=5"], "network.hidden"),
+    # --out under a file.
+    ("--out under a file", ["simulate", "--preset", "random", "--out", "AFILE/run"], "is a file"),
+    ("--out is a file", ["simulate", "--preset", "random", "--out", "AFILE"], "not a directory"),
+    # Directories that are not runs.
+    ("resume a missing dir", ["resume", "NOFILE"], "does not exist"),
+    ("resume a file", ["resume", "AFILE"], "not a directory"),
+    ("inspect a corrupt status.json", ["inspect", "BADSTATUS"], "corrupt"),
+    ("resume a corrupt status.json", ["resume", "BADSTATUS"], "corrupt"),
+    ("inspect a corrupt config.toml", ["inspect", "BADCONFIG"], "corrupt"),
+    ("resume a corrupt config.toml", ["resume", "BADCONFIG"], "corrupt"),
+    # The recorded-data command.
+    ("data: --seed -1", [*DATA, "--seed", "-1"], "--seed"),
+    ("data: --seed 2^64", [*DATA, "--seed", "18446744073709551616"], "--seed"),
+    ("data: not a layout", DATA, "not a recognised layout"),
+    ("data: missing path", ["data", "analyze", "NOFILE", "--out", "OUT"], "no such file"),
 ]
 
 
@@ -336,8 +392,23 @@ def test_bad_input_exits_2_with_one_line_and_touches_nothing(
     bad_toml.write_text("[learner\nlr = 0.1")
     wrong_type = tmp_path / "wrong.toml"
     wrong_type.write_text('[learner]\nlr = "fast"\n')
+    not_table = tmp_path / "not-table.toml"
+    not_table.write_text('network = "x"\n')
+    task_number = tmp_path / "task-number.toml"
+    task_number.write_text("task = 3\n")
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    afile = tmp_path / "afile.txt"
+    afile.write_text("a file")
     corrupt = _make_corrupt_store(tmp_path, small_run) if "CORRUPT" in args else None
-    killed = _make_killed_before_checkpoint(tmp_path) if "KILLED" in args else None
+    bad_status = bad_config = None
+    if "BADSTATUS" in args:
+        bad_status = _make_killed_before_checkpoint(tmp_path)
+        (bad_status / "status.json").write_text('{"status": "partial", "steps')
+    if "BADCONFIG" in args:
+        bad_config = _make_killed_before_checkpoint(tmp_path)
+        store.write_status(bad_config, store.Status("partial", 0, 100, None, 0.0))
+        (bad_config / "config.toml").write_text("[network]\nhidden = \n")
     subs = {
         "OUT": str(tmp_path / "out"),
         "NOFILE": str(tmp_path / "missing.toml"),
@@ -345,7 +416,13 @@ def test_bad_input_exits_2_with_one_line_and_touches_nothing(
         "WRONGTYPE": str(wrong_type),
         "NONEMPTY": str(nonempty),
         "CORRUPT": str(corrupt),
-        "KILLED": str(killed),
+        "NOTTABLE": str(not_table),
+        "TASKNUMBER": str(task_number),
+        "BINARY": str(binary),
+        "AFILE": str(afile),
+        "AFILE/run": str(afile / "run"),
+        "BADSTATUS": str(bad_status),
+        "BADCONFIG": str(bad_config),
     }
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
 
@@ -363,8 +440,18 @@ def test_bad_input_exits_2_with_one_line_and_touches_nothing(
     assert "Traceback" not in captured.err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     assert (nonempty / "notes.txt").read_text() == "keep me"
-    after = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p in before}
-    assert after == {p: t for p, t in before.items() if p in after}
+    assert afile.read_text() == "a file"
+    after = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    assert after == before  # nothing written, changed or deleted
+
+
+def test_inspect_a_run_killed_before_its_first_checkpoint_shows_it_partial(tmp_path, capsys):
+    killed = _make_killed_before_checkpoint(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["inspect", str(killed), "--json"])
+    assert exit_info.value.code == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["status"], info["steps_done"], info["steps_total"]) == ("partial", 0, 100)
 
 
 def test_the_installed_command_exits_2_with_one_line(tmp_path):
@@ -378,12 +465,183 @@ def test_the_installed_command_exits_2_with_one_line(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_use_cores_restricts_the_process_and_rejects_zero():
+def test_the_largest_seed_and_step_count_are_accepted_and_one_more_is_not(capsys):
+    from repdrift.config import MAX_SEED, MAX_STEPS
+
+    largest = ["config", "--preset", "random", "--set", f"run.seed={2**64 - 1}"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*largest, "--set", f"run.steps={2_000_000_000}"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "seed = 18446744073709551615" in out and "steps = 2000000000" in out
+    assert (MAX_SEED, MAX_STEPS) == (2**64 - 1, 2_000_000_000)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*largest, "--set", f"run.steps={2_000_000_001}"])
+    assert exit_info.value.code == 2
+    assert "run.steps" in capsys.readouterr().err
+
+
+def test_set_into_a_table_keeps_its_other_fields_and_a_new_task_kind_drops_them():
+    from repdrift.config import apply_overrides
+
+    data = {"network": {"hidden": 7, "activation": "relu"}, "task": {"samples": 9}}
+    out = apply_overrides(data, ["network.hidden=10", "run.seed=3"])
+    assert out["network"] == {"hidden": 10, "activation": "relu"}
+    assert out["run"] == {"seed": 3}
+    assert data["network"]["hidden"] == 7  # the input is not changed
+    # A task without kind is a corridor: setting that kind keeps its parameters.
+    assert apply_overrides(data, ["task.kind=corridor"])["task"] == {
+        "samples": 9,
+        "kind": "corridor",
+    }
+    assert apply_overrides(data, ["task.kind=random"])["task"] == {"kind": "random"}
+
+
+def test_overwrite_replaces_an_earlier_run_and_leaves_nothing_aside(tmp_path):
+    cfg = repdrift.load_config(preset="random", overrides=["run.steps=200", "record.snapshots=3"])
+    first = repdrift.simulate(cfg, tmp_path / "run")
+    assert first.status.steps_done == 200
+    again = repdrift.simulate(
+        cfg.model_copy(update={"run": cfg.run.model_copy(update={"steps": 300})}),
+        tmp_path / "run",
+        overwrite=True,
+    )
+    assert again.status.steps_done == 300
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no old copy left
+
+
+def test_out_where_nothing_may_be_written_is_refused_before_anything_is_made(tmp_path, monkeypatch):
+    # The tests may run as root, whom permissions do not stop: the refusal is tested
+    # through what the operating system answers.
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(store.StoreError, match="no permission to create it in"):
+        store.prepare_out(tmp_path / "new" / "run", overwrite=False)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(store.StoreError, match="Permission denied"):
+        store.prepare_out(tmp_path / "run", overwrite=False)
+
+
+USE_ONE_CORE = """
+import json, os
+from repdrift.cores import use_cores
+allowed = os.sched_getaffinity(0)
+threads = use_cores(1)
+import jax, jax.numpy as jnp
+
+def loss(p, x, y):  # the network of Fig. 2: 150 samples, 19 -> 500 -> 17
+    return jnp.mean((jax.nn.relu(x @ p[0].T + p[1]) @ p[2].T - y) ** 2)
+
+@jax.jit
+def train(p, key, x, y):  # noisy gradient descent
+    def step(i, carry):
+        p, key = carry
+        key, *noise = jax.random.split(key, 4)
+        g = jax.grad(loss)(p, x, y)
+        return tuple(a - 0.1 * (b + 0.01 * jax.random.normal(k, a.shape))
+                     for a, b, k in zip(p, g, noise)), key
+    return jax.lax.fori_loop(0, 3000, step, (p, key))
+
+def cpu_s():  # CPU seconds of each thread
+    out = {}
+    for t in os.listdir("/proc/self/task"):
+        fields = open(f"/proc/self/task/{t}/stat").read().rsplit(")", 1)[1].split()
+        out[t] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+k = jax.random.key(0)
+p = (jax.random.normal(k, (500, 19)), jnp.zeros(500), jax.random.normal(k, (17, 500)) / 250)
+args = (p, k, jax.random.normal(k, (150, 19)), jnp.zeros((150, 17)))
+jax.block_until_ready(train(*args))  # compile
+before = cpu_s()
+jax.block_until_ready(train(*args))
+after = cpu_s()
+print(json.dumps({
+    "threads": threads,
+    "allowed": sorted(allowed),
+    "cpu": sorted(after[t] - before.get(t, 0.0) for t in after),
+    "masks": [sorted(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")],
+    "again": use_cores(1),
+}))
+"""
+
+
+def test_use_cores_sizes_xlas_pool_without_pinning_the_process():
+    result = subprocess.run(
+        [sys.executable, "-c", USE_ONE_CORE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["threads"] == 1
+    # Every thread may run on every core the process was allowed: two runs started at
+    # once are not stacked on one core.
+    assert all(mask == info["allowed"] for mask in info["masks"])
+    # One thread did the work. (With XLA's default pool on two or more cores, two
+    # threads share it about equally.)
+    busiest, second = info["cpu"][-1], info["cpu"][-2]
+    assert busiest > 0.1 and second < 0.25 * busiest, info["cpu"]
+    # After the backend has started, the pool cannot change: nothing is done.
+    assert info["again"] is None
+
+
+def test_use_cores_rejects_zero():
     from repdrift.cores import use_cores
 
-    available = len(os.sched_getaffinity(0))
     assert use_cores(None) is None
-    assert use_cores(1) == 1 and len(os.sched_getaffinity(0)) == 1
     with pytest.raises(ValueError, match="at least 1"):
         use_cores(0)
-    assert available >= 1
+
+
+# ------------------------------------------------------------------------------------- CI
+
+
+def test_in_ci_a_data_test_that_skips_fails(pytester, monkeypatch):
+    pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text())
+    pytester.makeini("[pytest]\nmarkers =\n    data: needs the recorded data\n")
+    pytester.makepyfile(
+        test_skips="""
+        import pytest
+
+        @pytest.mark.data
+        def test_marked_data():
+            pytest.skip("no data here")
+
+        def test_unmarked_but_needs_the_data():
+            pytest.skip("recorded data not found at /nowhere")
+
+        def test_skips_for_another_reason():
+            pytest.skip("not on this platform")
+        """
+    )
+    monkeypatch.setenv("CI", "true")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2, skipped=1)
+    result.stdout.fnmatch_lines(["*in CI a test that needs the recorded data may not skip*"])
+    monkeypatch.delenv("CI")
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(skipped=3)
+
+
+def test_ci_script_runs_the_readme_test_command_first_and_fails_on_no_slow_tests():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    script = (root / ".ci" / "run").read_text()
+    command = (
+        "python3.11 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/pytest -q"
+    )
+    assert f"```bash\n{command}\n```" in readme
+    commands = [
+        line for line in script.splitlines() if line.strip() and not line.startswith(("#", " "))
+    ]
+    first = commands.index(command)
+    assert all(not c.startswith((".venv/bin/pytest", "python")) for c in commands[:first])
+    assert "set -euo pipefail" in commands[:first]
+    assert commands[first + 1 :] == [".venv/bin/pytest -q -m slow"]  # exit 5 fails too

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from repdrift.data.cli import app
+from repdrift.data.cli import MANIFEST, app
 from test_data_fixtures import require_data, write_track
 
 
@@ -79,6 +79,7 @@ def test_input_errors_exit_2_with_one_line_and_no_results(track, tmp_path):
     (tmp_path / "junk" / "a.txt").write_text("x")
     _one_error_line(run(tmp_path / "junk", "--out", out), "junk", "not a recognised layout")
     _one_error_line(run(track, "--out", out, "--shuffles", 0), "--shuffles")
+    _one_error_line(run(track, "--out", out, "--shuffles", 10**30), "--shuffles", "100,000")
     assert not out.exists()
     # A corrupt file found midway: the error names it, nothing is left behind.
     broken = tmp_path / "broken" / "C1_M1" / "Environment A"
@@ -95,11 +96,51 @@ def test_out_must_be_empty_unless_overwrite(track, tmp_path):
     (out / "old.txt").write_text("keep me")
     _one_error_line(run(track, "--out", out, "--shuffles", 20), "out", "not empty")
     assert (out / "old.txt").read_text() == "keep me"
-    result = run(track, "--out", out, "--shuffles", 20, "--overwrite")
-    assert result.exit_code == 0, result.output
-    assert not (out / "old.txt").exists() and (out / "sessions.csv").exists()
     (tmp_path / "file").write_text("x")
     _one_error_line(run(track, "--out", tmp_path / "file"), "file", "not a folder")
+    _one_error_line(run(track, "--out", tmp_path / "file" / "r"), "cannot create")
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_overwrite_never_deletes_a_folder_it_did_not_write(track, tmp_path):
+    thesis = tmp_path / "thesis"
+    thesis.mkdir()
+    (thesis / "chapter1.tex").write_text("years of work")
+    (thesis / "figures").mkdir()
+    _one_error_line(
+        run(track, "--out", thesis, "--shuffles", 20, "--overwrite"),
+        "thesis",
+        "not an earlier result",
+    )
+    assert (thesis / "chapter1.tex").read_text() == "years of work"
+    assert sorted(p.name for p in thesis.iterdir()) == ["chapter1.tex", "figures"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis"]  # nothing left aside
+
+
+def test_overwrite_replaces_an_earlier_result_but_not_files_added_to_it(track, tmp_path):
+    out = tmp_path / "results"
+    first = run(track, "--out", out, "--shuffles", 20, "--seed", 1)
+    assert first.exit_code == 0, first.output
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert sorted(manifest["files"]) == sorted(p.name for p in out.iterdir() if p.name != MANIFEST)
+    assert json.loads((out / "regression.json").read_text())["config"]["seed"] == 1
+
+    again = run(track, "--out", out, "--shuffles", 20, "--seed", 2, "--overwrite")
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "regression.json").read_text())["config"]["seed"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # the old one is gone
+
+    (out / "my-notes.txt").write_text("mine")
+    refused = run(track, "--out", out, "--shuffles", 20, "--seed", 3, "--overwrite")
+    _one_error_line(refused, "results", "did not write (my-notes.txt)")
+    assert (out / "my-notes.txt").read_text() == "mine"
+    assert json.loads((out / "regression.json").read_text())["config"]["seed"] == 2
+
+
+def test_seed_outside_0_to_2_64_is_an_input_error(track, tmp_path):
+    for seed in ("-1", str(2**64)):
+        _one_error_line(run(track, "--out", tmp_path / "r", "--seed", seed), "--seed", seed)
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.data

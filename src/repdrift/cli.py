@@ -1,7 +1,8 @@
 """The ``repdrift`` command.
 
-Exit status 0 on success, 2 on a usage or input error, with one line on stderr that names
-the problem (never a traceback).
+Exit status 0 on success, 2 on a usage or input error, 1 when the file system refuses a
+write midway (no space left, say), with one line on stderr that names the problem (never a
+traceback).
 """
 
 from __future__ import annotations
@@ -97,18 +98,32 @@ def _progress(quiet: bool):
             completed=step,
             rate=rate,
             loss=metrics.get("loss"),
-            units=metrics.get("active_units_fraction"),
+            units=metrics.get("fraction_active_units"),
         )
 
     return bar, update
 
 
 def _run_with_progress(fn, quiet: bool):
+    """``fn(callback)``; the bar appears at the first progress report (an error before it
+    leaves stderr with its one line)."""
     bar, update = _progress(quiet)
     if bar is None:
         return fn(None)
-    with bar:
-        return fn(update)
+    started = False
+
+    def report(step: int, total: int, metrics: dict[str, float]) -> None:
+        nonlocal started
+        if not started:
+            bar.start()
+            started = True
+        update(step, total, metrics)
+
+    try:
+        return fn(report)
+    finally:
+        if started:
+            bar.stop()
 
 
 def _figures(run, quiet: bool) -> list[Path]:
@@ -130,10 +145,11 @@ def _report(run) -> None:
     line = (
         f"{run.path}: {s['status']}, {s['steps_done']:,}/{s['steps_total']:,} steps; "
         f"loss {fmt(i.get('loss'))} → {fmt(f.get('loss'))}, active units "
-        f"{fmt(i.get('active_units_fraction'))} → {fmt(f.get('active_units_fraction'))}"
+        f"{fmt(i.get('fraction_active_units'))} → {fmt(f.get('fraction_active_units'))}"
     )
-    if "mean_si" in f:
-        line += f", mean SI {fmt(i.get('mean_si'))} → {fmt(f.get('mean_si'))} bits"
+    if "mean_si_place_units" in f:
+        a, b = i.get("mean_si_place_units"), f.get("mean_si_place_units")
+        line += f", mean SI of place units {fmt(a)} → {fmt(b)} bits"
     err_console.print(line, markup=False)
 
 
@@ -267,8 +283,33 @@ def _mount_data() -> None:
 _mount_data()
 
 
+def _mount_reproduce() -> None:
+    from repdrift.experiments.cli import reproduce
+
+    app.command("reproduce")(reproduce)
+
+
+_mount_reproduce()
+
+
+def _mount_sweep() -> None:
+    from repdrift.sweep.cli import app as sweep_app
+
+    app.add_typer(sweep_app, name="sweep", help="Run, resume and inspect sweeps of many runs.")
+
+
+_mount_sweep()
+
+
 def _known_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [config_mod.ConfigError, store.StoreError, InputError]
+    from repdrift.sweep.spec import SweepError
+
+    errors: list[type[BaseException]] = [
+        config_mod.ConfigError,
+        store.StoreError,
+        InputError,
+        SweepError,
+    ]
     try:
         from repdrift.data import DataError
 
@@ -301,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
         console.print(err.format_message(), markup=False)
         code = 0
     except _click_errors("UsageError") as err:
-        err_console.print(f"repdrift: error: {err.format_message()}", markup=False)
+        err_console.print(f"repdrift: error: {_one_line(err.format_message())}", markup=False)
         code = 2
     except (KeyboardInterrupt, typer.Abort, *_click_errors("Abort")):
         err_console.print(
@@ -309,9 +350,17 @@ def main(argv: list[str] | None = None) -> None:
         )
         code = 130
     except _known_errors() as err:
-        err_console.print(f"repdrift: error: {err}", markup=False)
+        err_console.print(f"repdrift: error: {_one_line(err)}", markup=False)
         code = 2
+    except OSError as err:  # the file system refused (no space, permissions changed): status 1
+        where = f" ({err.filename})" if err.filename else ""
+        err_console.print(f"repdrift: error: {err.strerror or err}{where}", markup=False)
+        code = 1
     raise SystemExit(code)
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
 
 
 if __name__ == "__main__":

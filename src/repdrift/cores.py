@@ -1,34 +1,99 @@
-"""How many CPU cores a process lets XLA use.
+"""How many threads XLA's CPU backend may run a computation on.
 
 The networks of the paper are small: one training step is a few small matrix products
-and a few thousand random numbers. XLA's CPU backend splits such work across every core
-it sees, and on the 2-core machines we measure on, the hand-offs between threads cost
-more than they save: one Fig. 2 step takes ~470 µs on two cores and ~330 µs on one
-(``benchmarks/engine.py --cores``). So the ``repdrift`` command runs a simulation on one
-core by default (``--cores``), which also leaves the other cores free for other runs.
+and a few thousand random numbers. XLA's CPU backend splits such work across a pool of
+threads as large as the number of cores the process may run on, and on the 2-core
+machines we measure on the hand-offs between threads cost more than they save: one
+Fig. 2 step takes ~470 µs with a 2-thread pool and ~330 µs with one thread
+(``benchmarks/engine.py --cores``). So the ``repdrift`` command runs a simulation with one
+thread by default (``--cores``), which also leaves the other cores to other runs.
 
-XLA sizes its thread pool from the cores the process may run on when the backend first
-starts, so :func:`use_cores` must run before the first JAX computation.
+XLA has no option for the size of that pool (``--xla_cpu_multi_thread_eigen=false`` only
+makes matrix products single-threaded: with it, two threads still share a Fig. 2-sized
+training loop about equally, as without it) and sizes it from the cores the process may
+run on when its CPU backend starts.
+:func:`use_cores` therefore restricts the process to ``n`` cores, starts the backend, and
+gives every thread back all its cores: XLA keeps a pool of ``n`` threads, and the
+operating system puts each process on whichever core is free. Pinning instead (as
+repdrift did before) put every run on the first core: two runs started together shared
+core 0 while core 1 idled.
+
+Measured with jax 0.10.2 on a 2-core machine: ``repdrift simulate --preset fig2-quick
+--steps 30000``, steps/s as the progress bar computes them (records included, compilation
+excluded), median of three rounds; two runs "at once" started together, each in its own
+session as from two terminals (the machine was shared with other work, whose share the
+measured runs were raised above while they ran):
+
+=============================================  =======  ====================  ===========
+                                                alone    two at once (each)    CPU µs/step
+=============================================  =======  ====================  ===========
+pinned to the first core (before)                3,581    1,713                 ~270
+one-thread pool, free on either core (now)       3,629    3,412                 ~270
+no restriction (XLA's 2-thread pool)             1,748    1,838                 ~500–850
+=============================================  =======  ====================  ===========
+
+Pinned, two runs shared core 0 at half speed while core 1 idled; with a one-thread pool
+each ran on its own core at nearly the speed of one alone. The default pool keeps two
+threads busy handing work to each other and spends about twice the CPU time per step.
+
+:func:`use_cores` must run before the first JAX computation, which starts the backend.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 
 def use_cores(n: int | None) -> int | None:
-    """Restrict this process to ``n`` of the cores it may run on (``None``: leave as is).
+    """Let XLA's CPU backend run computations on ``n`` threads (``None``: leave as is).
 
-    Returns the number of cores now allowed, or ``None`` where the platform offers no
-    affinity control (then nothing changes). Results can differ in the last bits between
-    core counts (XLA may split reductions differently); a run and its resumption should
-    use the same count, as the command line does by default.
+    Call before the first JAX computation: it starts the CPU backend with a pool of
+    ``min(n, cores allowed)`` threads; afterwards the process may again run on every core
+    it was allowed, so concurrent runs spread over the free cores.
+
+    Returns the number of threads of the pool, or ``None`` where nothing changed: no
+    affinity control on this platform, or the backend had already started (then its pool
+    keeps the size it has). Results can differ in the last bits between thread counts
+    (XLA may split reductions differently); a run and its resumption should use the same
+    count, as the command line does by default.
+
+    Raises:
+        ValueError: ``n`` is smaller than 1.
     """
-    if n is None or not hasattr(os, "sched_setaffinity"):
+    if n is None:
         return None
     if n < 1:
         raise ValueError(f"cores must be at least 1, got {n}")
-    allowed = sorted(os.sched_getaffinity(0))
-    chosen = set(allowed[: min(n, len(allowed))])
-    os.sched_setaffinity(0, chosen)
-    return len(chosen)
+    if not hasattr(os, "sched_setaffinity") or _backend_started():
+        return None
+    allowed = os.sched_getaffinity(0)
+    count = min(n, len(allowed))
+    if count < len(allowed):
+        os.sched_setaffinity(0, set(sorted(allowed)[:count]))
+        try:
+            import jax
+
+            jax.devices()  # starts the backends (CPU included): its pool gets `count` threads
+        finally:
+            _allow_all_threads(allowed)
+    return count
+
+
+def _backend_started() -> bool:
+    """Whether JAX has started its backends (then their thread pools are sized)."""
+    import jax._src.xla_bridge as xla_bridge
+
+    started = getattr(xla_bridge, "backends_are_initialized", None)
+    return bool(started()) if started is not None else bool(getattr(xla_bridge, "_backends", {}))
+
+
+def _allow_all_threads(cores: set[int]) -> None:
+    """Let every thread of this process run on ``cores`` (threads inherit affinity at birth)."""
+    try:
+        threads = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:  # no /proc: at least this thread
+        threads = [0]
+    for tid in threads:
+        with contextlib.suppress(OSError):  # a thread may end meanwhile
+            os.sched_setaffinity(tid, cores)

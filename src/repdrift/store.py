@@ -86,27 +86,56 @@ def is_run(path: Path) -> bool:
 
 
 def prepare_out(path: Path, *, overwrite: bool) -> Path:
-    """Check that ``path`` may receive a new run; clear it if ``overwrite`` and it is a run.
+    """Check that ``path`` may receive a new run; replace it if ``overwrite`` and it is a run.
 
     A non-empty directory is refused without ``overwrite``, and even with it unless it
-    is a repdrift run (so that a mistyped ``--out`` never deletes unrelated files).
+    is a repdrift run (so that a mistyped ``--out`` never deletes unrelated files). An
+    ``--out`` under a file, or where this process may not write, is refused before
+    anything is created. An old run is first renamed aside and only then deleted, so a
+    failure leaves it whole.
+
+    Raises:
+        StoreError: one line naming ``path`` and the problem.
     """
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise StoreError(f"--out {path} exists and is not a directory")
-    if path.is_dir() and any(path.iterdir()):
-        if not overwrite:
-            raise StoreError(
-                f"--out {path} exists and is not empty; choose a new directory or pass --overwrite"
-            )
-        if not is_run(path):
-            raise StoreError(
-                f"--out {path} is not empty and is not a repdrift run; refusing to overwrite it"
-            )
-        if _live_pid(path) is not None:
-            raise StoreError(f"run {path} is being written by process {_live_pid(path)}")
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        # The nearest existing ancestor must be a directory this process may write in.
+        parent = next((p for p in path.parents if p.exists()), path)
+        if not parent.is_dir():
+            raise StoreError(f"--out {path}: {parent} is a file, not a directory")
+        if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+            raise StoreError(f"--out {path}: no permission to create it in {parent}")
+        if path.exists() and not path.is_dir():
+            raise StoreError(f"--out {path} exists and is not a directory")
+        if path.is_dir() and any(path.iterdir()):
+            if not overwrite:
+                raise StoreError(
+                    f"--out {path} exists and is not empty; "
+                    "choose a new directory or pass --overwrite"
+                )
+            if not is_run(path):
+                raise StoreError(
+                    f"--out {path} is not empty and is not a repdrift run; refusing to overwrite it"
+                )
+            pid = _live_pid(path)
+            if pid is not None:
+                raise StoreError(f"run {path} is being written by process {pid}")
+            if path.is_symlink():
+                raise StoreError(f"--out {path} is a link; give the directory it points to")
+            old = path.resolve()
+            here = Path.cwd().resolve()
+            if old == here or old in here.parents:
+                raise StoreError(
+                    f"--out {path} is or holds the current directory; not replacing it"
+                )
+            aside = old.with_name(f".{old.name}.old-{os.getpid()}")
+            old.rename(aside)  # aside first: a failure below leaves the old run whole
+            shutil.rmtree(aside, ignore_errors=True)
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"--out {path}: {err.strerror or err}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StoreError(f"--out {path}: no permission to write in it")
     return path
 
 

@@ -1,9 +1,14 @@
 """``repdrift data …``: analyse recorded data from the command line.
 
 ``repdrift data analyze PATH --out DIR [--json]`` writes the per-session table, the
-regressions and the Fig. 3-style figure (see :mod:`repdrift.data.report`). Exit status 0
-on success; 2 on a usage or input error, with one line on stderr naming the file and the
-problem, and nothing left in ``DIR``.
+regressions and the Fig. 3-style figure (see :mod:`repdrift.data.report`), and a small
+manifest, ``repdrift-analysis.json``, that lists them. Exit status 0 on success; 2 on a
+usage or input error, with one line on stderr naming the file and the problem, and nothing
+left in ``DIR``.
+
+``--overwrite`` replaces only an earlier result of this command: a folder whose manifest
+lists every file in it. Any other non-empty folder, or a result folder to which other
+files were added, is refused and left as it is.
 """
 
 from __future__ import annotations
@@ -42,15 +47,76 @@ def _fail(message: str, status: int = 2) -> typer.Exit:
     return typer.Exit(status)
 
 
+#: The manifest an analysis writes into its results folder; ``--overwrite`` replaces only
+#: folders that hold one and nothing it does not list.
+MANIFEST = "repdrift-analysis.json"
+_MANIFEST_KIND = "repdrift data analyze results"
+#: Seeds of the shuffles are unsigned 64-bit integers, as the seeds of simulations.
+MAX_SEED = 2**64 - 1
+#: More shuffles than this resolve p-values below 1e-5, far under any threshold used.
+MAX_SHUFFLES = 100_000
+
+
+def _write_manifest(folder: Path, files: dict[str, Path], source: Path) -> None:
+    manifest = {
+        "kind": _MANIFEST_KIND,
+        "format": 1,
+        "source": str(source),
+        "files": sorted(f.name for f in files.values()),
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _foreign_entries(out: Path) -> list[str] | None:
+    """Entries of ``out`` that an earlier analysis did not write; ``None``: no manifest."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text())
+        if manifest.get("kind") != _MANIFEST_KIND:
+            return None
+        ours = {str(name) for name in manifest["files"]} | {MANIFEST}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return sorted(p.name for p in out.iterdir() if p.name not in ours)
+
+
 def _check_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise DataError(out, "--out exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise DataError(out, "--out exists and is not empty (use --overwrite to replace it)")
+    """``out`` may receive results: absent, empty, or (with ``overwrite``) our own results."""
+    try:
+        if out.exists() and not out.is_dir():
+            raise DataError(out, "--out exists and is not a folder")
+        here = Path.cwd().resolve()
+        if out.resolve() == here or out.resolve() in here.parents:
+            raise DataError(out, "--out is the current folder or holds it; choose a new folder")
+        if not (out.is_dir() and any(out.iterdir())):
+            return
+        if not overwrite:
+            raise DataError(out, "--out exists and is not empty (use --overwrite to replace it)")
+        foreign = _foreign_entries(out)
+    except OSError as err:
+        raise DataError(out, f"cannot use --out ({err.strerror})") from None
+    if foreign is None:
+        raise DataError(
+            out,
+            f"--out is not empty and is not an earlier result of `repdrift data analyze` "
+            f"(no {MANIFEST}); refusing to replace it",
+        )
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (
+            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        )
+        raise DataError(
+            out,
+            f"--out holds files an earlier analysis did not write ({shown}); "
+            "refusing to replace it",
+        )
 
 
-def _publish(tmp: Path, out: Path) -> None:
-    """Put the finished results at ``out``: a rename, so ``out`` is never half-written."""
+def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
+    """Put the finished results at ``out``: a rename, so ``out`` is never half-written.
+
+    ``out`` is checked again first: the analysis may have taken minutes.
+    """
+    _check_out(out, overwrite)
     if out.exists():
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
         out.rename(old)
@@ -87,10 +153,16 @@ def analyze(
     from .report import analyze_path, write_report
 
     console = Console(stderr=True)
-    if shuffles < 1:
-        raise _fail(f"--shuffles must be at least 1, got {shuffles}")
+    if not 1 <= shuffles <= MAX_SHUFFLES:
+        raise _fail(f"--shuffles must be an integer in [1, {MAX_SHUFFLES:,}], got {shuffles}")
+    if not 0 <= seed <= MAX_SEED:
+        raise _fail(f"--seed must be an integer in [0, 2^64 − 1], got {seed}")
     config = AnalysisConfig(n_shuffles=shuffles, seed=seed)
-    out = out.expanduser()
+    # The folder itself, not a link to it or a name relative to it, is what is replaced.
+    try:
+        out = out.expanduser().resolve()
+    except (OSError, RuntimeError) as err:  # RuntimeError: a loop of links
+        raise _fail(f"{out}: cannot use --out ({err})") from None
     tmp: Path | None = None
     try:
         _check_out(out, overwrite)
@@ -121,8 +193,12 @@ def analyze(
             report = analyze_path(path, config, on_session=done, layout=layout)
         if not report.results:
             raise DataError(path, "no sessions found")
-        files = write_report(report, tmp)
-        _publish(tmp, out)
+        try:
+            files = write_report(report, tmp)
+            _write_manifest(tmp, files, path)
+            _publish(tmp, out, overwrite)
+        except OSError as err:
+            raise DataError(out, f"cannot write the results ({err.strerror or err})") from None
         tmp = None
     except DataError as err:
         raise _fail(str(err)) from None
