@@ -65,7 +65,10 @@ class _Metrics(ProgressColumn):
         units = task.fields.get("units")
         if loss is None:
             return Text("")
-        return Text(f"loss {loss:.3g}  active units {units:.3f}", style="magenta")
+        shown = f"loss {loss:.3g}"
+        if units is not None:
+            shown += f"  active units {units:.3f}"
+        return Text(shown, style="magenta")
 
 
 def _progress(quiet: bool):
@@ -127,9 +130,9 @@ def _run_with_progress(fn, quiet: bool):
 
 
 def _figures(run, quiet: bool) -> list[Path]:
-    from repdrift.plotting.fig2 import draw_fig2
+    from repdrift.plotting.runs import draw_run
 
-    paths = draw_fig2(run, run.path / "figures")
+    paths = draw_run(run, run.path / "figures")
     if not quiet:
         err_console.print(f"figures: {run.path / 'figures'} ({len(paths)} files)")
     return paths
@@ -144,9 +147,13 @@ def _report(run) -> None:
 
     line = (
         f"{run.path}: {s['status']}, {s['steps_done']:,}/{s['steps_total']:,} steps; "
-        f"loss {fmt(i.get('loss'))} → {fmt(f.get('loss'))}, active units "
-        f"{fmt(i.get('fraction_active_units'))} → {fmt(f.get('fraction_active_units'))}"
+        f"loss {fmt(i.get('loss'))} → {fmt(f.get('loss'))}"
     )
+    if "fraction_active_units" in f:
+        a, b = i.get("fraction_active_units"), f.get("fraction_active_units")
+        line += f", active units {fmt(a)} → {fmt(b)}"
+    if "mean_x" in f:
+        line += f", mean x {fmt(i.get('mean_x'))} → {fmt(f.get('mean_x'))}"
     if "mean_si_place_units" in f:
         a, b = i.get("mean_si_place_units"), f.get("mean_si_place_units")
         line += f", mean SI of place units {fmt(a)} → {fmt(b)} bits"
@@ -229,12 +236,18 @@ def inspect(
         + (f"  ({summary['message']})" if summary["message"] else "")
     )
     c = run.config
-    console.print(
-        f"task {c.task.kind}, {c.network.hidden} hidden units "
-        f"({c.network.activation}), learner {c.learner.kind} lr {c.learner.lr:g}, "
-        f"update noise {c.learner.update_noise:g}, label noise "
-        f"{c.learner.label_noise:g}, seed {c.run.seed}"
-    )
+    if c.model.kind == "network":
+        console.print(
+            f"task {c.task.kind}, {c.network.hidden} hidden units "
+            f"({c.network.activation}), learner {c.learner.kind} lr {c.learner.lr:g}, "
+            f"update noise {c.learner.update_noise:g}, label noise "
+            f"{c.learner.label_noise:g}, seed {c.run.seed}"
+        )
+    else:
+        fields = ", ".join(
+            f"{k} {v}" for k, v in c.model.model_dump().items() if k != "kind"
+        )
+        console.print(f"model {c.model.kind}: {fields}; seed {c.run.seed}")
     table = Table("metric", "initial", "final")
     for name in summary["final"]:
         if name.startswith("step_"):

@@ -779,6 +779,8 @@ def simulate_batch(
         raise ValueError("give one output directory per configuration (at least one)")
     _check_batch(configs)
     members = [build(c) for c in configs]  # validates every task before anything is written
+    for out in outs:  # every output checked before any is created
+        store.check_out(Path(out), overwrite=overwrite)
     paths = [store.prepare_out(Path(o), overwrite=overwrite) for o in outs]
     slots = []
     for path, member in zip(paths, members, strict=True):

@@ -85,14 +85,13 @@ def is_run(path: Path) -> bool:
     return (Path(path) / CONFIG_FILE).is_file()
 
 
-def prepare_out(path: Path, *, overwrite: bool) -> Path:
-    """Check that ``path`` may receive a new run; replace it if ``overwrite`` and it is a run.
+def check_out(path: Path, *, overwrite: bool) -> bool:
+    """Check, without changing anything, that ``path`` may receive a new run.
 
-    A non-empty directory is refused without ``overwrite``, and even with it unless it
-    is a repdrift run (so that a mistyped ``--out`` never deletes unrelated files). An
-    ``--out`` under a file, or where this process may not write, is refused before
-    anything is created. An old run is first renamed aside and only then deleted, so a
-    failure leaves it whole.
+    Returns whether an existing run there will have to be replaced. A non-empty directory
+    is refused without ``overwrite``, and even with it unless it is a repdrift run (so that
+    a mistyped ``--out`` never deletes unrelated files); an ``--out`` under a file, or where
+    this process may not write, is refused.
 
     Raises:
         StoreError: one line naming ``path`` and the problem.
@@ -107,27 +106,44 @@ def prepare_out(path: Path, *, overwrite: bool) -> Path:
             raise StoreError(f"--out {path}: no permission to create it in {parent}")
         if path.exists() and not path.is_dir():
             raise StoreError(f"--out {path} exists and is not a directory")
-        if path.is_dir() and any(path.iterdir()):
-            if not overwrite:
-                raise StoreError(
-                    f"--out {path} exists and is not empty; "
-                    "choose a new directory or pass --overwrite"
-                )
-            if not is_run(path):
-                raise StoreError(
-                    f"--out {path} is not empty and is not a repdrift run; refusing to overwrite it"
-                )
-            pid = _live_pid(path)
-            if pid is not None:
-                raise StoreError(f"run {path} is being written by process {pid}")
-            if path.is_symlink():
-                raise StoreError(f"--out {path} is a link; give the directory it points to")
+        if not (path.is_dir() and any(path.iterdir())):
+            return False
+        if not overwrite:
+            raise StoreError(
+                f"--out {path} exists and is not empty; "
+                "choose a new directory or pass --overwrite"
+            )
+        if not is_run(path):
+            raise StoreError(
+                f"--out {path} is not empty and is not a repdrift run; refusing to overwrite it"
+            )
+        pid = _live_pid(path)
+        if pid is not None:
+            raise StoreError(f"run {path} is being written by process {pid}")
+        if path.is_symlink():
+            raise StoreError(f"--out {path} is a link; give the directory it points to")
+        old = path.resolve()
+        here = Path.cwd().resolve()
+        if old == here or old in here.parents:
+            raise StoreError(f"--out {path} is or holds the current directory; not replacing it")
+        return True
+    except OSError as err:
+        raise StoreError(f"--out {path}: {err.strerror or err}") from None
+
+
+def prepare_out(path: Path, *, overwrite: bool) -> Path:
+    """Check ``path`` (:func:`check_out`) and make it an empty directory for a new run.
+
+    An old run is first renamed aside and only then deleted, so a failure leaves it whole.
+
+    Raises:
+        StoreError: one line naming ``path`` and the problem.
+    """
+    path = Path(path)
+    replace = check_out(path, overwrite=overwrite)
+    try:
+        if replace:
             old = path.resolve()
-            here = Path.cwd().resolve()
-            if old == here or old in here.parents:
-                raise StoreError(
-                    f"--out {path} is or holds the current directory; not replacing it"
-                )
             aside = old.with_name(f".{old.name}.old-{os.getpid()}")
             old.rename(aside)  # aside first: a failure below leaves the old run whole
             shutil.rmtree(aside, ignore_errors=True)
