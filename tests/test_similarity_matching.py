@@ -30,6 +30,7 @@ drift.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -185,14 +186,152 @@ def test_fixed_point_satisfies_the_equations():
     assert np.linalg.norm(y - target) / np.linalg.norm(y) < 1e-3
 
 
+def _learned_instance(seed, n=40, d=6, samples=300):
+    """A network like a trained one: M the mean of outer products of sparse non-negative
+    responses plus rectified, asymmetric synaptic noise (so λ₂I + M has a positive
+    definite symmetric part: one fixed point); random W, b and input."""
+    rng = np.random.default_rng(seed)
+    responses = np.maximum(rng.normal(size=(n, samples)) - 0.8, 0)
+    M = responses @ responses.T / samples + np.maximum(rng.normal(scale=2e-3, size=(n, n)), 0)
+    W = rng.normal(size=(n, d)) * 0.5
+    b = np.abs(rng.normal(size=n)) * 0.05
+    x = rng.normal(size=d)
+    return W, M, b, x, 0.02, 0.05, 0.5
+
+
+def _exact_fixed_point(W, M, b, x, lam1, lam2, alpha):
+    """Float64 reference: the dynamics run far past the model's tolerance, then the linear
+    system of their active set solved exactly; returns ``(y, complementarity residual)``."""
+    n = W.shape[0]
+    drive = W @ x - np.sqrt(alpha) * b
+    diag = np.diag(M)
+    lateral = M - np.diag(diag)
+    u = np.zeros(n)
+    for _ in range(40_000):
+        y = np.maximum(u - lam1, 0) / (lam2 + diag)
+        u = u + 0.05 * (drive - u - lateral @ y)
+    active = np.maximum(u - lam1, 0) > 0
+    A = lam2 * np.eye(n) + M
+    c = drive - lam1
+    y = np.zeros(n)
+    y[active] = np.linalg.solve(A[np.ix_(active, active)], c[active])
+    w = A @ y - c
+    return y, min(y.min(), w[~active].min()), np.abs(w[active]).max()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_active_set_solver_finds_the_fixed_point_of_the_dynamics(seed):
+    """On random instances shaped like trained networks, the active-set solver's fixed
+    point (a) satisfies the fixed-point equations ``u = Wx − √α b − (M − diag M) y``,
+    ``y = max((u − λ₁)/(λ₂ + diag M), 0)`` to far better than the tolerance, (b) has the
+    active set of the exact (float64) solution and equals it to float32 rounding, (c)
+    passes the dynamics' own stopping test at once (one iteration) after a few linear
+    solves, and (d) equals the fixed point of the plain dynamics from u = 0 to within the
+    latter's own accuracy (its stopping test leaves an error of about tol / slowest rate:
+    ~1e-4 on these instances, up to ~6e-4 in trained ring networks)."""
+    W, M, b, x, lam1, lam2, alpha = _learned_instance(seed)
+    exact, violation, residual = _exact_fixed_point(W, M, b, x, lam1, lam2, alpha)
+    assert violation > -1e-12 and residual < 1e-10  # the reference solves the problem
+    assert 3 <= np.sum(exact > 0) <= 0.7 * exact.size  # genuinely rectified and inhibited
+    args = [jnp.asarray(a, jnp.float32) for a in (W, M, b, x, lam1, lam2, alpha)]
+    new = jax.jit(sm.solve)(*args)
+    plain = jax.jit(partial(sm.solve, solver="dynamics"))(*args)
+    y = np.asarray(new.y, np.float64)
+    # (a) the fixed-point equations, in float64 on the float32 inputs
+    Wf, Mf, bf, xf = (np.asarray(a, np.float64) for a in args[:4])
+    u = Wf @ xf - np.sqrt(alpha) * bf - (Mf - np.diag(np.diag(Mf))) @ y
+    implied = np.maximum(u - lam1, 0) / (lam2 + np.diag(Mf))
+    assert np.linalg.norm(implied - y) / np.linalg.norm(y) < 1e-5
+    # (b) the exact solution
+    np.testing.assert_array_equal(y > 0, exact > 0)
+    assert np.linalg.norm(y - exact) / np.linalg.norm(exact) < 1e-5
+    # (c) cheap and verified by the dynamics
+    assert int(new.iterations) == 1 and 1 <= int(new.solves) <= 8
+    # (d) the plain dynamics stop near the same point, after hundreds of iterations
+    y_plain = np.asarray(plain.y, np.float64)
+    assert 50 < int(plain.iterations) < 10_000
+    assert np.linalg.norm(y_plain - exact) / np.linalg.norm(exact) < 2e-3
+    assert np.linalg.norm(y - y_plain) / np.linalg.norm(y_plain) < 2e-3
+
+
+def test_active_set_beyond_its_capacity_falls_back_to_the_dynamics():
+    """With room for fewer active neurons than the solution has, the active-set method
+    gives up and the dynamics carry on from its candidate to the same fixed point."""
+    W, M, b, x, lam1, lam2, alpha = _learned_instance(0)
+    exact, _, _ = _exact_fixed_point(W, M, b, x, lam1, lam2, alpha)
+    size = int(np.sum(exact > 0))
+    args = [jnp.asarray(a, jnp.float32) for a in (W, M, b, x, lam1, lam2, alpha)]
+    A = args[1] + lam2 * jnp.eye(W.shape[0])
+    c = args[0] @ args[3] - np.sqrt(alpha) * args[2] - lam1
+    _, ok, _ = sm.active_set(A, c, capacity=size)
+    assert bool(ok)
+    _, ok, _ = sm.active_set(A, c, capacity=size - 1)
+    assert not bool(ok)
+    narrow = jax.jit(partial(sm.solve, capacity=size - 1))(*args)
+    assert 1 < int(narrow.iterations) < 10_000
+    assert np.linalg.norm(np.asarray(narrow.y) - exact) / np.linalg.norm(exact) < 2e-3
+
+
+def test_active_set_solves_the_complementarity_problem():
+    """``y ≥ 0``, ``w = A y − c ≥ 0``, ``y·w = 0`` for random P-matrices ``A`` (positive
+    definite symmetric part, non-negative off-diagonal), from the default start and
+    from a wrong guess."""
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        n = 25
+        B = np.abs(rng.normal(size=(n, 4)))
+        A = B @ B.T / 4 + 0.1 * np.eye(n) + np.abs(rng.normal(scale=1e-3, size=(n, n)))
+        c = rng.normal(size=n)
+        for start in (None, jnp.asarray(rng.random(n) < 0.3)):
+            y, ok, solves = sm.active_set(
+                jnp.asarray(A, jnp.float32), jnp.asarray(c, jnp.float32), start=start
+            )
+            y = np.asarray(y, np.float64)
+            w = A @ y - c
+            assert bool(ok) and int(solves) <= sm.DEFAULT_MAX_SOLVES
+            assert y.min() >= 0 and w.min() > -1e-5 and np.abs(y * w).max() < 1e-5
+
+
+def test_probes_chained_equal_probes_alone():
+    """:func:`solve_all` starts each probe from its neighbour's active set: the same fixed
+    points as solving each alone, with fewer solves (a trained ring network)."""
+    params, model, data = ring(neurons=40, samples=200, probe_stride=2)
+    h = hyper(params)
+    state = jax.jit(
+        lambda k: jax.lax.scan(
+            lambda s, _: model.step(s, data, h), model.init(k, data, h), None, 1500
+        )[0]
+    )(jax.random.key(13))
+    probes = data.inputs[:, data.probe]
+    constants = (data.lambda1, data.lambda2, data.alpha)
+    chained = sm.solve_all(state.W, state.M, state.b, probes, *constants)
+    alone = jax.vmap(lambda x: sm.solve(state.W, state.M, state.b, x, *constants))(probes.T)
+    np.testing.assert_allclose(chained.y, alone.y, rtol=1e-4, atol=1e-6)
+    assert np.all(np.asarray(chained.iterations) == 1) and np.all(np.asarray(alone.iterations) == 1)
+    assert int(chained.solves.sum()) < int(alone.solves.sum())
+
+
 def test_unconverged_fixed_points_are_flagged_not_crashed():
+    """Three iterations of the dynamics from u = 0 reach no fixed point: every probe is
+    flagged. The active-set solver with room for three active neurons solves exactly the
+    probes with at most three; the dynamics cannot finish the others within three
+    iterations, so exactly those are flagged. Default settings flag none."""
     params, _, data = ring(neurons=10, samples=20, probe_stride=2)
-    model = dataclasses.replace(sm.make_model(params), max_iterations=3)
-    state = model.init(jax.random.key(0), data, hyper(params))
-    rec = jax.jit(model.measure)(state, data)
+    base = sm.make_model(params)
+    state = base.init(jax.random.key(0), data, hyper(params))
+    lateral = np.abs(np.random.default_rng(0).normal(size=(10, 10))) * 0.05
+    state = state._replace(M=jnp.asarray(0.3 * np.eye(10) + lateral, jnp.float32))
+    plain = dataclasses.replace(base, max_iterations=3, solver="dynamics")
+    rec = jax.jit(plain.measure)(state, data)
     assert float(rec["unconverged_fraction"]) == 1.0
     assert np.isfinite(float(rec["loss"]))
-    converged = jax.jit(sm.make_model(params).measure)(state, data)
+    y, _ = base.probe_responses(state, data)
+    several = np.mean(np.sum(np.asarray(y) > 0, axis=1) > 3)
+    assert 0 < several < 1
+    narrow = dataclasses.replace(base, max_iterations=3, capacity=3)
+    rec = jax.jit(narrow.measure)(state, data)
+    assert float(rec["unconverged_fraction"]) == pytest.approx(several)
+    converged = jax.jit(base.measure)(state, data)
     assert float(converged["unconverged_fraction"]) == 0.0
 
 

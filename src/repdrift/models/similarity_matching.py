@@ -8,16 +8,38 @@ objective, then drifts in a steady state.
 
 **Network.** ``N`` output neurons with Hebbian feed-forward weights ``W (N, D)``,
 anti-Hebbian lateral weights ``M (N, N)`` (non-negative) and a bias ``b (N,)``. For an
-input ``x (D,)`` the neural dynamics run to a fixed point from ``u = 0``:
+input ``x (D,)`` the output is the fixed point of the neural dynamics
 
     u ← u + dt (−u + W x − √α b − (M − diag M) y),
     y = max((u − λ₁) / (λ₂ + diag M), 0),
 
-``dt = 0.05``, until the relative change per unit time of both ``y`` and ``u`` is below
-``tol`` (``‖Δy‖ / ‖y‖ / dt``, Qin et al.'s criterion on ``y``, and the same on ``u``, so
-that a population still silent while ``u`` rises is not taken for a fixed point), or
-``max_iterations`` (10⁴). Runs whose fixed points hit the limit are flagged in the
+``dt = 0.05``, run until the relative change per unit time of both ``y`` and ``u`` is
+below ``tol`` (``‖Δy‖ / ‖y‖ / dt``, Qin et al.'s criterion on ``y``, and the same on
+``u``, so that a population still silent while ``u`` rises is not taken for a fixed
+point), or ``max_iterations`` (10⁴). Fixed points that hit the limit are flagged in the
 records (``unconverged_fraction``), never crashed.
+
+**Solving for the fixed point** (:func:`solve`). At a fixed point
+``u = W x − √α b − (M − diag M) y``, and a neuron is active (``yᵢ > 0``) exactly when
+``((λ₂ I + M) y)ᵢ = cᵢ``, silent when ``((λ₂ I + M) y)ᵢ ≥ cᵢ``, with ``c = W x − √α b −
+λ₁``: ``y`` solves the linear complementarity problem ``y ≥ 0, w = (λ₂ I + M) y − c ≥ 0,
+yᵢ wᵢ = 0``. ``M`` is a decaying sum of outer products ``y yᵀ`` (from ``I``) plus small
+rectified noise, so ``λ₂ I + M`` has, in practice, a positive definite symmetric part:
+it is then a P-matrix and the problem has exactly one solution, the only fixed point the
+dynamics can converge to, from whatever start. Run
+from ``u = 0`` the dynamics need hundreds of iterations (~600 in a trained ring network:
+the slowest rate of the linearised dynamics is ~0.2 per unit time) and stop within
+about ``tol`` / that rate (~5e-4 relative) of it. The default solver
+(``solver = "active_set"``) instead finds the active set by the primal–dual active-set
+method (:func:`active_set`: a few linear solves of the active neurons' system, 1.5–4 per
+fixed point, exact to float32 rounding), then starts the dynamics from the ``u`` of that
+solution: they take one iteration to confirm it with their own stopping test. When the
+active set is larger than ``capacity`` (48: early in training, when about half the
+neurons respond to an input) or the method does not settle within ``max_solves``, the
+dynamics carry on from its last iterate instead. Every fixed point therefore passes the
+same stopping test, with the same iteration limit, as with ``solver = "dynamics"``, the
+dynamics alone from ``u = 0`` (kept as the reference; ``benchmarks/models.py`` compares
+the two).
 
 **Plasticity** (online: one input, drawn uniformly from the input set each step;
 ``ξ, ζ`` standard normal, independent per synapse and step):
@@ -59,10 +81,10 @@ A neuron has a field when more than ``min_field_samples`` (3) probes exceed
 between snapshots by :func:`centroid_msd`, :func:`diffusion_constant` and
 :func:`population_vector_correlation_vs_lag`.
 
-Differences from Qin et al.'s published code: the ring's fixed points start from ``u = 0``
-(theirs from small random ``y`` during learning); distances on the linear track are
-linear (theirs wrapped around the track length); the convergence test also watches
-``u`` (see above).
+Differences from Qin et al.'s published code: the fixed points are solved for as above
+(theirs run the dynamics alone, during learning from small random ``y``); distances on
+the linear track are linear (theirs wrapped around the track length); the convergence
+test also watches ``u`` (see above).
 """
 
 from __future__ import annotations
@@ -318,8 +340,38 @@ def make_hyper(params: SimilarityMatchingParams, *, dtype=jnp.float32) -> Simila
 
 # ------------------------------------------------------------------ neural dynamics
 
+#: Fixed-point solvers (the ``solver`` field of :class:`SimilarityMatching`).
+SOLVERS = ("active_set", "dynamics")
+#: Largest active set the active-set solver factorises (``capacity``; at most N).
+DEFAULT_CAPACITY = 48
+#: Linear solves the active-set solver may spend on one fixed point.
+DEFAULT_MAX_SOLVES = 16
+#: Size of the active set the active-set solver starts from (the largest drives).
+_SEED = 8
 
-def fixed_point(
+
+class FixedPoint(NamedTuple):
+    """A fixed point of the neural dynamics and what it cost.
+
+    Attributes:
+        y: ``(N,)`` outputs.
+        iterations: iterations of the dynamics (at least 1; ``== max_iterations`` when
+            the tolerance was not reached: the fixed point is flagged unconverged).
+        solves: linear solves of the active-set method (0 for ``solver="dynamics"``).
+    """
+
+    y: jax.Array
+    iterations: jax.Array
+    solves: jax.Array
+
+
+def _network_terms(W, M, b, x, lambda2, alpha):
+    """``(drive W x − √α b, lateral M − diag M, gain 1 / (λ₂ + diag M))``."""
+    diag = jnp.diagonal(M)
+    return W @ x - jnp.sqrt(alpha) * b, M - jnp.diag(diag), 1.0 / (lambda2 + diag)
+
+
+def relax(
     W: jax.Array,
     M: jax.Array,
     b: jax.Array,
@@ -327,20 +379,19 @@ def fixed_point(
     lambda1: jax.Array,
     lambda2: jax.Array,
     alpha: jax.Array,
+    u0: jax.Array | None = None,
     *,
     dt: float = 0.05,
     tol: float = 1e-4,
     max_iterations: int = 10_000,
 ) -> tuple[jax.Array, jax.Array]:
-    """Run the neural dynamics for one input ``x (D,)`` to its fixed point.
+    """Run the neural dynamics for one input ``x (D,)`` from ``u0`` (default 0) until the
+    stopping test passes (module docstring).
 
-    Returns ``(y (N,), iterations)``; ``iterations == max_iterations`` when the relative
-    tolerance was not reached (see the module docstring for the dynamics and the test).
+    Returns ``(y (N,), iterations)``: at least one iteration, ``max_iterations`` when the
+    relative tolerance was not reached.
     """
-    diag = jnp.diagonal(M)
-    lateral = M - jnp.diag(diag)
-    gain = 1.0 / (lambda2 + diag)
-    drive = W @ x - jnp.sqrt(alpha) * b
+    drive, lateral, gain = _network_terms(W, M, b, x, lambda2, alpha)
     tiny = jnp.asarray(1e-12, W.dtype)
 
     def cond(c):
@@ -355,10 +406,166 @@ def fixed_point(
         err_u = jnp.linalg.norm(u_new - u) / (jnp.linalg.norm(u) + tiny)
         return u_new, y_new, jnp.maximum(err_y, err_u) / dt, n + 1
 
-    zeros = jnp.zeros_like(b)
-    start = (zeros, zeros, jnp.asarray(jnp.inf, W.dtype), jnp.asarray(0, jnp.int32))
+    u = jnp.zeros_like(drive) if u0 is None else u0
+    y = jnp.maximum(u - lambda1, 0.0) * gain
+    start = (u, y, jnp.asarray(jnp.inf, W.dtype), jnp.asarray(0, jnp.int32))
     _, y, _, n = jax.lax.while_loop(cond, body, start)
     return y, n
+
+
+def active_set(
+    A: jax.Array,
+    c: jax.Array,
+    *,
+    capacity: int = DEFAULT_CAPACITY,
+    max_solves: int = DEFAULT_MAX_SOLVES,
+    start: jax.Array | None = None,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Solve the linear complementarity problem ``y ≥ 0, w = A y − c ≥ 0, yᵢ wᵢ = 0`` by
+    the primal–dual active-set method (a semi-smooth Newton method; Hintermüller, Ito &
+    Kunisch 2003, SIAM J. Optim. 13: 865).
+
+    From the active set ``P`` of ``start`` (a guess, e.g. the solution of a similar
+    problem; only its members with ``cᵢ > 0``, as ``yᵢ > 0`` needs ``cᵢ > 0`` when the
+    off-diagonal of ``A`` is non-negative) or, without one or when that is empty or has
+    more than ``capacity`` members, of the 8 largest positive ``c``: solve ``A_PP y_P = c_P``
+    with ``y = 0`` elsewhere, then ``P ← {i ∈ P: yᵢ > 0} ∪ {i ∉ P: wᵢ < 0}`` — the most
+    violated first while ``|P|`` would exceed ``capacity`` — until ``P`` keeps all its
+    members and nothing outside it is violated: then ``y`` is the exact solution (to
+    rounding). Every system is solved at the fixed size ``capacity`` (the active rows and
+    columns gathered, identity elsewhere), so a solve costs a ``capacity``-sized LU
+    factorisation whatever N is.
+
+    Args:
+        A: ``(N, N)``, here ``λ₂ I + M``.
+        c: ``(N,)``, here ``W x − √α b − λ₁``.
+        capacity: the largest active set handled (at most N).
+        max_solves: give up after this many solves.
+        start: ``(N,)`` bool, the first guess of the active set (optional).
+
+    Returns:
+        ``(y, converged, solves)``: ``y ≥ 0`` the last iterate (clipped at zero when not
+        converged), whether it solves the problem, and the solves spent. Not converged
+        when the solution's active set is larger than ``capacity`` or after
+        ``max_solves`` (the set cycling on a degenerate problem).
+    """
+    n = c.shape[0]
+    k = min(capacity, n)
+    rank = jnp.arange(k)
+    eye = jnp.eye(k, dtype=A.dtype)
+    top, first = jax.lax.top_k(c, min(_SEED, k))
+    seed = jnp.zeros(n, bool).at[first].set(top > 0)
+    if start is not None:
+        guess = start & (c > 0)
+        seed = jnp.where((jnp.sum(guess) > 0) & (jnp.sum(guess) <= k), guess, seed)
+
+    def solve_on(P):
+        # Gather the active rows and columns into a k × k system (identity beyond |P|).
+        slot = jnp.where(P, jnp.cumsum(P) - 1, k)
+        index = jnp.zeros(k, jnp.int32).at[slot].set(jnp.arange(n, dtype=jnp.int32), mode="drop")
+        used = rank < jnp.sum(P)
+        system = jnp.where(used[:, None] & used[None, :], A[index[:, None], index[None, :]], eye)
+        z = jnp.linalg.solve(system, jnp.where(used, c[index], 0.0))
+        return jnp.zeros_like(c).at[index].add(jnp.where(used, z, 0.0))
+
+    def cond(carry):
+        _, _, solves, status = carry
+        return (status == 0) & (solves < max_solves)
+
+    def body(carry):
+        P, _, solves, _ = carry
+        y = solve_on(P)
+        w = A @ y - c
+        keep = P & (y > 0)
+        violated = ~P & (w < 0)
+        room = k - jnp.sum(keep)
+        worst, which = jax.lax.top_k(jnp.where(violated, -w, -jnp.inf), k)
+        added = jnp.zeros(n, bool).at[which].set((rank < room) & (worst > -jnp.inf))
+        solved = jnp.all(keep == P) & ~jnp.any(violated)
+        full = (room == 0) & jnp.any(violated)
+        status = jnp.where(solved, 1, jnp.where(full, 2, 0))
+        return keep | added, y, solves + 1, status
+
+    start = (seed, jnp.zeros_like(c), jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32))
+    _, y, solves, status = jax.lax.while_loop(cond, body, start)
+    return jnp.maximum(y, 0.0), status == 1, solves
+
+
+def _candidate(A, lateral, drive, lambda1, start, capacity, max_solves):
+    """The active-set solver's ``(u, solves, active set)`` for one drive (``u`` of the
+    candidate ``y``: ``drive − lateral y``; zero if not finite)."""
+    y, _, solves = active_set(
+        A, drive - lambda1, capacity=capacity, max_solves=max_solves, start=start
+    )
+    u = drive - lateral @ y
+    return jnp.where(jnp.all(jnp.isfinite(u)), u, 0.0), solves, y > 0
+
+
+def _check(solver: str) -> None:
+    if solver not in SOLVERS:
+        raise ValueError(f"similarity_matching: solver must be one of {SOLVERS}, got {solver!r}.")
+
+
+def solve(
+    W: jax.Array,
+    M: jax.Array,
+    b: jax.Array,
+    x: jax.Array,
+    lambda1: jax.Array,
+    lambda2: jax.Array,
+    alpha: jax.Array,
+    *,
+    dt: float = 0.05,
+    tol: float = 1e-4,
+    max_iterations: int = 10_000,
+    solver: str = "active_set",
+    capacity: int = DEFAULT_CAPACITY,
+    max_solves: int = DEFAULT_MAX_SOLVES,
+) -> FixedPoint:
+    """The fixed point of the neural dynamics for one input ``x (D,)``.
+
+    ``solver="dynamics"``: the dynamics from ``u = 0`` (:func:`relax`).
+    ``solver="active_set"``: :func:`active_set` on the complementarity problem of the
+    fixed point, then the dynamics from the ``u`` of its candidate, which check it with
+    their own stopping test — one iteration for an exact fixed point — or carry on from
+    it (module docstring).
+    """
+    _check(solver)
+    dynamics = {"dt": dt, "tol": tol, "max_iterations": max_iterations}
+    if solver == "dynamics":
+        y, n = relax(W, M, b, x, lambda1, lambda2, alpha, **dynamics)
+        return FixedPoint(y, n, jnp.asarray(0, jnp.int32))
+    drive, lateral, _ = _network_terms(W, M, b, x, lambda2, alpha)
+    A = M + lambda2 * jnp.eye(M.shape[0], dtype=M.dtype)
+    u0, solves, _ = _candidate(A, lateral, drive, lambda1, None, capacity, max_solves)
+    y, n = relax(W, M, b, x, lambda1, lambda2, alpha, u0, **dynamics)
+    return FixedPoint(y, n, solves)
+
+
+def fixed_point(
+    W: jax.Array,
+    M: jax.Array,
+    b: jax.Array,
+    x: jax.Array,
+    lambda1: jax.Array,
+    lambda2: jax.Array,
+    alpha: jax.Array,
+    *,
+    dt: float = 0.05,
+    tol: float = 1e-4,
+    max_iterations: int = 10_000,
+    solver: str = "active_set",
+    capacity: int = DEFAULT_CAPACITY,
+    max_solves: int = DEFAULT_MAX_SOLVES,
+) -> tuple[jax.Array, jax.Array]:
+    """``(y (N,), iterations)`` of :func:`solve`: ``iterations == max_iterations`` when
+    the relative tolerance was not reached."""
+    fp = solve(
+        W, M, b, x, lambda1, lambda2, alpha,
+        dt=dt, tol=tol, max_iterations=max_iterations,
+        solver=solver, capacity=capacity, max_solves=max_solves,
+    )  # fmt: skip
+    return fp.y, fp.iterations
 
 
 def similarity_objective(y: jax.Array, gram: jax.Array, alpha: jax.Array) -> jax.Array:
@@ -370,14 +577,60 @@ def similarity_objective(y: jax.Array, gram: jax.Array, alpha: jax.Array) -> jax
     return jnp.sum((target - y @ y.T) ** 2) / jnp.sum(target**2)
 
 
-@partial(jax.jit, static_argnames=("dt", "tol", "max_iterations"))
-def responses(
-    W, M, b, inputs, lambda1, lambda2, alpha, *, dt=0.05, tol=1e-4, max_iterations=10_000
-) -> tuple[jax.Array, jax.Array]:
+_SOLVER_ARGS = ("dt", "tol", "max_iterations", "solver", "capacity", "max_solves")
+
+
+@partial(jax.jit, static_argnames=_SOLVER_ARGS)
+def solve_all(
+    W,
+    M,
+    b,
+    inputs,
+    lambda1,
+    lambda2,
+    alpha,
+    *,
+    dt=0.05,
+    tol=1e-4,
+    max_iterations=10_000,
+    solver="active_set",
+    capacity=DEFAULT_CAPACITY,
+    max_solves=DEFAULT_MAX_SOLVES,
+) -> FixedPoint:
+    """:func:`solve` for every column of ``inputs (D, samples)``: fields ``(samples, ...)``.
+
+    The active-set solver takes the columns in order, each starting from the active set
+    of the one before (neighbouring positions have nearly the same active set: about two
+    solves each instead of four or five from scratch); the dynamics then check, or
+    carry on from, all candidates at once.
+    """
+    _check(solver)
+    dynamics = {"dt": dt, "tol": tol, "max_iterations": max_iterations}
+    if solver == "dynamics":
+        return jax.vmap(
+            lambda x: solve(W, M, b, x, lambda1, lambda2, alpha, solver=solver, **dynamics)
+        )(inputs.T)
+    drive = (W @ inputs).T - jnp.sqrt(alpha) * b  # (samples, N)
+    lateral = M - jnp.diag(jnp.diagonal(M))
+    A = M + lambda2 * jnp.eye(M.shape[0], dtype=M.dtype)
+
+    def chained(previous, d):
+        u0, solves, active = _candidate(A, lateral, d, lambda1, previous, capacity, max_solves)
+        return active, (u0, solves)
+
+    first = jnp.zeros(M.shape[0], bool)
+    _, (u0, solves) = jax.lax.scan(chained, first, drive)
+    y, n = jax.vmap(lambda x, u: relax(W, M, b, x, lambda1, lambda2, alpha, u, **dynamics))(
+        inputs.T, u0
+    )
+    return FixedPoint(y, n, solves)
+
+
+def responses(W, M, b, inputs, lambda1, lambda2, alpha, **solver) -> tuple[jax.Array, jax.Array]:
     """Fixed points of every column of ``inputs (D, samples)``: ``(y (samples, N),
     iterations (samples,))``."""
-    solve = partial(fixed_point, dt=dt, tol=tol, max_iterations=max_iterations)
-    return jax.vmap(lambda x: solve(W, M, b, x, lambda1, lambda2, alpha))(inputs.T)
+    fp = solve_all(W, M, b, inputs, lambda1, lambda2, alpha, **solver)
+    return fp.y, fp.iterations
 
 
 # -------------------------------------------------------------------------- model
@@ -390,8 +643,12 @@ class SimilarityMatching:
     Attributes:
         neurons: output neurons N.
         circular: positions are angles on a ring (circular centroids and distances).
-        dt, tol, max_iterations: the fixed-point solver.
+        dt, tol, max_iterations: the neural dynamics and their stopping test.
         centroid_threshold, min_field_samples: which neurons have a receptive field.
+        solver: ``"active_set"`` (default) or ``"dynamics"`` (the dynamics from ``u = 0``
+            alone, the reference); see :func:`solve`.
+        capacity, max_solves: the active-set solver's largest active set and its
+            budget of linear solves per fixed point.
     """
 
     neurons: int = 100
@@ -401,6 +658,9 @@ class SimilarityMatching:
     max_iterations: int = 10_000
     centroid_threshold: float = 0.01
     min_field_samples: int = 3
+    solver: str = "active_set"
+    capacity: int = DEFAULT_CAPACITY
+    max_solves: int = DEFAULT_MAX_SOLVES
 
     kind: ClassVar[str] = "similarity_matching"
     record_dims: ClassVar[dict[str, tuple[str, ...]]] = {}
@@ -421,9 +681,22 @@ class SimilarityMatching:
             raise ValueError(
                 f"similarity_matching: neurons must be at least 1, got {self.neurons}."
             )
+        if self.solver not in SOLVERS:
+            raise ValueError(
+                f"similarity_matching: solver must be one of {SOLVERS}, got {self.solver!r}."
+            )
+        if self.capacity < 1 or self.max_solves < 1:
+            raise ValueError("similarity_matching: capacity and max_solves must be at least 1.")
 
     def _solver(self):
-        return {"dt": self.dt, "tol": self.tol, "max_iterations": self.max_iterations}
+        return {
+            "dt": self.dt,
+            "tol": self.tol,
+            "max_iterations": self.max_iterations,
+            "solver": self.solver,
+            "capacity": min(self.capacity, self.neurons),
+            "max_solves": self.max_solves,
+        }
 
     def init(
         self, key: jax.Array, data: SimilarityMatchingData, hyper: SimilarityMatchingHyper
