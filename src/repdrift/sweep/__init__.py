@@ -1,0 +1,92 @@
+"""Sweeps: many runs from one specification, batched, resumable, into one table.
+
+Python API (mirrors ``repdrift sweep``)::
+
+    from repdrift import sweep
+    result = sweep.run("my-sweep.toml", out="sweeps/mine")        # or preset="sweep-smoke"
+    result = sweep.resume("sweeps/mine")                           # after a stop or a kill
+    table = sweep.read_table("sweeps/mine")                        # pandas, one row per run
+
+Modules: :mod:`.spec` (specification and expansion), :mod:`.directory` (the sweep
+directory), :mod:`.executor` (batches on local processes or Dask), :mod:`.summary` (the
+paper's summary columns), :mod:`.table` (the results table).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from repdrift.sweep.spec import SweepError, SweepSpec, expand, load_spec, preset_names
+
+__all__ = [
+    "SweepError",
+    "SweepSpec",
+    "create",
+    "expand",
+    "load_spec",
+    "preset_names",
+    "read_table",
+    "resume",
+    "run",
+]
+
+
+def create(
+    source: str | Path | dict[str, Any] | None = None,
+    *,
+    out: str | Path,
+    preset: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    batch_size: int | None = None,
+):
+    """Expand a spec (file, dict or ``preset``) and create its sweep directory ``out``.
+
+    ``overrides`` (``"section.field=value"``) apply to every run, over the spec;
+    ``batch_size`` bounds the runs per batch (default 32). Opening an existing sweep of the
+    very same plan is allowed (it is returned as is, with its own batches).
+    """
+    from repdrift.sweep import directory
+    from repdrift.sweep.executor import DEFAULT_BATCH_SIZE, plan_batches
+
+    spec, text = load_spec(source, preset=preset)
+    runs = expand(spec, overrides)
+    batches = plan_batches(runs, batch_size or DEFAULT_BATCH_SIZE)
+    if preset is not None:
+        name = preset
+    else:
+        name = "spec" if isinstance(source, dict) else Path(source).name
+    return directory.create(out, name=name, spec_text=text, runs=runs, batches=batches)
+
+
+def run(
+    source: str | Path | dict[str, Any] | None = None,
+    *,
+    out: str | Path,
+    preset: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    batch_size: int | None = None,
+    **options: Any,
+):
+    """Create (or reopen) the sweep and run it; options (``workers``, ``scheduler``,
+    ``progress``) as :func:`.executor.run_sweep`."""
+    from repdrift.sweep.executor import run_sweep
+
+    sweep = create(source, out=out, preset=preset, overrides=overrides, batch_size=batch_size)
+    return run_sweep(sweep, **options)
+
+
+def resume(path: str | Path, **options: Any):
+    """Finish a stopped sweep; finished runs are not run again."""
+    from repdrift.sweep.directory import open_sweep
+    from repdrift.sweep.executor import run_sweep
+
+    return run_sweep(open_sweep(path), **options)
+
+
+def read_table(path: str | Path):
+    """The results table of a sweep directory (pandas DataFrame)."""
+    from repdrift.sweep.directory import open_sweep
+    from repdrift.sweep.table import read_table as read
+
+    return read(open_sweep(path))

@@ -1,0 +1,250 @@
+"""``repdrift sweep``: run a sweep, resume it, inspect its table.
+
+::
+
+    repdrift sweep SPEC --out DIR [--workers N] [--scheduler ADDRESS] [--set path=value]...
+    repdrift sweep --preset NAME --out DIR
+    repdrift sweep resume DIR
+    repdrift sweep inspect DIR [--json]
+    repdrift sweep presets
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(highlight=False)
+
+
+class _RunByDefault(TyperGroup):
+    """``repdrift sweep SPEC ...`` means ``repdrift sweep run SPEC ...``."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=_RunByDefault,
+    help="Many runs from one specification, batched and resumable, into one table "
+    "(DIR/runs.parquet). `repdrift sweep SPEC --out DIR` runs the spec SPEC.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class _Runs(ProgressColumn):
+    def render(self, task) -> Text:
+        done, total = task.fields.get("runs", 0), task.fields.get("runs_total", 0)
+        return Text(f"{done:,}/{total:,} runs", style="cyan")
+
+
+def _progress_bar(quiet: bool):
+    if quiet:
+        return None, None
+    bar = Progress(
+        TextColumn("[bold]sweep"),
+        BarColumn(),
+        TaskProgressColumn(),
+        _Runs(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    )
+    state = {"task": None}
+
+    def update(p) -> None:
+        if state["task"] is None:
+            state["task"] = bar.add_task("sweep", total=max(p.run_steps_total, 1))
+        bar.update(
+            state["task"],
+            completed=p.run_steps_done,
+            runs=p.runs_finished,
+            runs_total=p.runs_total,
+        )
+
+    return bar, update
+
+
+def _execute(sweep, *, workers, scheduler, quiet) -> None:
+    from repdrift.sweep.executor import run_sweep
+    from repdrift.sweep.table import STATUSES
+
+    bar, update = _progress_bar(quiet)
+    started = time.monotonic()
+    try:
+        if bar is None:
+            result = run_sweep(sweep, workers=workers, scheduler=scheduler)
+        else:
+            with bar:
+                result = run_sweep(sweep, workers=workers, scheduler=scheduler, progress=update)
+    except KeyboardInterrupt:
+        err_console.print(
+            f"repdrift: interrupted; `repdrift sweep resume {sweep.path}` continues the sweep",
+            markup=False,
+        )
+        raise typer.Exit(130) from None
+    counts = result.table["status"].value_counts()
+    shown = ", ".join(f"{int(counts[s])} {s}" for s in STATUSES if s in counts)
+    err_console.print(
+        f"{sweep.path}: {len(result.table)} runs ({shown}) in "
+        f"{time.monotonic() - started:,.0f} s; table {sweep.table_path}",
+        markup=False,
+    )
+    if result.failed:
+        for index, message in sorted(result.failed.items()):
+            err_console.print(f"repdrift: batch {index} failed: {message}", markup=False)
+        err_console.print(
+            f"repdrift: {len(result.failed)} of {result.batches} batches failed; "
+            f"`repdrift sweep resume {sweep.path}` retries them",
+            markup=False,
+        )
+        raise typer.Exit(1)
+
+
+@app.command("run")
+def run_command(
+    spec: Annotated[Path | None, typer.Argument(help="a sweep spec (TOML)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="sweep directory to create")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="a shipped sweep preset, e.g. sweep-smoke")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="override a field of every run: section.field=value"),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="local worker processes (default: one per core)")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="most runs per batch (fixed when the sweep is created)")
+    ] = 32,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Expand SPEC (or --preset) into runs and run them into OUT."""
+    from repdrift import sweep as sweep_api
+    from repdrift.sweep.spec import SweepError, preset_names
+
+    if out is None:
+        raise SweepError("give --out DIR, the sweep directory to create")
+    if (spec is None) == (preset is None):
+        raise SweepError(
+            "give a sweep spec file or --preset NAME, one of them "
+            f"(presets: {', '.join(preset_names())})"
+        )
+    sweep = sweep_api.create(
+        spec, out=out, preset=preset, overrides=set_ or [], batch_size=batch_size
+    )
+    if not quiet:
+        err_console.print(
+            f"sweep {sweep.name!r}: {len(sweep.runs):,} runs into {sweep.path}", markup=False
+        )
+    _execute(sweep, workers=workers, scheduler=scheduler, quiet=quiet)
+
+
+@app.command("resume")
+def resume_command(
+    sweep_dir: Annotated[Path, typer.Argument(help="a sweep directory")],
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="local worker processes (default: one per core)")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Finish a stopped sweep: stopped runs continue, finished runs are not run again."""
+    from repdrift.sweep.directory import open_sweep
+
+    sweep = open_sweep(sweep_dir)
+    _execute(sweep, workers=workers, scheduler=scheduler, quiet=quiet)
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value:.3g}"
+
+
+@app.command("inspect")
+def inspect_command(
+    sweep_dir: Annotated[Path, typer.Argument(help="a sweep directory")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Runs by status and medians of the summary columns by learning rule and noise."""
+    from repdrift.sweep.directory import open_sweep
+    from repdrift.sweep.summary import COLUMNS
+    from repdrift.sweep.table import inspect_summary, read_table
+
+    sweep = open_sweep(sweep_dir)
+    info = inspect_summary(sweep, read_table(sweep))
+    if as_json:
+        sys.stdout.write(json.dumps(info, indent=1) + "\n")
+        return
+    status = ", ".join(f"{n:,} {s}" for s, n in info["status"].items())
+    # Wide enough for the twelve columns even when the output is not a terminal.
+    out = Console(highlight=False, width=max(console.width, 150))
+    out.print(f"[bold]{info['path']}[/]  {info['name']}  {info['runs']:,} runs: {status}")
+    table = Table(
+        "rule",
+        "noise",
+        "runs",
+        "finished",
+        "included",
+        *COLUMNS,
+        title="medians over included runs (log_tau: over successful fits)",
+    )
+    for g in info["groups"]:
+        table.add_row(
+            g["rule"],
+            g["noise"],
+            str(g["runs"]),
+            str(g["finished"]),
+            str(g["included"]),
+            *(_fmt(g["median"][c]) for c in COLUMNS),
+        )
+    out.print(table)
+
+
+@app.command("presets")
+def presets_command() -> None:
+    """List the shipped sweep presets."""
+    from repdrift.sweep.spec import (
+        expand,
+        preset_names,
+        preset_text,
+        spec_description,
+        spec_from_text,
+    )
+
+    for name in preset_names():
+        text = preset_text(name)
+        runs = len(expand(spec_from_text(text, origin=f"sweep preset {name!r}")))
+        desc = " ".join(spec_description(text).split()).split(". ")[0]
+        console.print(f"[bold]{name}[/] ({runs:,} runs)  {desc}")

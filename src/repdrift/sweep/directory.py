@@ -1,0 +1,270 @@
+"""The sweep directory: its plan, one run directory per run, summaries and the table.
+
+Layout of a sweep directory ``DIR``::
+
+    DIR/sweep.json            format, name, the spec's text and the expanded runs (the plan),
+                              written once, atomically, before anything else
+    DIR/spec.toml             the spec as given (for reading; the plan is the truth)
+    DIR/runs/r00000/          one run directory per run, as `repdrift simulate` writes it
+    DIR/summaries/r00000.json the run's summary columns, written once it has finished
+    DIR/runs.parquet          the results table (rewritten atomically as runs finish)
+    DIR/running.pid           present while a sweep process drives the sweep
+
+Nothing is ever deleted or overwritten in a sweep directory except the table (replaced
+atomically by a newer one computed from the run directories) and files the store itself
+replaces inside a run directory; a run is stored in ``runs/<id>`` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from repdrift import store
+from repdrift.sweep.spec import PlannedRun, SweepError, plan_digest
+
+SWEEP_FILE = "sweep.json"
+SPEC_FILE = "spec.toml"
+TABLE_FILE = "runs.parquet"
+RUNS_DIR = "runs"
+SUMMARIES_DIR = "summaries"
+FORMAT_VERSION = 1
+
+#: Run statuses that will not change any more.
+FINISHED = ("complete", "diverged", "silent")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """An opened sweep directory.
+
+    Attributes:
+        path: the directory.
+        name: the preset name or the spec file's name.
+        spec_text: the spec's TOML text.
+        runs: the expanded runs, in order.
+        digest: :func:`repdrift.sweep.spec.plan_digest` of ``runs``.
+        created: creation time (seconds since the epoch).
+        batches: the run ids of each batch, fixed when the sweep is created, so that a
+            resumed or retried batch trains with the same batch mates (and so the same
+            padded shapes) as an uninterrupted one.
+    """
+
+    path: Path
+    name: str
+    spec_text: str
+    runs: tuple[PlannedRun, ...]
+    digest: str
+    created: float
+    batches: tuple[tuple[str, ...], ...]
+
+    def run_path(self, run_id: str) -> Path:
+        return self.path / RUNS_DIR / run_id
+
+    def summary_path(self, run_id: str) -> Path:
+        return summary_file(self.path, run_id)
+
+    @property
+    def table_path(self) -> Path:
+        return self.path / TABLE_FILE
+
+    def by_id(self) -> dict[str, PlannedRun]:
+        return {r.run: r for r in self.runs}
+
+
+def is_sweep(path: str | Path) -> bool:
+    return (Path(path) / SWEEP_FILE).is_file()
+
+
+def create(
+    out: str | Path,
+    *,
+    name: str,
+    spec_text: str,
+    runs: list[PlannedRun],
+    batches: list[list[str]],
+) -> Sweep:
+    """Create the sweep directory ``out`` for ``runs`` in ``batches`` (lists of run ids), or
+    open it if it holds this very plan (then its own batches are kept).
+
+    Refused (:class:`SweepError`) when ``out`` is a file, a non-empty directory that is not
+    a sweep, or a sweep of another plan.
+    """
+    ids = [r.run for r in runs]
+    if sorted(i for b in batches for i in b) != sorted(ids):
+        raise ValueError("batches must hold every run exactly once")
+    out = Path(out)
+    digest = plan_digest(runs)
+    if out.exists() and not out.is_dir():
+        raise SweepError(f"--out {out} exists and is not a directory")
+    if is_sweep(out):
+        existing = open_sweep(out)
+        if existing.digest != digest:
+            raise SweepError(
+                f"--out {out} holds another sweep ({existing.name!r}, {len(existing.runs)} "
+                "runs); choose a new directory, or continue that one with "
+                f"`repdrift sweep resume {out}`"
+            )
+        return existing
+    if out.is_dir() and any(out.iterdir()):
+        raise SweepError(
+            f"--out {out} exists, is not empty and is not a repdrift sweep; choose a new directory"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    created = time.time()
+    record = {
+        "format": FORMAT_VERSION,
+        "kind": "repdrift-sweep",
+        "name": name,
+        "created": created,
+        "digest": digest,
+        "spec": spec_text,
+        "runs": [r.to_json() for r in runs],
+        "batches": [list(b) for b in batches],
+    }
+    store.atomic_write_text(out / SWEEP_FILE, json.dumps(record, indent=0))
+    store.atomic_write_text(out / SPEC_FILE, spec_text)
+    (out / RUNS_DIR).mkdir(exist_ok=True)
+    (out / SUMMARIES_DIR).mkdir(exist_ok=True)
+    return Sweep(
+        out, name, spec_text, tuple(runs), digest, created, tuple(tuple(b) for b in batches)
+    )
+
+
+def open_sweep(path: str | Path) -> Sweep:
+    """Open a sweep directory (raises :class:`SweepError` if it is not one)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise SweepError(f"{path} does not exist or is not a directory")
+    if not is_sweep(path):
+        hint = " (it is a run: use `repdrift resume`)" if store.is_run(path) else ""
+        raise SweepError(f"{path} is not a repdrift sweep (no {SWEEP_FILE}){hint}")
+    try:
+        record = json.loads((path / SWEEP_FILE).read_text())
+        if record.get("kind") != "repdrift-sweep":
+            raise ValueError("not a sweep record")
+        if record.get("format") != FORMAT_VERSION:
+            raise SweepError(
+                f"sweep {path} has format {record.get('format')}; this repdrift reads "
+                f"format {FORMAT_VERSION}"
+            )
+        runs = tuple(PlannedRun.from_json(r) for r in record["runs"])
+        sweep = Sweep(
+            path,
+            str(record["name"]),
+            str(record["spec"]),
+            runs,
+            str(record["digest"]),
+            float(record["created"]),
+            tuple(tuple(str(i) for i in b) for b in record["batches"]),
+        )
+    except SweepError:
+        raise
+    except Exception as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise SweepError(f"sweep {path} is corrupt: {SWEEP_FILE}: {reason}") from None
+    (path / RUNS_DIR).mkdir(exist_ok=True)
+    (path / SUMMARIES_DIR).mkdir(exist_ok=True)
+    return sweep
+
+
+def run_status(sweep: Sweep, planned: PlannedRun) -> store.Status:
+    """The stored status of a run; ``pending`` when nothing of it is stored yet."""
+    path = sweep.run_path(planned.run)
+    if not store.is_run(path):
+        return store.Status("pending", 0, planned.config.run.steps, None, 0.0)
+    try:
+        return store.read_status(path)
+    except store.StoreError as err:
+        return store.Status("corrupt", 0, 0, None, 0.0, str(err))
+
+
+def clear_unstarted(path: Path) -> None:
+    """Remove a run directory that holds no configuration: nothing of a run is in it.
+
+    A process killed while ``simulate_batch`` created the directory can leave it empty or
+    holding only a temporary file of the first atomic write; the next attempt needs it
+    empty. A directory with anything else in it is left alone (and the run fails with the
+    store's message).
+    """
+    if not path.is_dir() or store.is_run(path):
+        return
+    entries = list(path.iterdir())
+    if all(e.name.startswith(".") and e.is_file() for e in entries):
+        for e in entries:
+            with contextlib.suppress(FileNotFoundError):
+                e.unlink()
+
+
+def summary_file(root: str | Path, run_id: str) -> Path:
+    """Where the summary columns of run ``run_id`` of the sweep in ``root`` are stored."""
+    return Path(root) / SUMMARIES_DIR / f"{run_id}.json"
+
+
+def read_summary(root: str | Path, run_id: str) -> dict[str, Any] | None:
+    """The stored summary columns of a run (``None`` if not written yet)."""
+    try:
+        data = json.loads(summary_file(root, run_id).read_text())
+    except (OSError, ValueError):
+        return None
+    return {k: (math.nan if v is None else v) for k, v in data.items()}
+
+
+def write_summary(root: str | Path, run_id: str, columns: dict[str, Any]) -> None:
+    """Store a run's summary columns atomically (NaN as null)."""
+    clean = {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+        for k, v in columns.items()
+    }
+    path = summary_file(root, run_id)
+    path.parent.mkdir(exist_ok=True)
+    store.atomic_write_text(path, json.dumps(clean))
+
+
+def remove_stale_lock(path: Path, *, older_than_s: float) -> bool:
+    """Remove a run's writer mark left by a process on *another host* that is gone.
+
+    The store cannot check another host's processes and treats such a mark as live; a
+    cluster worker that died leaves one behind. It is removed only when the run's status
+    has not been updated for ``older_than_s`` seconds (a live writer updates it at every
+    checkpoint). Returns whether a mark was removed.
+    """
+    import socket
+
+    pid_file = path / store.PID_FILE
+    try:
+        info = json.loads(pid_file.read_text())
+        status = json.loads((path / store.STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    if info.get("host") == socket.gethostname():
+        return False  # the store checks processes of this host itself
+    if time.time() - float(status.get("updated", 0.0)) < older_than_s:
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        pid_file.unlink()
+    return True
+
+
+__all__ = [
+    "FINISHED",
+    "SPEC_FILE",
+    "SUMMARIES_DIR",
+    "SWEEP_FILE",
+    "TABLE_FILE",
+    "Sweep",
+    "clear_unstarted",
+    "create",
+    "is_sweep",
+    "open_sweep",
+    "read_summary",
+    "remove_stale_lock",
+    "run_status",
+    "summary_file",
+    "write_summary",
+]

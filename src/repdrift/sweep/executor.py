@@ -1,0 +1,488 @@
+"""Running a sweep: batches of runs on local worker processes or on a Dask cluster.
+
+**Batches.** When a sweep is created its runs are grouped by
+:func:`repdrift.simulation.batch_key` (runs of one group train together in one compiled,
+vmapped program) and each group is cut into near-equal batches of at most ``batch_size``
+runs (:func:`plan_batches`); the batches are stored with the plan and never change. A batch
+is the unit of work: a worker runs it with :func:`run_batch`, which starts the batch's runs
+that never trained with :func:`repdrift.simulation.simulate_batch`, continues its stopped
+ones from their checkpoints with :func:`repdrift.simulation.resume_batch`, leaves its
+finished ones alone, and writes the summary columns of every finished run. A batch run
+twice — after a kill, or when Dask re-runs the task of a lost worker on another one —
+therefore continues where the first attempt stopped, with the same batch mates (so the
+same padded shapes, on which float rounding depends), and each run is stored once, in its
+own directory.
+
+**Local executor** (default): one worker process per core (``workers``), each with a
+one-thread XLA pool (see :mod:`repdrift.cores`: on these small networks one thread per
+process is fastest, and the operating system spreads the processes over the cores). With
+``workers = 1`` the batches run in the calling process, also on one thread. Workers die with
+the sweep process (``kill -9`` included), so that a resumed sweep never meets a run still
+being written by an orphan.
+
+**Dask executor** (``scheduler = "tcp://host:8786"`` or a ``distributed.Client``): one task
+per batch. Workers need this package and the sweep directory on a shared file system; start
+them with one thread each (``dask worker ADDRESS --nworkers N --nthreads 1``). See
+``docs/sweeps.md`` for SLURM with ``dask-jobqueue``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repdrift import config as config_mod
+from repdrift import store
+from repdrift.sweep import directory, summary, table
+from repdrift.sweep.directory import FINISHED, Sweep
+from repdrift.sweep.spec import PlannedRun, SweepError
+
+#: Largest batch by default: "a few dozen" runs per compiled program.
+DEFAULT_BATCH_SIZE = 32
+#: A writer mark from another host is stale after this long without a status update.
+STALE_AFTER_S = 1800.0
+#: Least time between two rewrites of the table while a sweep runs.
+TABLE_EVERY_S = 10.0
+
+ProgressFn = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Runs that train together: ``items`` are ``(run id, config as JSON data)``."""
+
+    index: int
+    items: tuple[tuple[str, dict[str, Any]], ...]
+    steps: int
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [rid for rid, _ in self.items]
+
+
+def plan_batches(
+    runs: Sequence[PlannedRun], batch_size: int = DEFAULT_BATCH_SIZE
+) -> list[list[str]]:
+    """Run ids grouped by batch key (in order of first appearance), each group cut into
+    near-equal batches of at most ``batch_size`` runs."""
+    from repdrift import simulation
+
+    if batch_size < 1:
+        raise SweepError(f"--batch-size must be at least 1, got {batch_size}")
+    groups: dict[Any, list[str]] = {}
+    for run in runs:
+        groups.setdefault(simulation.batch_key(run.config), []).append(run.run)
+    batches = []
+    for members in groups.values():
+        count = math.ceil(len(members) / batch_size)
+        size = math.ceil(len(members) / count)
+        batches.extend(members[start : start + size] for start in range(0, len(members), size))
+    return batches
+
+
+def _batches_to_run(sweep: Sweep, unfinished: set[str]) -> list[Batch]:
+    by_id = sweep.by_id()
+    batches = []
+    for index, ids in enumerate(sweep.batches):
+        if not unfinished.intersection(ids):
+            continue
+        items = tuple((rid, by_id[rid].config.model_dump(mode="json")) for rid in ids)
+        batches.append(Batch(index, items, by_id[ids[0]].config.run.steps))
+    return batches
+
+
+# ----------------------------------------------------------------- the worker's side
+
+
+def run_batch(
+    sweep_path: str | Path,
+    items: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    progress: ProgressFn | None = None,
+) -> list[tuple[str, str]]:
+    """Run, continue or leave alone each run of a batch; write their summaries.
+
+    Returns ``(run id, status)`` per run. Runs that never trained (no directory yet, or
+    one set up by an attempt killed before its first checkpoint) are started together;
+    stopped runs are continued from their checkpoints; finished runs are not run again.
+    Summaries are written for every finished run that lacks one.
+    """
+    from repdrift import simulation
+
+    root = Path(sweep_path)
+    configs = {rid: config_mod.validate(data) for rid, data in items}
+    paths = {rid: root / directory.RUNS_DIR / rid for rid in configs}
+    fresh, stopped = [], []
+    for rid, path in paths.items():
+        directory.clear_unstarted(path)
+        if not store.is_run(path):
+            fresh.append(rid)
+            continue
+        directory.remove_stale_lock(path, older_than_s=STALE_AFTER_S)
+        status = store.read_status(path)
+        if status.status in FINISHED:
+            continue
+        if status.generation is None and status.status != "running":
+            fresh.append(rid)  # set up, never trained: nothing stored to keep
+        else:
+            stopped.append(rid)
+    if fresh:
+        # Runs that never trained start together, as in an uninterrupted batch; a run
+        # directory replaced here holds only its configuration and dataset.
+        simulation.simulate_batch(
+            [configs[r] for r in fresh],
+            [paths[r] for r in fresh],
+            overwrite=True,
+            progress=progress,
+        )
+    if stopped:
+        simulation.resume_batch([paths[r] for r in stopped], progress=progress)
+    results = []
+    for rid, path in paths.items():
+        status = store.read_status(path).status
+        if status in FINISHED and directory.read_summary(root, rid) is None:
+            directory.write_summary(root, rid, summary.summarise_run(simulation.open_run(path)))
+        results.append((rid, status))
+    return results
+
+
+def summarise_finished(sweep: Sweep) -> None:
+    """Write the missing summaries of finished runs (a sweep killed between a run's end
+    and its summary leaves one missing)."""
+    from repdrift import simulation
+
+    for planned in sweep.runs:
+        st = directory.run_status(sweep, planned)
+        if st.status in FINISHED and directory.read_summary(sweep.path, planned.run) is None:
+            run = simulation.open_run(sweep.run_path(planned.run))
+            directory.write_summary(sweep.path, planned.run, summary.summarise_run(run))
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _set_parent_death_signal() -> None:
+    """Ask Linux to kill this process when its parent dies (no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # the parent-pid check in the progress callback still ends the orphan
+
+
+def _init_worker(queue, parent_pid: int) -> None:
+    """A local worker: a one-thread XLA pool, death with the sweep process, a progress queue."""
+    from repdrift.cores import use_cores
+
+    _set_parent_death_signal()
+    use_cores(1)
+    _WORKER.update(queue=queue, parent_pid=parent_pid)
+
+
+def _worker_progress(batch_index: int) -> ProgressFn:
+    queue = _WORKER.get("queue")
+    parent = _WORKER.get("parent_pid")
+    last = [0.0]
+
+    def report(step: int, total: int, metrics: dict[str, float]) -> None:
+        if parent is not None and os.getppid() != parent:
+            os._exit(1)  # the sweep process is gone: stop at once, as after kill -9
+        now = time.monotonic()
+        if queue is not None and (now - last[0] >= 0.5 or step >= total):
+            last[0] = now
+            queue.put((batch_index, int(step)))
+
+    return report
+
+
+def _run_batch_task(sweep_path: str, batch_index: int, items) -> list[tuple[str, str]]:
+    """The task a local or Dask worker runs for one batch."""
+    from repdrift.cores import use_cores
+
+    use_cores(1)  # a Dask worker's first batch starts its backend with a one-thread pool
+    progress = _worker_progress(batch_index) if _WORKER else None
+    return run_batch(sweep_path, items, progress=progress)
+
+
+# --------------------------------------------------------------------- the executors
+
+
+@dataclass
+class Outcome:
+    """What happened to the batches of one sweep call."""
+
+    done: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)
+
+
+BatchDone = Callable[[Batch, list[tuple[str, str]]], None]
+BatchStep = Callable[[Batch, int], None]
+
+
+def _error_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+
+
+def run_inline(sweep: Sweep, batches: Sequence[Batch], on_done: BatchDone, on_step: BatchStep):
+    """Run the batches one after another in this process (a one-thread XLA pool)."""
+    from repdrift.cores import use_cores
+
+    use_cores(1)
+    outcome = Outcome()
+    for batch in batches:
+        try:
+            result = run_batch(
+                sweep.path, batch.items, progress=lambda s, t, m, b=batch: on_step(b, s)
+            )
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as err:
+            outcome.failed[batch.index] = _error_line(err)
+            continue
+        outcome.done[batch.index] = result
+        on_done(batch, result)
+    return outcome
+
+
+def run_local(
+    sweep: Sweep,
+    batches: Sequence[Batch],
+    workers: int,
+    on_done: BatchDone,
+    on_step: BatchStep,
+) -> Outcome:
+    """Run the batches on ``workers`` local processes, each with a one-thread XLA pool."""
+    import multiprocessing as mp
+    import queue as queue_mod
+
+    ctx = mp.get_context("spawn")
+    progress_queue = ctx.Queue()
+    outcome = Outcome()
+    by_index = {b.index: b for b in batches}
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(progress_queue, os.getpid()),
+    ) as pool:
+        futures = {
+            pool.submit(_run_batch_task, str(sweep.path), b.index, b.items): b.index
+            for b in batches
+        }
+        pending = set(futures)
+        try:
+            while pending:
+                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                while True:
+                    try:
+                        index, step = progress_queue.get_nowait()
+                    except queue_mod.Empty:
+                        break
+                    on_step(by_index[index], step)
+                for fut in finished:
+                    index = futures[fut]
+                    try:
+                        result = fut.result()
+                    except BrokenProcessPool as err:
+                        raise SweepError(
+                            "a sweep worker process died (out of memory?); "
+                            f"`repdrift sweep resume {sweep.path}` continues: {err}"
+                        ) from None
+                    except Exception as err:
+                        outcome.failed[index] = _error_line(err)
+                        continue
+                    outcome.done[index] = result
+                    on_done(by_index[index], result)
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+    return outcome
+
+
+def run_dask(
+    sweep: Sweep,
+    batches: Sequence[Batch],
+    scheduler: Any,
+    on_done: BatchDone,
+    on_step: BatchStep,
+) -> Outcome:
+    """Run the batches as tasks of a Dask distributed cluster (``scheduler``: an address
+    or a ``distributed.Client``)."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise SweepError(
+            "--scheduler needs Dask distributed: pip install 'dask[distributed]'"
+        ) from None
+    own = not isinstance(scheduler, Client)
+    try:
+        client = Client(scheduler, timeout="30s") if own else scheduler
+    except (OSError, TimeoutError, ValueError) as err:
+        raise SweepError(f"--scheduler {scheduler}: cannot connect: {_error_line(err)}") from None
+    outcome = Outcome()
+    try:
+        futures = {
+            client.submit(
+                _run_batch_task,
+                str(sweep.path.resolve()),
+                b.index,
+                b.items,
+                key=f"repdrift-sweep-{sweep.digest[:12]}-b{b.index:05d}-{time.time_ns()}",
+                pure=False,
+            ): b
+            for b in batches
+        }
+        for fut in as_completed(list(futures)):
+            batch = futures[fut]
+            try:
+                result = fut.result()
+            except Exception as err:
+                outcome.failed[batch.index] = _error_line(err)
+                continue
+            outcome.done[batch.index] = result
+            on_done(batch, result)
+    finally:
+        if own:
+            client.close()
+    return outcome
+
+
+# ------------------------------------------------------------------------- the driver
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """A snapshot of a sweep's progress, handed to the progress callback."""
+
+    runs_total: int
+    runs_finished: int
+    run_steps_total: int
+    run_steps_done: int
+
+
+@dataclass
+class SweepResult:
+    """The end of one ``run_sweep`` call: the table and the batches that failed."""
+
+    table: Any
+    failed: dict[int, str]
+    batches: int
+
+
+def default_workers() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def run_sweep(
+    sweep: Sweep,
+    *,
+    workers: int | None = None,
+    scheduler: Any = None,
+    progress: Callable[[SweepProgress], None] | None = None,
+) -> SweepResult:
+    """Run every run of the sweep that has not finished; return the final table.
+
+    Each batch of the plan with unfinished runs is run (:func:`run_batch`): finished runs
+    are not run again; stopped runs continue from their checkpoints. The table
+    ``DIR/runs.parquet`` is rewritten as batches finish and at the end. Batches that fail
+    are reported in the result (``repdrift sweep resume`` retries them); the sweep itself
+    carries on with the others. One process at a time drives a sweep.
+    """
+    if workers is not None and workers < 1:
+        raise SweepError(f"--workers must be at least 1, got {workers}")
+    with _driving(sweep):
+        summarise_finished(sweep)
+        statuses = {r.run: directory.run_status(sweep, r) for r in sweep.runs}
+        unfinished = {r.run for r in sweep.runs if statuses[r.run].status not in FINISHED}
+        batches = _batches_to_run(sweep, unfinished)
+        tracker = _Tracker(sweep, statuses, unfinished, progress)
+        tracker.report()
+        table.write_table(sweep)
+        if not batches:
+            outcome = Outcome()
+        elif scheduler is not None:
+            outcome = run_dask(sweep, batches, scheduler, tracker.on_done, tracker.on_step)
+        else:
+            n = min(workers or default_workers(), len(batches))
+            if n <= 1:
+                outcome = run_inline(sweep, batches, tracker.on_done, tracker.on_step)
+            else:
+                outcome = run_local(sweep, batches, n, tracker.on_done, tracker.on_step)
+        df = table.write_table(sweep)
+    return SweepResult(df, outcome.failed, len(batches))
+
+
+@contextlib.contextmanager
+def _driving(sweep: Sweep):
+    """Mark the sweep as driven by this process (refused while another one drives it)."""
+    try:
+        held = store.hold(sweep.path)
+        held.__enter__()
+    except store.StoreError as err:
+        raise SweepError(f"sweep {sweep.path} is being run by another process: {err}") from None
+    try:
+        yield
+    finally:
+        held.__exit__(None, None, None)
+
+
+class _Tracker:
+    """Progress of a sweep in run-steps and finished runs; rewrites the table now and then."""
+
+    def __init__(self, sweep: Sweep, statuses, unfinished: set[str], progress) -> None:
+        self.sweep = sweep
+        self.progress = progress
+        self.unfinished = unfinished
+        self.total_runs = len(sweep.runs)
+        self.finished = self.total_runs - len(unfinished)
+        self.steps_total = sum(r.config.run.steps for r in sweep.runs)
+        self.steps_base = sum(
+            statuses[r.run].steps_total for r in sweep.runs if r.run not in unfinished
+        )
+        self.batch_steps: dict[int, int] = {}
+        self.table_at = time.monotonic()
+
+    def _open(self, batch: Batch) -> int:
+        return sum(1 for rid in batch.run_ids if rid in self.unfinished)
+
+    def report(self) -> None:
+        if self.progress is None:
+            return
+        done = self.steps_base + sum(self.batch_steps.values())
+        self.progress(SweepProgress(self.total_runs, self.finished, self.steps_total, done))
+
+    def on_step(self, batch: Batch, step: int) -> None:
+        self.batch_steps[batch.index] = self._open(batch) * min(step, batch.steps)
+        self.report()
+
+    def on_done(self, batch: Batch, result: list[tuple[str, str]]) -> None:
+        for rid, status in result:
+            if rid in self.unfinished and status in FINISHED:
+                self.unfinished.discard(rid)
+                self.finished += 1
+                self.steps_base += batch.steps
+        self.batch_steps.pop(batch.index, None)
+        self.report()
+        now = time.monotonic()
+        if now - self.table_at >= TABLE_EVERY_S:
+            table.write_table(self.sweep)
+            self.table_at = now

@@ -1,0 +1,168 @@
+"""The results table of a sweep, ``DIR/runs.parquet``, and its summary by rule and noise.
+
+One row per run of the plan, in plan order:
+
+* ``run`` — the run id (its directory is ``DIR/runs/<run>``); ``part`` — the spec part;
+* ``status`` — ``complete``, ``diverged``, ``silent``, ``partial`` (stopped: resume the
+  sweep), ``running``, ``pending`` (not started) or ``corrupt``; ``steps_done``;
+  ``message`` (why a run diverged or went silent);
+* ``rule`` (``learner.kind``) and ``noise`` (``update``, ``label``, ``update+label``,
+  ``input`` or ``none``, from the noise magnitudes);
+* every field of the run's configuration as a dotted-path column (``task.kind``,
+  ``task.d_in``, ``learner.lr``, ``run.steps``, ...; empty where a task has no such field).
+  A column whose values mix text and numbers (``network.readout``: ``"lazy"``, ``"rich"``
+  or a number) is stored as text;
+* the paper's summary columns (:mod:`repdrift.sweep.summary`): ``loss``, ``active``,
+  ``active_units``, ``log_tau``, ``eig_sum``, ``eig_max``, ``eig_nonzero``, with
+  ``log_tau_ok`` and ``included`` — empty (NaN) until a run has finished.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from repdrift import config as config_mod
+from repdrift import store
+from repdrift.sweep import directory, summary
+from repdrift.sweep.directory import Sweep
+from repdrift.sweep.spec import SweepError
+
+#: Statuses in the order ``sweep inspect`` lists them.
+STATUSES = ("complete", "diverged", "silent", "partial", "running", "pending", "corrupt")
+
+
+def noise_kind(update_noise: float, label_noise: float, input_noise: float = 0.0) -> str:
+    """``update``, ``label``, ``update+label``, ``input`` or ``none``."""
+    parts = [n for n, v in (("update", update_noise), ("label", label_noise)) if v > 0]
+    if parts:
+        return "+".join(parts)
+    return "input" if input_noise > 0 else "none"
+
+
+def config_columns(config) -> dict[str, Any]:
+    """A configuration as ``{"section.field": value}``."""
+    out = {}
+    for section, fields in config.model_dump(mode="json").items():
+        for name, value in fields.items():
+            out[f"{section}.{name}"] = value
+    return out
+
+
+def build_table(sweep: Sweep) -> pd.DataFrame:
+    """The table of a sweep from its plan, the run directories and the stored summaries."""
+    rows = []
+    for planned in sweep.runs:
+        st = directory.run_status(sweep, planned)
+        lc = planned.config.learner
+        row: dict[str, Any] = {
+            "run": planned.run,
+            "part": planned.part,
+            "status": st.status,
+            "steps_done": st.steps_done,
+            "message": st.message,
+            "rule": lc.kind,
+            "noise": noise_kind(lc.update_noise, lc.label_noise, lc.input_noise),
+        }
+        row.update(config_columns(planned.config))
+        cols = (
+            directory.read_summary(sweep.path, planned.run)
+            if st.status in directory.FINISHED
+            else None
+        )
+        for name in summary.COLUMNS:
+            row[name] = math.nan if cols is None else float(cols.get(name, math.nan))
+        row["log_tau_ok"] = bool(cols.get("log_tau_ok", False)) if cols else False
+        row["included"] = summary.included(st.status, row["loss"])
+        rows.append(row)
+    return _tidy(_ordered(pd.DataFrame(rows)))
+
+
+LEADING = ("run", "part", "status", "steps_done", "message", "rule", "noise")
+TRAILING = (*summary.COLUMNS, "log_tau_ok", "included")
+
+
+def _ordered(df: pd.DataFrame) -> pd.DataFrame:
+    """Leading columns, config paths by section (first appearance within one), summaries."""
+    sections = {name: i for i, name in enumerate(config_mod.Config.model_fields)}
+    config_cols = [c for c in df.columns if c not in LEADING and c not in TRAILING]
+    config_cols.sort(key=lambda c: sections.get(c.split(".")[0], len(sections)))
+    return df[[*LEADING, *config_cols, *TRAILING]]
+
+
+def _tidy(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns of one type each, so that Parquet stores them."""
+    for name in df.columns:
+        values = df[name].dropna()
+        kinds = {type(v) for v in values}
+        if str in kinds and kinds - {str}:
+            df[name] = df[name].map(lambda v: None if v is None or v != v else str(v))
+        elif kinds == {int, float} or kinds == {float, int}:
+            df[name] = df[name].astype(float)
+    return df
+
+
+def write_table(sweep: Sweep, df: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Write ``DIR/runs.parquet`` atomically (readers see the old or the new table)."""
+    if df is None:
+        df = build_table(sweep)
+    buffer = io.BytesIO()
+    df.to_parquet(buffer, index=False)
+    store.atomic_write_bytes(sweep.table_path, buffer.getvalue())
+    return df
+
+
+def read_table(sweep: Sweep) -> pd.DataFrame:
+    """The stored table, or one built from the run directories if none is stored yet."""
+    if not sweep.table_path.is_file():
+        return build_table(sweep)
+    try:
+        return pd.read_parquet(sweep.table_path)
+    except Exception as err:
+        raise SweepError(
+            f"sweep {sweep.path}: {directory.TABLE_FILE} is unreadable: {err}"
+        ) from None
+
+
+def _median(values: pd.Series) -> float | None:
+    values = values.dropna()
+    values = values[np.isfinite(values.astype(float))]
+    return float(values.median()) if len(values) else None
+
+
+def inspect_summary(sweep: Sweep, df: pd.DataFrame) -> dict[str, Any]:
+    """Counts by status and medians of the summary columns by rule and noise type.
+
+    Medians are over the ``included`` runs (those ``collector.py`` kept); the median of
+    ``log_tau`` is over the runs whose fit succeeded (the tables' 0 marks a failed fit).
+    """
+    counts = df["status"].value_counts()
+    by_status = {s: int(counts.get(s, 0)) for s in STATUSES if counts.get(s, 0)}
+    groups = []
+    for (rule, noise), group in df.groupby(["rule", "noise"], sort=True):
+        kept = group[group["included"]]
+        medians = {}
+        for name in summary.COLUMNS:
+            source = kept[kept["log_tau_ok"]] if name == "log_tau" else kept
+            medians[name] = _median(source[name])
+        groups.append(
+            {
+                "rule": rule,
+                "noise": noise,
+                "runs": len(group),
+                "finished": int(group["status"].isin(directory.FINISHED).sum()),
+                "included": len(kept),
+                "median": medians,
+            }
+        )
+    return {
+        "path": str(sweep.path),
+        "name": sweep.name,
+        "runs": len(df),
+        "status": by_status,
+        "groups": groups,
+    }

@@ -1,0 +1,393 @@
+"""Sweeps that run: end to end, a batch retried after an interruption, kill -9 of the
+sweep process then resume, and a Dask cluster losing a worker mid-sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import repdrift
+import repdrift.sweep
+from repdrift import simulation, store
+from repdrift.cli import main
+from repdrift.sweep import directory, executor, spec, summary, table
+
+TINY = """
+seed = 4
+[base.task]
+kind = "random"
+[base.network]
+hidden = 16
+[base.record]
+dense_until = 20
+per_decade = 10
+snapshots = 4
+linear_snapshots = 4
+hessian = "gauss_newton"
+[base.run]
+steps = 200
+checkpoint_every_s = 600.0
+
+[[parts]]
+name = "sgd"
+[parts.grid]
+"task" = [{ kind = "random", samples = 5, d_in = 6, d_out = 4 },
+          { kind = "smoothed", samples = 6, d_in = 4, d_out = 3 }]
+[parts.random]
+n = 1
+"learner.lr" = { uniform = [0.05, 0.15] }
+[parts.random.noise]
+kind = "update"
+update = { log_uniform = [0.01, 0.1] }
+
+[[parts]]
+name = "adam"
+base = { "learner.kind" = "adam", "learner.lr" = 0.001 }
+[parts.grid]
+"task.samples" = [5, 6]
+"""
+
+
+def _cli(argv) -> int:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    return info.value.code
+
+
+def _generations(root: Path) -> dict[str, tuple[str, float]]:
+    out = {}
+    for run_dir in sorted((root / "runs").iterdir()):
+        status = json.loads((run_dir / store.STATUS_FILE).read_text())
+        out[run_dir.name] = (status["generation"], status["updated"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("sweeps")
+    spec_file = root / "tiny.toml"
+    spec_file.write_text(TINY)
+    out = root / "tiny"
+    assert _cli(["sweep", str(spec_file), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    return out
+
+
+def test_a_sweep_stores_every_run_and_tabulates_it(tiny_sweep):
+    sweep = directory.open_sweep(tiny_sweep)
+    df = pd.read_parquet(tiny_sweep / "runs.parquet")
+    assert list(df["run"]) == ["r00000", "r00001", "r00002", "r00003"]
+    assert list(df["part"]) == ["sgd", "sgd", "adam", "adam"]
+    assert (df["status"] == "complete").all() and (df["steps_done"] == 200).all()
+    assert _listing(tiny_sweep) == list(df["run"])
+    for planned, (_, row) in zip(sweep.runs, df.iterrows(), strict=True):
+        run = repdrift.open_run(tiny_sweep / "runs" / planned.run)
+        assert run.config == planned.config
+        assert run.status.status == "complete" and int(run.metrics["step"][-1]) == 200
+        # config columns are the run's configuration
+        assert row["learner.kind"] == run.config.learner.kind == row["rule"]
+        assert row["learner.lr"] == run.config.learner.lr
+        assert row["task.kind"] == run.config.task.kind
+        assert row["run.seed"] == run.config.run.seed
+        assert row["noise"] == ("update" if run.config.learner.update_noise > 0 else "none")
+        # summary columns, by hand from the stored records (collector.py's arithmetic on
+        # the original's evenly spaced grid)
+        steps = run.metrics["step"].values.astype(float)
+        grid = np.linspace(0, steps[-1], summary.RECORDS)
+        units = np.interp(grid, steps, run.metrics["fraction_active_units"].values)
+        active = np.interp(grid, steps, run.metrics["active_fraction"].values)
+        assert row["loss"] == pytest.approx(np.log10(float(run.metrics["loss"][-1])), rel=1e-9)
+        assert row["active_units"] == pytest.approx(units[-11:-1].mean() / units[0], rel=1e-9)
+        assert row["active"] == pytest.approx(active[-11:-1].mean() / active[0], rel=1e-9)
+        assert np.isfinite(row["eig_sum"]) and np.isfinite(row["eig_nonzero"])
+        assert row["included"]
+
+
+def test_the_tiny_sweep_obeys_its_conditions(tiny_sweep):
+    df = pd.read_parquet(tiny_sweep / "runs.parquet")
+    sgd, adam = df[df["rule"] == "gd"], df[df["rule"] == "adam"]
+    assert (sgd["learner.update_noise"] > 0).all() and (sgd["learner.label_noise"] == 0).all()
+    assert (adam["learner.update_noise"] == 0).all() and (adam["learner.label_noise"] == 0).all()
+
+
+def test_resume_and_rerun_of_a_finished_sweep_run_nothing_again(tiny_sweep, capsys):
+    before = _generations(tiny_sweep)
+    table_before = pd.read_parquet(tiny_sweep / "runs.parquet")
+    assert _cli(["sweep", "resume", str(tiny_sweep), "--quiet"]) == 0
+    spec_file = tiny_sweep.parent / "tiny.toml"
+    assert _cli(["sweep", str(spec_file), "--out", str(tiny_sweep), "--quiet"]) == 0
+    assert _generations(tiny_sweep) == before
+    pd.testing.assert_frame_equal(pd.read_parquet(tiny_sweep / "runs.parquet"), table_before)
+    capsys.readouterr()
+    assert _cli(["sweep", "inspect", str(tiny_sweep), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["status"] == {"complete": 4}
+    groups = {(g["rule"], g["noise"]): g for g in info["groups"]}
+    assert set(groups) == {("gd", "update"), ("adam", "none")}
+    assert groups["gd", "update"]["included"] == 2
+    medians = groups["adam", "none"]["median"]
+    adam = table_before[table_before["rule"] == "adam"]
+    assert medians["active_units"] == pytest.approx(float(adam["active_units"].median()))
+
+
+def _three_of_one_batch():
+    """The two SGD runs of TINY and a copy of the first under another seed."""
+    runs = [r for r in spec.expand(spec.spec_from_text(TINY)) if r.part == "sgd"]
+    reseeded = runs[0].config.model_copy(
+        update={"run": runs[0].config.run.model_copy(update={"seed": 99})}
+    )
+    return [*runs, spec.PlannedRun("r00002", "sgd", reseeded)]
+
+
+def _listing(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / "runs").iterdir() if not p.name.startswith("."))
+
+
+def test_a_batch_killed_mid_way_and_retried_continues_and_stores_each_run_once(tmp_path):
+    runs = _three_of_one_batch()
+    ids = [r.run for r in runs]
+    sweep = directory.create(tmp_path / "s", name="retry", spec_text=TINY, runs=runs, batches=[ids])
+    reference = simulation.simulate_batch(
+        [r.config for r in runs], [tmp_path / "ref" / r.run for r in runs]
+    )
+    paths = [sweep.run_path(r.run) for r in runs]
+    # the state of a batch killed half way: every run stopped at one step
+    simulation.simulate_batch([r.config for r in runs], paths, stop_after=100)
+    assert {store.read_status(p).status for p in paths} == {"partial"}
+    items = [(r.run, r.config.model_dump(mode="json")) for r in runs]
+    result = executor.run_batch(sweep.path, items)
+    assert result == [(rid, "complete") for rid in ids]
+    assert _listing(sweep.path) == ids
+    for path, expected in zip(paths, reference, strict=True):
+        got = repdrift.open_run(path)
+        assert np.all(np.diff(got.metrics["step"].values) > 0)  # no record stored twice
+        assert got.metrics.equals(expected.metrics)
+        assert got.snapshots["W1"].equals(expected.snapshots["W1"])
+        assert directory.read_summary(sweep.path, path.name) is not None
+    # retried once more (a task run twice): the finished runs are left alone
+    before = _generations(sweep.path)
+    assert executor.run_batch(sweep.path, items) == result
+    assert _generations(sweep.path) == before
+
+
+def test_a_batch_killed_while_setting_up_starts_its_runs_together(tmp_path):
+    runs = _three_of_one_batch()
+    ids = [r.run for r in runs]
+    sweep = directory.create(tmp_path / "s", name="setup", spec_text=TINY, runs=runs, batches=[ids])
+    reference = simulation.simulate_batch(
+        [r.config for r in runs], [tmp_path / "ref" / r.run for r in runs]
+    )
+    paths = [sweep.run_path(r.run) for r in runs]
+    # r00000 set up (configuration and status written) but never trained; r00001 holding
+    # only a temporary file of its first write; r00002 not created yet
+    store.prepare_out(paths[0], overwrite=False)
+    store.atomic_write_text(paths[0] / store.CONFIG_FILE, runs[0].config.to_toml())
+    store.write_status(paths[0], store.Status("starting", 0, 200, None, time.time()))
+    paths[1].mkdir()
+    (paths[1] / ".config.toml.tmp123").write_text("half")
+    items = [(r.run, r.config.model_dump(mode="json")) for r in runs]
+    assert executor.run_batch(sweep.path, items) == [(rid, "complete") for rid in ids]
+    assert _listing(sweep.path) == ids
+    for path, expected in zip(paths, reference, strict=True):
+        assert repdrift.open_run(path).metrics.equals(expected.metrics)
+
+
+@pytest.mark.slow
+def test_sweep_smoke_preset_end_to_end(tmp_path):
+    out = tmp_path / "smoke"
+    code = _cli(
+        [
+            "sweep",
+            "--preset",
+            "sweep-smoke",
+            "--set",
+            "run.steps=300",
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    df = pd.read_parquet(out / "runs.parquet")
+    assert len(df) == 24 and df["run"].is_unique
+    assert df["status"].isin(directory.FINISHED).all()
+    assert (df.loc[df["status"] == "complete", "steps_done"] == 300).all()
+    assert set(zip(df["rule"], df["noise"], strict=True)) == {
+        ("gd", "update"),
+        ("gd", "label"),
+        ("adam", "none"),
+        ("sed", "none"),
+    }
+    complete = df[df["status"] == "complete"]
+    assert complete[["loss", "active", "active_units", "eig_sum", "eig_max"]].notna().all().all()
+
+
+# --------------------------------------------------------------------- interruptions
+
+SLOW = """
+seed = 8
+[base.task]
+kind = "random"
+[base.network]
+hidden = 32
+[base.record]
+dense_until = 20
+per_decade = 20
+snapshots = 4
+linear_snapshots = 4
+hessian = "gauss_newton"
+[base.run]
+steps = 60000
+checkpoint_every_s = 1.0
+
+[random]
+n = 6
+"task" = { choice = [{ kind = "random", samples = 5, d_in = 6, d_out = 4 },
+                     { kind = "smoothed", samples = 6, d_in = 5, d_out = 3 }] }
+"learner" = { choice = [{ kind = "gd", lr = 0.1 }, { kind = "adam", lr = 0.001 }] }
+[random.noise]
+update = { log_uniform = [0.01, 0.1] }
+label = { log_uniform = [0.1, 1.0] }
+"""
+
+
+def _records(root: Path) -> dict[str, object]:
+    return {p.name: repdrift.open_run(p).metrics for p in sorted((root / "runs").iterdir())}
+
+
+def _assert_same_sweep(got: Path, expected: Path) -> None:
+    a = pd.read_parquet(got / "runs.parquet")
+    b = pd.read_parquet(expected / "runs.parquet")
+    assert list(a["run"]) == list(b["run"])
+    assert list(a["status"]) == list(b["status"])
+    pd.testing.assert_frame_equal(a[list(summary.COLUMNS)], b[list(summary.COLUMNS)])
+    ra, rb = _records(got), _records(expected)
+    assert ra.keys() == rb.keys()
+    for name in ra:
+        assert ra[name].equals(rb[name]), name
+
+
+@pytest.fixture(scope="module")
+def slow_reference(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("reference")
+    spec_file = root / "slow.toml"
+    spec_file.write_text(SLOW)
+    out = root / "ref"
+    argv = ["sweep", str(spec_file), "--out", str(out), "--workers", "1", "--batch-size", "2"]
+    assert _cli([*argv, "--quiet"]) == 0
+    return out
+
+
+def _wait_for_a_checkpoint(root: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run_dir in (root / "runs").glob("r*"):
+            try:
+                status = json.loads((run_dir / store.STATUS_FILE).read_text())
+            except (OSError, ValueError):
+                continue
+            if status["generation"] and status["status"] == "running":
+                return
+        time.sleep(0.2)
+    raise AssertionError("no run reached a checkpoint in time")
+
+
+@pytest.mark.slow
+def test_kill_9_mid_sweep_then_resume_equals_an_uninterrupted_sweep(tmp_path, slow_reference):
+    spec_file = tmp_path / "slow.toml"
+    spec_file.write_text(SLOW)
+    out = tmp_path / "killed"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    cmd = [sys.executable, "-m", "repdrift", "sweep"]
+    proc = subprocess.Popen(
+        [*cmd, str(spec_file), "--out", str(out), "--workers", "2", "--batch-size", "2", "--quiet"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_a_checkpoint(out, timeout=600)
+        writers = {
+            json.loads((p / store.PID_FILE).read_text())["pid"]
+            for p in (out / "runs").glob("r*")
+            if (p / store.PID_FILE).is_file()
+        }
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # the workers die with the sweep process
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in writers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in writers)
+    statuses = table.build_table(directory.open_sweep(out))["status"]
+    assert not statuses.eq("complete").all()  # killed mid-sweep
+    result = subprocess.run(
+        [*cmd, "resume", str(out), "--workers", "2", "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    _assert_same_sweep(out, slow_reference)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_dask_cluster_losing_a_worker_mid_sweep_completes_each_run_once(tmp_path, slow_reference):
+    distributed = pytest.importorskip("distributed")
+    spec_file = tmp_path / "slow.toml"
+    spec_file.write_text(SLOW)
+    sweep = repdrift.sweep.create(spec_file, out=tmp_path / "dask", batch_size=2)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        worker_pids = set(client.run(os.getpid).values())
+        outcome: dict[str, object] = {}
+
+        def drive() -> None:
+            outcome["result"] = executor.run_sweep(sweep, scheduler=client)
+
+        thread = threading.Thread(target=drive)
+        thread.start()
+        _wait_for_a_checkpoint(sweep.path, timeout=600)
+        writer = None
+        for p in (sweep.path / "runs").glob("r*"):
+            if (p / store.PID_FILE).is_file():
+                writer = json.loads((p / store.PID_FILE).read_text())["pid"]
+                break
+        assert writer in worker_pids  # the task runs on a Dask worker
+        os.kill(writer, signal.SIGKILL)
+        thread.join(timeout=900)
+        assert not thread.is_alive()
+    result = outcome["result"]
+    assert result.failed == {}
+    df = result.table
+    assert df["run"].is_unique and (df["status"] == "complete").all()
+    assert _listing(sweep.path) == list(df["run"])
+    assert len(list((sweep.path / "summaries").iterdir())) == len(df)
+    _assert_same_sweep(sweep.path, slow_reference)

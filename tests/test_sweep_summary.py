@@ -1,0 +1,144 @@
+"""The summary columns of the published tables, on synthetic records, against hand
+computations of ``collector.py``'s arithmetic."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from repdrift.sweep import summary
+from repdrift.sweep.summary import summary_columns
+
+
+def _get_tau(x: np.ndarray, y: np.ndarray) -> float:
+    """The original ``utils.get_tau`` (the paper's Methods), written out here for the test."""
+    y = np.copy(y)
+    end_val = y.max() - (y.max() - y.min()) * 0.9
+    end = np.abs(y - end_val).argmin()
+    y = y[:end]
+    y -= y.min() - 1e-10
+    x = np.copy(x[:end])
+    slope, _ = np.polyfit(x, np.log(y), 1, w=np.sqrt(np.flip(x / x.max())))
+    return float(np.log10(abs(slope)))
+
+
+def test_on_the_originals_own_grid_the_columns_are_collectors_arithmetic():
+    # Records exactly on the original's grid (10,000 evenly spaced steps): resampling is
+    # the identity and every column is collector.py's expression on the raw arrays.
+    steps = np.linspace(0, 1_000_000, summary.RECORDS)
+    rng = np.random.default_rng(0)
+    units = 0.1 + 0.9 * np.exp(-steps / 60_000) + 0.01 * rng.random(steps.size)
+    active = 0.05 + 0.45 * np.exp(-steps / 80_000)
+    loss = 10 ** (-3 + 0.1 * rng.random(steps.size))
+    h_steps = np.linspace(0, 1_000_000, summary.HESSIAN_RECORDS)
+    trace = 50 * np.exp(-h_steps / 2e5) + 5 + rng.random(h_steps.size)
+    top = 9 * np.exp(-h_steps / 3e5) + 1
+    nonzero = 0.3 * np.exp(-h_steps / 1e5) + 0.02
+    got = summary_columns(steps, units, active, loss, h_steps, trace, top, nonzero)
+    assert got["active_units"] == pytest.approx(units[-11:-1].mean() / units[0], rel=1e-12)
+    assert got["active"] == pytest.approx(active[-11:-1].mean() / active[0], rel=1e-12)
+    assert got["loss"] == pytest.approx(np.log10(loss[-1]), rel=1e-12)
+    assert got["eig_sum"] == pytest.approx(trace[-11:-1].mean() / trace[0:10].mean(), rel=1e-12)
+    assert got["eig_max"] == pytest.approx(top[-11:-1].mean() / top[0:10].mean(), rel=1e-12)
+    assert got["eig_nonzero"] == pytest.approx(nonzero[-11:-1].mean(), rel=1e-12)
+    assert got["log_tau"] == pytest.approx(_get_tau(steps, units), abs=1e-9)
+    assert got["log_tau_ok"] is True
+
+
+def test_log_spaced_records_are_resampled_onto_the_originals_grid():
+    # A curve linear in the step is reproduced exactly by linear interpolation, so the
+    # windows of the original's grid have closed forms.
+    total = 2_000_000
+    steps = np.unique(np.concatenate([np.arange(0, 101), np.geomspace(100, total, 200)]))
+    units = 1.0 - 0.5 * steps / total
+    active = 0.4 - 0.2 * steps / total
+    loss = np.full(steps.size, 1e-4)
+    h_steps = np.unique(np.concatenate([[0], np.geomspace(1, total, 15)]))
+    a, b = 20.0, -10.0
+    trace = a + b * h_steps / total
+    top = 3.0 + h_steps / total
+    nonzero = 0.5 - 0.4 * h_steps / total
+    got = summary_columns(steps, units, active, loss, h_steps, trace, top, nonzero)
+    # last 10 of 10,000 records before the final one: k = 9989..9998 of 9999
+    tail = np.arange(9989, 9999) / 9999
+    assert got["active_units"] == pytest.approx(np.mean(1.0 - 0.5 * tail), rel=1e-9)
+    assert got["active"] == pytest.approx(np.mean(0.4 - 0.2 * tail) / 0.4, rel=1e-9)
+    # Hessian: 101 records, first 10 = k 0..9, last 10 = k 90..99 (of 100)
+    first, last = np.arange(10) / 100, np.arange(90, 100) / 100
+    assert got["eig_sum"] == pytest.approx(np.mean(a + b * last) / np.mean(a + b * first))
+    assert got["eig_max"] == pytest.approx(np.mean(3 + last) / np.mean(3 + first))
+    assert got["eig_nonzero"] == pytest.approx(np.mean(0.5 - 0.4 * last))
+    assert got["loss"] == pytest.approx(-4.0)
+
+
+def test_undefined_columns_are_nan_and_a_failed_fit_is_zero():
+    steps = np.arange(0.0, 50.0)
+    flat = np.full(steps.size, 0.8)
+    got = summary_columns(steps, flat, flat, np.full(steps.size, 0.01))
+    for name in ("eig_sum", "eig_max", "eig_nonzero"):
+        assert math.isnan(got[name])  # no Hessian recorded
+    assert got["log_tau"] == 0.0 and got["log_tau_ok"] is False  # constant: no decay
+    assert got["active_units"] == pytest.approx(1.0)
+    empty = summary_columns(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+    assert all(math.isnan(empty[c]) for c in summary.COLUMNS)
+    silent_start = summary_columns(steps, np.zeros(steps.size), flat, flat)
+    assert math.isnan(silent_start["active_units"])  # zero first record: no ratio
+
+
+def test_summarise_run_reads_stored_arrays_and_skips_snapshots_without_a_hessian():
+    steps = np.arange(0, 1001, 10)
+    units = 1.0 - steps / 2000
+    active = 0.5 - steps / 4000
+    loss = np.full(steps.size, 0.02)
+    metrics = xr.Dataset(
+        {
+            "fraction_active_units": ("step", units),
+            "active_fraction": ("step", active),
+            "loss": ("step", loss),
+        },
+        coords={"step": steps},
+    )
+    snap_steps = np.array([0, 10, 100, 500, 1000])
+    trace = np.array([4.0, 4.0, np.nan, 3.0, 2.0])
+    snaps = xr.Dataset(
+        {
+            "hessian_trace": ("step", trace),
+            "hessian_max": ("step", trace / 2),
+            "hessian_fraction_nonzero": ("step", np.full(5, 0.25)),
+        },
+        coords={"step": snap_steps},
+    )
+    run = SimpleNamespace(path="fake", metrics=metrics, snapshots=snaps)
+    got = summary.summarise_run(run)
+    keep = np.isfinite(trace)
+    expected = summary_columns(
+        steps,
+        units,
+        active,
+        loss,
+        snap_steps[keep],
+        trace[keep],
+        trace[keep] / 2,
+        np.full(4, 0.25),
+    )
+    for name in summary.COLUMNS:
+        assert got[name] == pytest.approx(expected[name], nan_ok=True)
+    assert np.isfinite(got["eig_sum"])
+
+
+@pytest.mark.parametrize(
+    ("status", "log_loss", "kept"),
+    [
+        ("complete", -3.0, True),
+        ("complete", 10.5, False),  # collector.py: final log10 loss > 10
+        ("silent", -3.0, False),  # all units silent at some record
+        ("diverged", float("nan"), False),
+        ("partial", -3.0, False),  # did not finish
+    ],
+)
+def test_included_mirrors_collectors_filter(status, log_loss, kept):
+    assert summary.included(status, log_loss) is kept
