@@ -1,0 +1,142 @@
+"""``repdrift reproduce FIGURE... --scale quick|paper --out DIR``.
+
+Makes the figures (``fig2``, ``fig3``, ``fig4``, ``fig5``, ``s1``, ``s2``, ``table1`` or
+``all``) and ends with the claims report (``DIR/claims.html``, ``DIR/claims.json``).
+Running it again on the same ``DIR`` and scale continues where it stopped. Exit status 0
+on success; 2 for an unknown figure or scale, or an ``--out`` that holds something else
+(one line on stderr); 1 when a run, sweep or figure failed (the report still says what
+was checked).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from repdrift.experiments.jobs import Reporter
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class RichReporter(Reporter):
+    """One progress line per run, sweep, analysis and figure (rich, on stderr)."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.tasks: dict[str, int] = {}
+
+    def start(self, key: str, description: str, total: int | None) -> None:
+        self.tasks[key] = self.progress.add_task(description, total=total, status="")
+
+    def update(self, key: str, completed: int) -> None:
+        if key in self.tasks:
+            self.progress.update(self.tasks[key], completed=completed)
+
+    def finish(self, key: str, message: str) -> None:
+        if key not in self.tasks:
+            return
+        task = self.tasks[key]
+        total = self.progress.tasks[task].total
+        if total is None:
+            self.progress.update(task, total=1, completed=1, status=message)
+        else:
+            self.progress.update(task, completed=total, status=message)
+
+    def note(self, text: str) -> None:
+        self.progress.console.print(text, markup=False)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"repdrift: error: {' '.join(str(message).split())}", markup=False)
+    return typer.Exit(code)
+
+
+def reproduce(
+    figures: Annotated[
+        list[str],
+        typer.Argument(help="fig2, fig3, fig4, fig5, s1, s2, table1, or all"),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="directory for runs, figures and the report")],
+    scale: Annotated[
+        str,
+        typer.Option(
+            help="quick (≤ 45 min on 2 CPU cores), paper (published sizes; GPU or "
+            "cluster) or smoke (a minute: the machinery, not the science)"
+        ),
+    ] = "quick",
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="folder of recorded data (multiple_maps, si_bias); default "
+            "$REPDRIFT_DATA or ../shared/data"
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="worker processes (default: one per core)")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address for the sweeps (paper scale)")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress display")] = False,
+) -> None:
+    """Reproduce the paper's figures and check its claims (DIR/claims.html, claims.json)."""
+    from repdrift import experiments
+    from repdrift.experiments.workspace import ReproduceError, check_scale
+
+    try:
+        experiments.figures_of(figures)
+        check_scale(scale)
+    except ReproduceError as err:
+        raise _fail(str(err)) from None
+    started = time.monotonic()
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=err_console,
+        transient=False,
+        disable=quiet,
+    )
+    try:
+        with progress:
+            summary = experiments.reproduce(
+                figures,
+                scale=scale,
+                out=out,
+                data_dir=data,
+                workers=workers,
+                scheduler=scheduler,
+                reporter=RichReporter(progress),
+            )
+    except ReproduceError as err:
+        raise _fail(str(err)) from None
+    except experiments.ReproduceFailure as err:
+        raise _fail(str(err), code=1) from None
+    except KeyboardInterrupt:
+        err_console.print(
+            "repdrift: interrupted; the same command continues where it stopped", markup=False
+        )
+        raise typer.Exit(130) from None
+    counts: dict[str, int] = {}
+    for claim in summary["claims"]:
+        counts[claim["verdict"]] = counts.get(claim["verdict"], 0) + 1
+    shown = ", ".join(f"{n} {v}" for v, n in counts.items())
+    err_console.print(
+        f"{out}: claims {shown}; report {summary['html']} ({time.monotonic() - started:,.0f} s)",
+        markup=False,
+    )

@@ -1,0 +1,278 @@
+"""Fig. 4: sparsification is general — across tasks and rules (A), its rate grows with the
+noise while its end point does not (B), and a Hebbian network sparsifies too (C).
+
+* **A** — the fraction of active units, normalised to step 0, against the fraction of the
+  run, for every run of the Table-2 sweep without label noise (GD with update noise, Adam,
+  SED; noise-free GD drawn as the control), with the mean per rule; the published runs'
+  mean ± SD beside (``driftreg_time_courses``).
+* **B** — final fraction of active units and sparsification rate (the paper's timescale,
+  ``log_tau`` = log10 rate) against σ_u over the ``fig4b`` sweep, with the least-squares
+  exponent of rate ∝ σ^k; the published 118 runs beside (their exponent: ≈ 2.1).
+* **C** — the similarity-matching ring network (Qin et al. 2023) with synaptic noise, from
+  random weights, its three phases shaded (:func:`repdrift.plotting.hebbian.hebbian_phases`),
+  and the same network without noise.
+
+Runs: sweeps ``table2`` and ``fig4b`` (:mod:`repdrift.experiments.sweeps`); single runs
+``hebbian-ring`` and ``hebbian-ring-noise-free``: the ``hebbian-ring`` preset (N = 200
+neurons, 1,000 ring inputs, η = 0.02, σ_W = σ_M = 10^-3, λ₁ = 0, λ₂ = 0.01, α = 0,
+W₀ = 0.1·randn, M₀ = I: Qin et al.'s ring model with twice its neurons), 5,000 steps at
+quick scale and 2·10^4 at paper scale, and the same with σ_W = σ_M = 0.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from repdrift.config import load_config
+from repdrift.experiments import reference, sweep_runs, sweeps
+from repdrift.experiments.jobs import Job, RunJob
+from repdrift.experiments.settings import Settings
+from repdrift.experiments.workspace import Workspace, save_figure, save_table
+
+NAME = "fig4"
+TITLE = "Fig. 4 — generality: rules and tasks (A), noise level (B), a Hebbian network (C)"
+
+#: Groups of Fig. 4A, in drawing order, with their published counterpart.
+GROUPS_A = {"gd/update": "gd", "adam": "adam", "sed": "sed", "gd/none": None}
+LABELS = {
+    "gd/update": "GD + update noise",
+    "gd/label": "GD + label noise",
+    "adam": "Adam",
+    "sed": "SED",
+    "gd/none": "GD, no noise",
+}
+
+
+def hebbian_config(scale: str, noise: bool):
+    """The ``hebbian-ring`` preset at ``scale`` (``quick``: as shipped, 5,000 steps;
+    ``paper``: 2·10^4 steps; ``smoke``: 20 neurons, 100 inputs, 300 steps); without
+    ``noise``: σ_W = σ_M = 0, the control."""
+    overrides = {
+        "smoke": ["model.neurons=20", "model.samples=100", "run.steps=300"],
+        "quick": [],
+        "paper": ["run.steps=20000"],
+    }[scale]
+    if not noise:
+        overrides += ["model.sigma_w=0", "model.sigma_m=0"]
+    return load_config(preset="hebbian-ring", overrides=overrides)
+
+
+def jobs(settings: Settings) -> list[Job]:
+    return [
+        sweeps.table2_job(settings, NAME),
+        sweeps.fig4b_job(settings, NAME),
+        RunJob("hebbian-ring", hebbian_config(settings.scale, True), NAME),
+        RunJob("hebbian-ring-noise-free", hebbian_config(settings.scale, False), NAME),
+    ]
+
+
+# ------------------------------------------------------------------------- numbers
+
+
+def exponent_numbers(
+    noise: np.ndarray, log_tau: np.ndarray, ok: np.ndarray, final_units: np.ndarray
+) -> dict[str, float]:
+    """The exponent k of rate ∝ σ^k, and how much the final sparsity depends on σ.
+
+    ``exponent``: slope of ``log_tau`` on ``log10 σ`` over the successful fits;
+    ``final_exponent``: slope of ``log10`` (final fraction of active units) on ``log10 σ``
+    (0 when the end point does not depend on σ); ``final_range``: max / min of the final
+    fraction of active units; ``rate_range``: max / min of the fitted rates.
+    """
+    noise = np.asarray(noise, float)
+    log_tau = np.asarray(log_tau, float)
+    ok = np.asarray(ok, bool) & np.isfinite(log_tau) & (log_tau != 0)
+    final_units = np.asarray(final_units, float)
+    slope, intercept = reference.rate_exponent(noise[ok], log_tau[ok])
+    good = np.isfinite(final_units) & (final_units > 0) & (noise > 0)
+    final_slope = (
+        float(np.polyfit(np.log10(noise[good]), np.log10(final_units[good]), 1)[0])
+        if good.sum() >= 2
+        else np.nan
+    )
+    r = float(np.corrcoef(np.log10(noise[ok]), log_tau[ok])[0, 1]) if ok.sum() >= 3 else np.nan
+    return {
+        "runs": int(noise.size),
+        "fits_ok": int(ok.sum()),
+        "exponent": slope,
+        "intercept": intercept,
+        "r_log_rate_log_noise": r,
+        "final_exponent": final_slope,
+        "final_units_median": float(np.nanmedian(final_units)) if final_units.size else np.nan,
+        "final_units_min": float(np.nanmin(final_units)) if final_units.size else np.nan,
+        "final_units_max": float(np.nanmax(final_units)) if final_units.size else np.nan,
+        "rate_range": float(10 ** (log_tau[ok].max() - log_tau[ok].min())) if ok.sum() else np.nan,
+        "noise_min": float(noise.min()) if noise.size else np.nan,
+        "noise_max": float(noise.max()) if noise.size else np.nan,
+    }
+
+
+def course_summary(courses: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean, SD and count per group and ``t_fraction`` of one metric's time courses."""
+    sub = courses[courses["metric"] == metric]
+    return sub.groupby(["group", "t_fraction"])["value"].agg(["mean", "std", "count"]).reset_index()
+
+
+def published_course_summary(metric: str) -> pd.DataFrame:
+    """The same summary of the published time courses (``metric`` in their names:
+    ``active_units`` or ``active``), grouped by rule."""
+    tc = reference.time_courses()
+    sub = tc[tc["metric"] == metric]
+    return sub.groupby(["rule", "t_fraction"])["value"].agg(["mean", "std", "count"]).reset_index()
+
+
+def hebbian_numbers(noisy, quiet) -> dict[str, Any]:
+    """Phases and drift of the similarity-matching run and its noise-free control."""
+    from repdrift.models import similarity_matching as sm
+    from repdrift.plotting.hebbian import hebbian_phases
+
+    def one(run) -> dict[str, Any]:
+        m = run.metrics
+        steps = m["step"].values.astype(float)
+        loss = m["loss"].values.astype(float)
+        units = m["fraction_active_units"].values.astype(float)
+        active = m["active_fraction"].values.astype(float)
+        ph = hebbian_phases(steps, loss, units)
+        end = ph.fast_learning_end
+        i = min(int(np.searchsorted(steps, end)), len(steps) - 1)
+        tail = max(1, len(steps) // 20)
+        out: dict[str, Any] = {
+            "path": str(run.path),
+            "fast_learning_end": end,
+            "directed_drift_end": ph.directed_drift_end,
+            "phase_message": ph.message,
+            "tau_steps": ph.fit.tau_steps if ph.fit.ok else None,
+            "objective_initial": float(loss[0]),
+            "objective_at_learning_end": float(loss[i]),
+            "objective_final": float(np.mean(loss[-tail:])),
+            "objective_max_change_after_learning": float(np.max(np.abs(loss[i:] / loss[i] - 1.0))),
+            "units_initial": float(units[0]),
+            "units_at_learning_end": float(units[i]),
+            "units_final": float(np.mean(units[-tail:])),
+            "active_at_learning_end": float(active[i]),
+            "active_final": float(np.mean(active[-tail:])),
+            "unconverged_max": float(np.max(m["unconverged_fraction"].values))
+            if "unconverged_fraction" in m
+            else None,
+        }
+        s = run.snapshots
+        if "centroid" in s and s.sizes.get("step", 0) >= 4:
+            c = s["centroid"].values.astype(float)
+            cs = s["step"].values.astype(float)
+            late = cs >= (ph.directed_drift_end or cs[-1] / 2)
+            if late.sum() >= 4:
+                lags, msd, _ = sm.centroid_msd(c[late], cs[late], period=2 * np.pi)
+                finite = np.isfinite(msd) & (lags > 0)
+                out["msd_late_rad2"] = float(msd[finite][-1]) if finite.any() else None
+                out["msd_late_lag"] = float(lags[finite][-1]) if finite.any() else None
+                if finite.sum() >= 3:
+                    fit = sm.diffusion_constant(lags, msd)
+                    out["diffusion_constant"] = fit.diffusion_constant
+        return out
+
+    return {"noisy": one(noisy), "noise_free": one(quiet)}
+
+
+def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
+    from repdrift.plotting.fig4 import draw_a, draw_b, draw_c
+    from repdrift.plotting.hebbian import draw_hebbian, hebbian_phases, phase_spans
+    from repdrift.simulation import open_run
+
+    folder = ws.figure_dir(NAME)
+    files: list[Path] = []
+    numbers: dict[str, Any] = {}
+
+    # A
+    table_path = ws.sweep_path(sweeps.TABLE2)
+    table = sweep_runs.read_table(table_path)
+    wanted = table[table["group"].isin(list(GROUPS_A))]
+    courses = sweep_runs.time_courses(table_path, wanted, metrics=("fraction_active_units",))
+    published_a = published_course_summary("active_units")
+    files += save_figure(draw_a(courses, published_a, LABELS, GROUPS_A), folder, "fig4a")
+    files.append(save_table(courses, folder, "fig4a_time_courses"))
+    summary = course_summary(courses, "fraction_active_units")
+    numbers["a"] = {
+        group: {
+            "runs": int(courses[courses["group"] == group]["run"].nunique()),
+            "final_mean": float(summary[(summary["group"] == group)]["mean"].iloc[-1]),
+        }
+        for group in GROUPS_A
+        if group in set(summary["group"])
+    }
+
+    # B
+    b_table = sweep_runs.read_table(ws.sweep_path(sweeps.FIG4B))
+    done = b_table[b_table["status"] == "complete"]
+    ours = pd.DataFrame(
+        {
+            "noise": done["learner.update_noise"].astype(float),
+            "active_units": done["active_units"],
+            "active": done["active"],
+            "log_tau": done["log_tau"],
+            "log_tau_ok": done["log_tau_ok"].astype(bool),
+            "eig_nonzero": done["eig_nonzero"],
+            "loss": done["loss"],
+            "run": done["run"],
+        }
+    )
+    pub = reference.update_noise_runs()
+    published = pd.DataFrame(
+        {
+            "noise": pub["update_noise"],
+            "active_units": pub["active_units"],
+            "log_tau": pub["log_tau"],
+            "log_tau_ok": pub["log_tau"] != 0,
+        }
+    )
+    numbers["b"] = {
+        "ours": exponent_numbers(
+            ours["noise"], ours["log_tau"], ours["log_tau_ok"], ours["active_units"]
+        ),
+        "published": exponent_numbers(
+            pub["update_noise"], pub["log_tau"], pub["log_tau"] != 0, pub["active_units"]
+        ),
+        "statuses": b_table["status"].value_counts().to_dict(),
+        "lr": float(done["learner.lr"].iloc[0]) if len(done) else None,
+        "steps": int(done["run.steps"].iloc[0]) if len(done) else None,
+    }
+    files += save_figure(draw_b(ours, published, numbers["b"]), folder, "fig4b")
+    files.append(save_table(ours, folder, "fig4b"))
+
+    # C
+    noisy = open_run(ws.run_path("hebbian-ring"))
+    quiet = open_run(ws.run_path("hebbian-ring-noise-free"))
+    numbers["c"] = hebbian_numbers(noisy, quiet)
+    m = noisy.metrics
+    spans = phase_spans(
+        hebbian_phases(m["step"].values, m["loss"].values, m["fraction_active_units"].values),
+        float(m["step"].values[-1]),
+    )
+    files += save_figure(draw_c(noisy, quiet, spans), folder, "fig4c")
+    centroid = noisy.snapshots.get("centroid")
+    files += draw_hebbian(
+        noisy.metrics[["loss", "fraction_active_units", "active_fraction"]],
+        folder,
+        centroid=centroid,
+        period=2 * np.pi,
+    )
+    records = []
+    for run, name in ((noisy, "hebbian-ring"), (quiet, "hebbian-ring-noise-free")):
+        m = run.metrics
+        records.append(
+            pd.DataFrame(
+                {
+                    "run": name,
+                    "step": m["step"].values,
+                    "objective": m["loss"].values,
+                    "fraction_active_units": m["fraction_active_units"].values,
+                    "active_fraction": m["active_fraction"].values,
+                }
+            )
+        )
+    files.append(save_table(pd.concat(records), folder, "fig4c_records"))
+    numbers["files"] = [ws.relative(f) for f in files]
+    return numbers

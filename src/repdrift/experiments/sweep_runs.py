@@ -1,0 +1,99 @@
+"""Reading a sweep's runs for figures: its table, and time courses resampled onto the
+original's evenly spaced grid.
+
+The published time courses (``driftreg_time_courses``) are 100 evenly spaced points over
+each run, divided by the value at step 0; :func:`time_courses` gives repdrift's runs the
+same form: each record is linearly interpolated in the step onto ``t / T`` =
+``0, 1/99, …, 1`` and divided by the first record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: Points of a resampled time course, as the published ones.
+POINTS = 100
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """The results table of the sweep at ``path`` with a ``group`` column: the rule, and
+    for GD the noise (``gd/update``, ``gd/label``, ``gd/none``, ``adam``, ``sed``)."""
+    from repdrift import sweep
+
+    table = sweep.read_table(path)
+    table["group"] = [
+        f"{r}/{n}" if r == "gd" else r for r, n in zip(table["rule"], table["noise"], strict=True)
+    ]
+    return table
+
+
+def group_of(rule: str, noise: str) -> str:
+    return f"{rule}/{noise}" if rule == "gd" else rule
+
+
+def resample(
+    steps: np.ndarray, values: np.ndarray, points: int = POINTS, normalise: bool = True
+) -> np.ndarray:
+    """``values`` at ``t/T = linspace(0, 1, points)`` (linear in the step), divided by the
+    first record when ``normalise`` (NaN when that is 0)."""
+    steps = np.asarray(steps, float)
+    values = np.asarray(values, float)
+    grid = np.linspace(0.0, steps[-1], points)
+    out = np.interp(grid, steps, values)
+    if normalise:
+        out = out / values[0] if values[0] != 0 else np.full(points, np.nan)
+    return out
+
+
+def time_courses(
+    sweep_path: Path,
+    table: pd.DataFrame,
+    metrics: tuple[str, ...] = ("fraction_active_units", "active_fraction"),
+    snapshot_metrics: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Long table ``run, group, metric, t_fraction, value`` of the finished runs.
+
+    ``metrics`` come from the records, ``snapshot_metrics`` (e.g. ``hessian_trace``) from
+    the snapshots; every course is resampled (:func:`resample`) and normalised to step 0,
+    except ``hessian_fraction_nonzero``, which is kept absolute as the published tables
+    keep ``eig_nonzero``.
+    """
+    from repdrift.simulation import open_run
+
+    frames = []
+    t = np.linspace(0.0, 1.0, POINTS)
+    for row in table.itertuples(index=False):
+        if row.status not in ("complete",):
+            continue
+        run = open_run(Path(sweep_path) / "runs" / row.run)
+        sources = [(run.metrics, m) for m in metrics] + [
+            (run.snapshots, m) for m in snapshot_metrics
+        ]
+        for ds, metric in sources:
+            if metric not in ds or ds.sizes.get("step", 0) < 2:
+                continue
+            values = ds[metric].values.astype(float)
+            steps = ds["step"].values.astype(float)
+            finite = np.isfinite(values)
+            if finite.sum() < 2:
+                continue
+            course = resample(
+                steps[finite], values[finite], normalise=metric != "hessian_fraction_nonzero"
+            )
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "run": row.run,
+                        "group": row.group,
+                        "metric": metric,
+                        "t_fraction": t,
+                        "value": course,
+                    }
+                )
+            )
+    if not frames:
+        return pd.DataFrame(columns=["run", "group", "metric", "t_fraction", "value"])
+    return pd.concat(frames, ignore_index=True)
