@@ -138,6 +138,13 @@ class LearnerConfig(BaseModel):
     update_noise: Annotated[
         NonNegativeFloat, Field(description="σ_u: Gaussian noise per parameter per step")
     ] = 0.0
+    update_noise_dist: Annotated[
+        Literal["gaussian", "sign"],
+        Field(
+            description="'gaussian' (paper, default) or 'sign' (±σ_u with equal probability: "
+            "same variance and diffusion limit, cheaper)"
+        ),
+    ] = "gaussian"
     label_noise: Annotated[
         NonNegativeFloat, Field(description="s: label-noise scale, redrawn every step")
     ] = 0.0
@@ -273,6 +280,7 @@ class Config(BaseModel):
         return LearnerSpec(
             kind=lc.kind,
             update_noise=lc.update_noise > 0,
+            update_noise_dist=lc.update_noise_dist if lc.update_noise > 0 else "gaussian",
             label_noise=lc.label_noise_dist if lc.label_noise > 0 else None,
             input_noise=lc.input_noise > 0,
             activation=self.network.activation,
@@ -291,11 +299,16 @@ class Config(BaseModel):
 
 def _format_error(err: ValidationError) -> str:
     first = err.errors()[0]
+    # Leave out the tags pydantic adds to a location: the kind of a tagged union right
+    # after its section ("task.corridor.samples" is "task.samples") and validator names.
+    tags = {"task": TASK_MODELS, "model": MODEL_MODELS}
+    path = first["loc"]
     loc = ".".join(
         str(p)
-        for p in first["loc"]
+        for i, p in enumerate(path)
         if not (
-            isinstance(p, str) and (p in TASK_MODELS or p in MODEL_MODELS or "[" in p or "-" in p)
+            isinstance(p, str)
+            and ((i > 0 and p in tags.get(str(path[i - 1]), ())) or "[" in p or "-" in p)
         )
     )
     msg = first["msg"].removeprefix("Value error, ")

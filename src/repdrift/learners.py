@@ -31,6 +31,10 @@ Rules (Ratzon, Derdikman & Barak 2024; defaults of the original code in brackets
 
 Update noise, if switched on, is added to the gradient before the optimiser, for
 ``adam`` and ``rmsprop`` as for ``gd`` (as the original did for Adam); ``sed`` takes none.
+It is Gaussian by default; ``update_noise_dist = "sign"`` draws ``ξ = ±σ_u`` with equal
+probability instead — the same mean and variance per parameter per step, hence the same
+diffusion limit (the drift statistics agree, see ``tests/test_noise.py``) — at a fraction
+of the cost of a Gaussian. It is an option, never the default.
 
 Noises that any rule can carry:
 
@@ -38,6 +42,10 @@ Noises that any rule can carry:
 paper's description, default) or ``uniform`` (ξ ~ U(−½, ½), what the original code drew:
 its variance is s²/12, not s²).
 *input noise* — inputs ``x + σ_in·ξ``, ξ ~ N(0, 1), redrawn every step.
+
+All random numbers come from :mod:`repdrift.noise`: the learner state's key is split once
+per step into the keys of the step's noises, and every entry's draw depends only on its
+key and index, so padding a problem changes none of its draws.
 
 The loss is the mean over samples and outputs of the squared error, no factor ½.
 """
@@ -53,12 +61,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from repdrift import network
+from repdrift import network, noise
 from repdrift.network import Params
 
 LearnerKind = Literal["gd", "adam", "rmsprop", "sed"]
 LEARNER_KINDS: tuple[str, ...] = ("gd", "adam", "rmsprop", "sed")
 LabelNoiseDist = Literal["gaussian", "uniform"]
+UpdateNoiseDist = Literal["gaussian", "sign"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,10 @@ class LearnerSpec:
 
     Attributes:
         kind: one of ``gd``, ``adam``, ``rmsprop``, ``sed``.
-        update_noise: draw Gaussian update noise every step (its σ is in :class:`Hyper`).
+        update_noise: draw update noise every step (its σ is in :class:`Hyper`).
+        update_noise_dist: ``"gaussian"`` (the paper, default) or ``"sign"``: ±σ with equal
+            probability, the same mean, variance and diffusion limit for a fraction of the
+            cost (an option, never the default; see :mod:`repdrift.noise`).
         label_noise: ``None`` for none, else ``"gaussian"`` or ``"uniform"``.
         input_noise: draw Gaussian input noise every step.
         activation: hidden-layer activation (see :mod:`repdrift.network`).
@@ -78,6 +90,7 @@ class LearnerSpec:
 
     kind: LearnerKind = "gd"
     update_noise: bool = False
+    update_noise_dist: UpdateNoiseDist = "gaussian"
     label_noise: LabelNoiseDist | None = None
     input_noise: bool = False
     activation: str = "relu"
@@ -89,6 +102,11 @@ class LearnerSpec:
     def __post_init__(self) -> None:
         if self.kind not in LEARNER_KINDS:
             raise ValueError(f"unknown learner {self.kind!r}; choose one of {LEARNER_KINDS}")
+        if self.update_noise_dist not in ("gaussian", "sign"):
+            raise ValueError(
+                f"update noise distribution must be 'gaussian' or 'sign', "
+                f"got {self.update_noise_dist!r}"
+            )
         if self.label_noise not in (None, "gaussian", "uniform"):
             raise ValueError(
                 f"label noise distribution must be 'gaussian' or 'uniform', "
@@ -162,54 +180,36 @@ class Learner(NamedTuple):
 
 
 def standard_normal(key: jax.Array, n: int, dtype=jnp.float32) -> jax.Array:
-    """``n`` i.i.d. N(0, 1) draws: ``√2 · erfinv(u)`` of symmetric uniforms ``u``.
-
-    ``u`` takes the 2²³ odd multiples of 2⁻²³ in (−1, 1), built from the top 23 bits of
-    each threefry word — the construction of ``jax.random.normal`` without its clamping
-    and range arithmetic, which are a quarter of its cost on a CPU. Exactly symmetric;
-    the largest draw is ≈ 5.4 σ (``u = 1 − 2⁻²³``), as for ``jax.random.normal``. The
-    draws are float32 values, cast to ``dtype`` (so float64 runs get float32 noise).
-    """
-    bits = jax.random.bits(key, (n,), jnp.uint32)
-    mantissa = jax.lax.bitcast_convert_type((bits >> 9) | jnp.uint32(0x3F800000), jnp.float32)
-    u = 2.0 * (mantissa - 1.0) - (1.0 - 2.0**-23)  # odd multiples of 2^-23 in (-1, 1)
-    return (jnp.sqrt(2.0) * jax.lax.erf_inv(u)).astype(dtype)
+    """``n`` i.i.d. N(0, 1) draws (:func:`repdrift.noise.standard_normal`)."""
+    return noise.standard_normal(key, n, dtype)
 
 
 def normal_like(key: jax.Array, like: jax.Array) -> jax.Array:
-    """Standard normal draws shaped like ``like`` (0-, 1- or 2-D), materialised once.
+    """Standard normal draws shaped like ``like`` (0-, 1- or 2-D).
 
-    A 2-D array's row ``i`` is drawn from ``fold_in(key, i)``, and threefry's draws of a
-    vector are prefix-stable (``jax_threefry_partitionable``, JAX's default): so the
-    draw at ``[i, j]`` depends on ``(key, i, j)`` only, not on the array's shape. A problem
-    padded to larger shapes in a batch (see :mod:`repdrift.models.feedforward`) therefore
-    receives, on its real entries, exactly the noise it receives alone. The optimisation
-    barrier makes XLA materialise the draws once: without it the generator is fused into
-    each consumer and recomputed there, which nearly doubled the cost of a noisy step.
+    The draw at ``[i, j]`` depends on ``(key, i, j)`` only, not on the array's shape, so a
+    problem padded to larger shapes in a batch (see :mod:`repdrift.models.feedforward`)
+    receives, on its real entries, exactly the noise it receives alone
+    (:func:`repdrift.noise.normal_like`).
     """
-    if like.ndim <= 1:
-        z = standard_normal(key, like.size, like.dtype).reshape(like.shape)
-    elif like.ndim == 2:
-        rows = jnp.arange(like.shape[0], dtype=jnp.uint32)
-        z = jax.vmap(
-            lambda i: standard_normal(jax.random.fold_in(key, i), like.shape[1], like.dtype)
-        )(rows)
-    else:
-        raise ValueError(f"noise for arrays of at most 2 dimensions, got {like.shape}")
-    return jax.lax.optimization_barrier(z)
+    return noise.normal_like(key, like)
 
 
 def gaussian_like(key: jax.Array, tree: Params) -> Params:
     """One standard normal draw per parameter, shaped like ``tree``.
 
-    Leaf ``k`` (in the tree's flattening order) draws from ``fold_in(key, k)`` with
-    :func:`normal_like`, so the draws do not depend on the shapes of the other leaves, nor
-    on padding. Drawing these numbers is the cost of a noisy step on a CPU (see
-    ``benchmarks/engine.py``).
+    Leaf ``k`` (in the tree's flattening order) draws with its own key
+    (:func:`repdrift.noise.tree_like`), so the draws do not depend on the shapes of the
+    other leaves, nor on padding.
     """
-    leaves, treedef = jax.tree_util.tree_flatten(tree)
-    out = [normal_like(jax.random.fold_in(key, k), x) for k, x in enumerate(leaves)]
-    return jax.tree_util.tree_unflatten(treedef, out)
+    return noise.tree_like(key, tree, noise.normal_like)
+
+
+def update_noise_like(spec: LearnerSpec, key: jax.Array, tree: Params) -> Params:
+    """The unit update noise ξ of one step, shaped like ``tree``: N(0, 1) per parameter, or
+    ±1 signs with ``spec.update_noise_dist == "sign"`` (also mean 0 and variance 1)."""
+    draw = noise.sign_like if spec.update_noise_dist == "sign" else noise.normal_like
+    return noise.tree_like(key, tree, draw)
 
 
 class Masks(NamedTuple):
@@ -272,21 +272,18 @@ def make(spec: LearnerSpec, loss: LossFn | None = None) -> Learner:
         y: jax.Array,
         masks: Masks | None = None,
     ) -> tuple[Params, LearnerState, jax.Array]:
-        key, k_input, k_label, k_update = jax.random.split(state.key, 4)
+        key, k_input, k_label, k_update = noise.split(state.key, 4)
         loss_mask = None if masks is None else masks.samples[:, None] * masks.outputs[None, :]
         loss_fn = partial(loss_fn_all, mask=loss_mask)
         if spec.input_noise:
-            noise = normal_like(k_input, x)
+            xi = normal_like(k_input, x)
             if masks is not None:  # padded inputs stay exactly 0
-                noise = noise * masks.inputs[None, :]
-            x = x + hp.input_noise * noise
+                xi = xi * masks.inputs[None, :]
+            x = x + hp.input_noise * xi
         if spec.label_noise == "gaussian":
             y = y + hp.label_noise * normal_like(k_label, y)
         elif spec.label_noise == "uniform":
-            uniform = jax.vmap(
-                lambda i: jax.random.uniform(jax.random.fold_in(k_label, i), y.shape[1:], y.dtype)
-            )(jnp.arange(y.shape[0], dtype=jnp.uint32))
-            y = y + hp.label_noise * (jax.lax.optimization_barrier(uniform) - 0.5)
+            y = y + hp.label_noise * (noise.uniform_like(k_label, y) - 0.5)
 
         if spec.kind == "sed":
             delta = jax.tree_util.tree_map(
@@ -303,7 +300,9 @@ def make(spec: LearnerSpec, loss: LossFn | None = None) -> Learner:
         loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
         if spec.update_noise:
             grads = jax.tree_util.tree_map(
-                lambda g, z: g + hp.update_noise * z, grads, gaussian_like(k_update, params)
+                lambda g, z: g + hp.update_noise * z,
+                grads,
+                update_noise_like(spec, k_update, params),
             )
         updates, opt = direction.update(grads, state.opt, params)
         new_params = jax.tree_util.tree_map(lambda p, u: p - hp.lr * u, params, updates)

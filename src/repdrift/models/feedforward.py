@@ -15,9 +15,9 @@ batch by being padded with zeros to common sizes, with masks in :class:`Data`. P
 changes nothing of a run: padded inputs are 0 (and get no input noise), so padded
 columns of ``W1`` never reach the hidden layer; padded outputs and samples are left out
 of the loss, so padded rows of ``W2`` never reach it; the noise of every real entry is
-drawn from its own index (:func:`repdrift.learners.normal_like`); SED scales its
-perturbation by the real number of outputs; and the measurements count real samples
-only. :func:`pad_state` / :func:`unpad_state` move a state between its own shapes and
+drawn from its own key and index (:mod:`repdrift.noise`), whatever the padded shape; SED
+scales its perturbation by the real number of outputs; and the measurements count real
+samples only. :func:`pad_state` / :func:`unpad_state` move a state between its own shapes and
 the padded ones, so checkpoints are stored at a run's own shapes.
 """
 
