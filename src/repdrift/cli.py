@@ -44,10 +44,6 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 console = Console(highlight=False)
 
 
-class InputError(Exception):
-    """Raised inside commands for a clean exit 2 with one line."""
-
-
 def _fail(message: str) -> None:
     err_console.print(f"repdrift: error: {message}", markup=False)
     raise typer.Exit(2)
@@ -320,7 +316,6 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [
         config_mod.ConfigError,
         store.StoreError,
-        InputError,
         SweepError,
     ]
     try:
