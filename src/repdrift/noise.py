@@ -155,8 +155,7 @@ def _counters(shape: Sequence[int]) -> jax.Array:
         rows, cols = shape
         if rows > MAX_ROWS or cols > MAX_COLS:
             raise ValueError(
-                f"noise for matrices of at most {MAX_ROWS} × {MAX_COLS} entries, "
-                f"got {tuple(shape)}"
+                f"noise for matrices of at most {MAX_ROWS} × {MAX_COLS} entries, got {tuple(shape)}"
             )
         i = jax.lax.broadcasted_iota(_U32, tuple(shape), 0)
         j = jax.lax.broadcasted_iota(_U32, tuple(shape), 1)
@@ -263,9 +262,7 @@ def normal_like(key: jax.Array, like: jax.Array) -> jax.Array:
 def sign_like(key: jax.Array, like: jax.Array) -> jax.Array:
     """Random signs ±1 (equiprobable) shaped like ``like``: the top bit of each word."""
     bits = bits_like(key, like)
-    one = jax.lax.bitcast_convert_type(
-        _U32(0x3F800000) | (bits & _U32(0x80000000)), jnp.float32
-    )
+    one = jax.lax.bitcast_convert_type(_U32(0x3F800000) | (bits & _U32(0x80000000)), jnp.float32)
     return one.astype(like.dtype)
 
 

@@ -13,9 +13,10 @@
 
 ``evidence`` lists the runs, sweeps and analyses a claim came from (``runs/…``,
 ``sweeps/…``, ``data/…``), the PNGs and data tables of its figures and their numbers
-(``results/<figure>.json``); paths are relative to ``DIR``. ``claims.html`` is one self-contained file: the
-claims table, then every figure with its PNG images inlined (base64), its data files and
-its numbers; no external style sheet, script or image, so it opens offline.
+(``results/<figure>.json``); paths are relative to ``DIR``. ``claims.html`` is one
+self-contained file: the claims table, then every figure with its PNG images inlined
+(base64), its data files and its numbers; no external style sheet, script or image, so it
+opens offline.
 """
 
 from __future__ import annotations
