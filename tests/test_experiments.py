@@ -183,6 +183,12 @@ def test_resample_is_linear_in_the_step_and_normalised():
     assert out[1] == pytest.approx(0.5)  # step 10: the record itself, 1.0 / 2.0
     assert out[2] == pytest.approx((1.0 - 10.0 / 90.0) / 2.0)  # step 20: between 10 and 100
     assert np.all(np.diff(out) <= 0)
+    raw = sweep_runs.resample(steps, values, points=11, normalise="none")
+    assert raw[1] == pytest.approx(1.0)
+    # the tables' eig_sum convention: divided by the mean over the first tenth of the run
+    tenth = sweep_runs.resample(steps, values, points=100, normalise="first_tenth")
+    grid = np.interp(np.linspace(0, 100, 100), steps, values)
+    assert tenth == pytest.approx(grid / grid[:10].mean())
 
 
 def test_group_stats_over_included_runs_and_successful_fits():
@@ -540,7 +546,7 @@ def test_jobs_of_one_name_must_agree():
         jobs.unique([a, b])
 
 
-@pytest.mark.parametrize("scale", ["smoke", "quick"])
+@pytest.mark.parametrize("scale", ["smoke", "quick", "paper"])
 def test_every_scale_declares_valid_jobs(scale, tmp_path):
     from repdrift import experiments, sweep
 
@@ -556,6 +562,11 @@ def test_every_scale_declares_valid_jobs(scale, tmp_path):
         "fig4b",
         "multiple_maps",
     } <= set(names)
+    if scale == "paper":
+        assert "fig2-published" in names
+        presets = {j.name: j.preset for j in declared if isinstance(j, jobs.SweepJob)}
+        assert presets == {"table2": "table2", "fig4b": "fig4b"}  # the published sweeps
+        return
     for job in declared:
         if isinstance(job, jobs.SweepJob):
             spec, _ = sweep.load_spec(job.spec)

@@ -4,6 +4,7 @@ reproduction. (Slow: a few minutes, most of it compiling the sweeps' programs.)"
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -194,9 +195,8 @@ def test_the_figure_modules_agree_on_shared_runs():
         for job in module.jobs(settings):
             if job.name in declared:
                 # The same runs, declared by two figures: equal but for the declaring figure.
-                import dataclasses
-
-                assert dataclasses.replace(job, figure=declared[job.name].figure) == declared[job.name]
+                other = declared[job.name]
+                assert dataclasses.replace(job, figure=other.figure) == other
 
 
 def test_an_interrupted_reproduction_stops_and_continues(tmp_path):

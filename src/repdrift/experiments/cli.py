@@ -73,7 +73,7 @@ def reproduce(
         str,
         typer.Option(
             help="quick (≤ 45 min on 2 CPU cores), paper (published sizes; GPU or "
-            "cluster) or smoke (a minute: the machinery, not the science)"
+            "cluster) or smoke (minutes: the machinery, not the science)"
         ),
     ] = "quick",
     data: Annotated[

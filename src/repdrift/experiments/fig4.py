@@ -73,15 +73,27 @@ def jobs(settings: Settings) -> list[Job]:
 # ------------------------------------------------------------------------- numbers
 
 
+#: A run whose final log10(MSE / var y) is above this has lost the task: the noise drove
+#: it off the zero-loss manifold (a loss near var y means the outputs no longer follow the
+#: inputs), so its end point is not a point of the drift the claims are about.
+LOST_TASK_LOG_LOSS = -1.0
+
+
 def exponent_numbers(
-    noise: np.ndarray, log_tau: np.ndarray, ok: np.ndarray, final_units: np.ndarray
+    noise: np.ndarray,
+    log_tau: np.ndarray,
+    ok: np.ndarray,
+    final_units: np.ndarray,
+    loss: np.ndarray | None = None,
 ) -> dict[str, float]:
     """The exponent k of rate ∝ σ^k, and how much the final sparsity depends on σ.
 
     ``exponent``: slope of ``log_tau`` on ``log10 σ`` over the successful fits;
     ``final_exponent``: slope of ``log10`` (final fraction of active units) on ``log10 σ``
-    (0 when the end point does not depend on σ); ``final_range``: max / min of the final
-    fraction of active units; ``rate_range``: max / min of the fitted rates.
+    (0 when the end point does not depend on σ), over all runs; with ``loss`` (final
+    log10 loss), ``lost_task`` counts the runs above :data:`LOST_TASK_LOG_LOSS` and
+    ``final_exponent_kept`` is the same slope over the others; ``rate_range``: max / min
+    of the fitted rates.
     """
     noise = np.asarray(noise, float)
     log_tau = np.asarray(log_tau, float)
@@ -95,7 +107,19 @@ def exponent_numbers(
         else np.nan
     )
     r = float(np.corrcoef(np.log10(noise[ok]), log_tau[ok])[0, 1]) if ok.sum() >= 3 else np.nan
+    kept_numbers: dict[str, float] = {}
+    if loss is not None:
+        kept = good & ~(np.asarray(loss, float) > LOST_TASK_LOG_LOSS)
+        kept_numbers = {
+            "lost_task": int((np.asarray(loss, float) > LOST_TASK_LOG_LOSS).sum()),
+            "final_exponent_kept": float(
+                np.polyfit(np.log10(noise[kept]), np.log10(final_units[kept]), 1)[0]
+            )
+            if kept.sum() >= 2
+            else np.nan,
+        }
     return {
+        **kept_numbers,
         "runs": int(noise.size),
         "fits_ok": int(ok.sum()),
         "exponent": slope,
@@ -109,6 +133,23 @@ def exponent_numbers(
         "noise_min": float(noise.min()) if noise.size else np.nan,
         "noise_max": float(noise.max()) if noise.size else np.nan,
     }
+
+
+def still_falling(sweep_path: Path, table: pd.DataFrame, drop: float = 0.2) -> dict[str, Any]:
+    """Runs whose fraction of active units still fell by more than ``drop`` (relative)
+    over the last fifth of the run: their end point is not the end of their fall."""
+    from repdrift.simulation import open_run
+
+    runs = []
+    for row in table.itertuples(index=False):
+        m = open_run(Path(sweep_path) / "runs" / row.run).metrics
+        steps = m["step"].values.astype(float)
+        units = m["fraction_active_units"].values.astype(float)
+        before = units[min(int(np.searchsorted(steps, 0.8 * steps[-1])), len(steps) - 1)]
+        if before > 0 and units[-1] < (1 - drop) * before:
+            runs.append(row.run)
+    noise = table.set_index("run").loc[runs, "learner.update_noise"] if runs else []
+    return {"runs": runs, "count": len(runs), "noise": [float(v) for v in noise]}
 
 
 def course_summary(courses: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -230,12 +271,17 @@ def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
     )
     numbers["b"] = {
         "ours": exponent_numbers(
-            ours["noise"], ours["log_tau"], ours["log_tau_ok"], ours["active_units"]
+            ours["noise"], ours["log_tau"], ours["log_tau_ok"], ours["active_units"], ours["loss"]
         ),
         "published": exponent_numbers(
-            pub["update_noise"], pub["log_tau"], pub["log_tau"] != 0, pub["active_units"]
+            pub["update_noise"],
+            pub["log_tau"],
+            pub["log_tau"] != 0,
+            pub["active_units"],
+            pub["loss"],
         ),
         "statuses": b_table["status"].value_counts().to_dict(),
+        "still_falling": still_falling(ws.sweep_path(sweeps.FIG4B), done),
         "lr": float(done["learner.lr"].iloc[0]) if len(done) else None,
         "steps": int(done["run.steps"].iloc[0]) if len(done) else None,
     }

@@ -26,6 +26,7 @@ import datetime as dt
 import html
 import json
 from collections.abc import Mapping, Sequence
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +44,23 @@ _COLOURS = {
 
 
 def evidence_paths(
-    ws: Workspace, figures: Sequence[str], results: Mapping[str, Mapping[str, Any] | None]
+    ws: Workspace,
+    figures: Sequence[str],
+    results: Mapping[str, Mapping[str, Any] | None],
+    patterns: Sequence[str] = (),
 ) -> list[str]:
-    """What backs a claim: the runs, sweeps and analyses it came from, the figures' PNGs and
-    data tables, and their numbers (each path once, relative to the workspace)."""
+    """What backs a claim: of its figures' sources (the runs, sweeps and analyses) and
+    files (PNGs and data tables), those matching ``patterns`` (globs relative to the
+    workspace; all when empty), and the figures' numbers — each path once."""
     out: list[str] = []
     for figure in figures:
         r = results.get(figure)
         if not r:
             continue
-        out += list(r.get("sources", []))
-        out += [f for f in r.get("files", []) if not f.endswith(".pdf")]
+        found = list(r.get("sources", [])) + [
+            f for f in r.get("files", []) if not f.endswith(".pdf")
+        ]
+        out += [f for f in found if not patterns or any(fnmatch(f, p) for p in patterns)]
         out.append(ws.relative(ws.results_path(figure)))
     return list(dict.fromkeys(out))
 
@@ -72,7 +79,9 @@ def build(
         entry = {
             k: c[k] for k in ("id", "claim", "measured", "published", "verdict", "why", "values")
         }
-        entry["evidence"] = evidence_paths(ws, c["figures"], results)
+        entry["evidence"] = evidence_paths(
+            ws, c["figures"], results, c.get("evidence_patterns", ())
+        )
         entries.append(entry)
     counts = {v: sum(1 for c in claims if c["verdict"] == v) for v in VERDICTS}
     figures = {

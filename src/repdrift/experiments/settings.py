@@ -2,7 +2,7 @@
 
 ``quick`` is sized to finish ``repdrift reproduce all`` in well under 45 minutes on a
 2-core CPU; ``paper`` uses the published sizes and is meant for a GPU or a Dask cluster;
-``smoke`` runs every figure on tiny runs in about a minute — it shows that the machinery
+``smoke`` runs every figure on tiny runs in a few minutes — it shows that the machinery
 works (and is what the tests use), not the science. Each figure module states what its
 runs are at each scale.
 """
@@ -41,7 +41,3 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_scale(self.scale)
-
-    @property
-    def quick(self) -> bool:
-        return self.scale == "quick"

@@ -4,7 +4,8 @@ original's evenly spaced grid.
 The published time courses (``driftreg_time_courses``) are 100 evenly spaced points over
 each run, divided by the value at step 0; :func:`time_courses` gives repdrift's runs the
 same form: each record is linearly interpolated in the step onto ``t / T`` =
-``0, 1/99, …, 1`` and divided by the first record.
+``0, 1/99, …, 1`` and divided by the first record (Hessian summaries: see
+:func:`time_courses`).
 """
 
 from __future__ import annotations
@@ -34,18 +35,35 @@ def group_of(rule: str, noise: str) -> str:
     return f"{rule}/{noise}" if rule == "gd" else rule
 
 
+#: How a course is normalised: by its first record (``"start"``), by its mean over the
+#: first tenth of the run (``"first_tenth"``, as the tables' ``eig_sum`` divides by the mean
+#: of the first 10 of 101 Hessian records: at step 0 the readout is small and so is the
+#: Hessian), or not at all (``"none"``).
+NORMALISATIONS = ("start", "first_tenth", "none")
+
+
 def resample(
-    steps: np.ndarray, values: np.ndarray, points: int = POINTS, normalise: bool = True
+    steps: np.ndarray, values: np.ndarray, points: int = POINTS, normalise: str = "start"
 ) -> np.ndarray:
-    """``values`` at ``t/T = linspace(0, 1, points)`` (linear in the step), divided by the
-    first record when ``normalise`` (NaN when that is 0)."""
+    """``values`` at ``t/T = linspace(0, 1, points)`` (linear in the step), normalised as
+    ``normalise`` says (:data:`NORMALISATIONS`; NaN where the divisor is 0)."""
+    if normalise not in NORMALISATIONS:
+        raise ValueError(f"normalise must be one of {NORMALISATIONS}, got {normalise!r}")
     steps = np.asarray(steps, float)
     values = np.asarray(values, float)
     grid = np.linspace(0.0, steps[-1], points)
     out = np.interp(grid, steps, values)
-    if normalise:
-        out = out / values[0] if values[0] != 0 else np.full(points, np.nan)
-    return out
+    if normalise == "none":
+        return out
+    divisor = values[0] if normalise == "start" else float(np.mean(out[: max(1, points // 10)]))
+    return out / divisor if divisor != 0 else np.full(points, np.nan)
+
+
+_NORMALISE = {
+    "hessian_trace": "first_tenth",
+    "hessian_max": "first_tenth",
+    "hessian_fraction_nonzero": "none",
+}
 
 
 def time_courses(
@@ -58,8 +76,9 @@ def time_courses(
 
     ``metrics`` come from the records, ``snapshot_metrics`` (e.g. ``hessian_trace``) from
     the snapshots; every course is resampled (:func:`resample`) and normalised to step 0,
-    except ``hessian_fraction_nonzero``, which is kept absolute as the published tables
-    keep ``eig_nonzero``.
+    except the Hessian's trace and largest eigenvalue, normalised to their mean over the
+    first tenth of the run (as the tables' ``eig_sum``, ``eig_max``), and
+    ``hessian_fraction_nonzero``, kept absolute as the tables keep ``eig_nonzero``.
     """
     from repdrift.simulation import open_run
 
@@ -81,7 +100,7 @@ def time_courses(
             if finite.sum() < 2:
                 continue
             course = resample(
-                steps[finite], values[finite], normalise=metric != "hessian_fraction_nonzero"
+                steps[finite], values[finite], normalise=_NORMALISE.get(metric, "start")
             )
             frames.append(
                 pd.DataFrame(

@@ -33,7 +33,7 @@ from repdrift import store
 MANIFEST = "reproduce.json"
 KIND = "repdrift-reproduce"
 FORMAT_VERSION = 1
-#: The scales of ``repdrift reproduce``: ``smoke`` (about a minute: the machinery, not the
+#: The scales of ``repdrift reproduce``: ``smoke`` (minutes: the machinery, not the
 #: science), ``quick`` (≤ 45 minutes on a 2-core CPU), ``paper`` (the published sizes).
 SCALES = ("smoke", "quick", "paper")
 

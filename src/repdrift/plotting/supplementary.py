@@ -28,7 +28,7 @@ COLUMN_LABELS = {
 COURSE_LABELS = {
     "fraction_active_units": "fraction of active units / step 0",
     "active_fraction": "active fraction / step 0",
-    "hessian_trace": "Hessian trace / step 0",
+    "hessian_trace": "Hessian trace / first tenth of the run",
     "hessian_fraction_nonzero": "fraction of non-zero eigenvalues",
 }
 _PHASE_COLOURS = {"fast learning": "tab:red", "directed drift": "gold", "null drift": "tab:green"}
