@@ -16,7 +16,11 @@ def _one(seed, dtype=jnp.float32, n=10, d_in=20, hidden=100, d_out=10):
     kx, ky, kn, kl = jax.random.split(jax.random.key(seed), 4)
     x = jax.random.uniform(kx, (n, d_in), dtype, -1, 1)
     y = jax.random.uniform(ky, (n, d_out), dtype, -1, 1)
-    return feedforward.make_data(x, y, dtype), network.init(kn, d_in, hidden, d_out, dtype=dtype), kl
+    return (
+        feedforward.make_data(x, y, dtype),
+        network.init(kn, d_in, hidden, d_out, dtype=dtype),
+        kl,
+    )
 
 
 def _problems(seeds, dtype=jnp.float32, **shape):
@@ -38,7 +42,9 @@ def _hyper(values, dtype=jnp.float32):
 
 def _states(spec, keys, params):
     learner = learners.make(spec.model.learner)
-    return engine.init(jax.vmap(lambda k, p: feedforward.State(p, learner.init(k, p)))(keys, params))
+    return engine.init(
+        jax.vmap(lambda k, p: feedforward.State(p, learner.init(k, p)))(keys, params)
+    )
 
 
 def _spec(learner, **kw):
@@ -139,12 +145,16 @@ def test_records_equal_the_metric_functions_on_the_parameters():
     spec = _spec(learners.LearnerSpec("gd", update_noise=True))
     data, params, keys = _problems([21, 22])
     sched = engine.schedule(50, dense_until=5, per_decade=5, snapshots=2)
-    state, _, rec = _run(spec, data, params, keys, _hyper([{"lr": 0.1, "update_noise": 0.05}] * 2), sched)
+    state, _, rec = _run(
+        spec, data, params, keys, _hyper([{"lr": 0.1, "update_noise": 0.05}] * 2), sched
+    )
     for i in range(2):
         p = {k: v[i] for k, v in state.model.params.items()}
         out, hidden = network.apply(p, data.inputs[i])
         hidden = np.asarray(hidden, np.float64)
-        assert rec["active_fraction"][-1, i] == pytest.approx(sparsity.active_fraction(hidden), abs=1e-6)
+        assert rec["active_fraction"][-1, i] == pytest.approx(
+            sparsity.active_fraction(hidden), abs=1e-6
+        )
         assert rec["fraction_active_units"][-1, i] == pytest.approx(
             sparsity.fraction_active_units(hidden), abs=1e-6
         )
@@ -156,8 +166,10 @@ def test_records_equal_the_metric_functions_on_the_parameters():
 @pytest.mark.parametrize(
     "learner,values",
     [
-        (learners.LearnerSpec("gd", update_noise=True, label_noise="gaussian", input_noise=True),
-         {"lr": 0.1, "update_noise": 0.03, "label_noise": 0.2, "input_noise": 0.05}),
+        (
+            learners.LearnerSpec("gd", update_noise=True, label_noise="gaussian", input_noise=True),
+            {"lr": 0.1, "update_noise": 0.03, "label_noise": 0.2, "input_noise": 0.05},
+        ),
         (learners.LearnerSpec("gd", label_noise="uniform"), {"lr": 0.1, "label_noise": 0.5}),
         (learners.LearnerSpec("adam", update_noise=True), {"lr": 1e-3, "update_noise": 0.01}),
         (learners.LearnerSpec("sed"), {"lr": 0.9, "sed_perturbation": 0.01}),
@@ -176,8 +188,8 @@ def test_padding_changes_nothing_of_a_run(learner, values):
         state = _states(spec, keys, params)
         padded_state = state._replace(
             model=jax.tree_util.tree_map(
-                lambda v: v[None], feedforward.pad_state(
-                    jax.tree_util.tree_map(lambda v: v[0], state.model), 15, 6)
+                lambda v: v[None],
+                feedforward.pad_state(jax.tree_util.tree_map(lambda v: v[0], state.model), 15, 6),
             )
         )
         padded, _, rec_padded = _run(spec, padded_data, None, None, hp, sched, state=padded_state)

@@ -27,7 +27,7 @@ def test_seeds_use_all_64_bits_and_small_seeds_are_jax_keys():
     np.testing.assert_array_equal(
         jax.random.key_data(simulation.seed_key(7)), jax.random.key_data(jax.random.key(7))
     )
-    with pytest.raises(ConfigError, match="run.seed"):
+    with pytest.raises(ConfigError, match=r"run\.seed"):
         simulation.seed_key(2**64)
 
 
@@ -54,7 +54,7 @@ def test_stored_values_are_the_metric_functions_on_stored_parameters(tmp_path):
     ds = run.dataset
     for i, step in enumerate(run.snapshots["step"].values):
         params = {k: run.snapshots[k].values[i] for k in ("W1", "b1", "W2")}
-        out, hidden = network.apply(params, ds.inputs)
+        _, hidden = network.apply(params, ds.inputs)
         hidden = np.asarray(hidden, np.float64)
         at = run.metrics.sel(step=step)
         assert float(at["active_fraction"]) == pytest.approx(

@@ -31,7 +31,7 @@ def draw_run(run: Run, out_dir: str | Path) -> list[Path]:
         from repdrift.plotting.hebbian import draw_hebbian
 
         snaps = run.snapshots
-        centroid = snaps["centroid"] if "centroid" in snaps else None
+        centroid = snaps.get("centroid")
         period = 2 * math.pi if run.config.model.layout == "ring" else None
         return draw_hebbian(run.metrics, out_dir, centroid=centroid, period=period)
     from repdrift.plotting.fig2 import draw_fig2

@@ -97,10 +97,12 @@ def load(path: str) -> dict[str, np.ndarray]:
         raise ValueError("arrays: direction must hold only +1 and -1")
     if "direction" in arrays and "position" not in arrays:
         raise ValueError("arrays: direction without position")
-    for name, value in arrays.items():
-        if name in ("inputs", "targets", "position", "direction"):
-            if not np.issubdtype(value.dtype, np.number) or not np.all(np.isfinite(value)):
-                raise ValueError(f"arrays: {name} must be finite numbers")
+    for name in ("inputs", "targets", "position", "direction"):
+        value = arrays.get(name)
+        if value is None:
+            continue
+        if not np.issubdtype(value.dtype, np.number) or not np.all(np.isfinite(value)):
+            raise ValueError(f"arrays: {name} must be finite numbers")
     return arrays
 
 

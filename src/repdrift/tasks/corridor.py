@@ -89,7 +89,6 @@ import jax.numpy as jnp
 from repdrift.tasks.dataset import Dataset
 from repdrift.tasks.signals import interp_periodic, minmax_scale, smooth_circular, window_offsets
 
-
 #: Values of ``CorridorParams.scaling``: the interval inputs and targets are mapped to.
 SCALINGS = ("unit", "symmetric")
 
@@ -271,15 +270,15 @@ def _max_step(params: CorridorParams) -> float:
 
 def _check(p: CorridorParams) -> None:
     positive = ("samples", "view_size", "size_x", "size_y", "speed", "texture_resolution")
-    for field in positive:
-        value = getattr(p, field)
+    for name in positive:
+        value = getattr(p, name)
         if not value > 0:
-            raise ValueError(f"corridor: {field} must be positive, got {value!r}.")
+            raise ValueError(f"corridor: {name} must be positive, got {value!r}.")
     non_negative = ("speed_sd", "heading_sd", "turn_buffer", "side_buffer", "texture_kernel")
-    for field in non_negative:
-        value = getattr(p, field)
+    for name in non_negative:
+        value = getattr(p, name)
         if not value >= 0:
-            raise ValueError(f"corridor: {field} must be non-negative, got {value!r}.")
+            raise ValueError(f"corridor: {name} must be non-negative, got {value!r}.")
     if not 0 <= p.fov_deg < 360:
         raise ValueError(f"corridor: fov_deg must lie in [0, 360), got {p.fov_deg!r}.")
     if 2 * p.side_buffer > p.size_x:
