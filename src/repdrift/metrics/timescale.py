@@ -173,9 +173,12 @@ def fit_exponential(
     r2 = 1.0 - float(np.sum(resid**2)) / ss_tot
     se = float(np.sqrt(pcov[1, 1])) if np.all(np.isfinite(pcov)) else float("nan")
     converged = bool(np.isfinite(se) and np.isfinite(log_tau))
-    tau = float(np.exp(log_tau) * span)
     q = float(scipy.stats.t.ppf(0.5 + level / 2, df=max(1, t.size - 3)))
-    ci = (tau * float(np.exp(-q * se)), tau * float(np.exp(q * se)))
+    # A fit that ran away gives an infinite tau or interval; it is flagged below as
+    # outside the data, so the overflow itself is not worth a warning.
+    with np.errstate(over="ignore"):
+        tau = float(np.exp(log_tau) * span)
+        ci = (tau * float(np.exp(-q * se)), tau * float(np.exp(q * se)))
     problems = []
     if not converged:
         problems.append("covariance of the fit is not finite")
