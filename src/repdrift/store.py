@@ -26,12 +26,14 @@ every sample). A ``starting`` or ``running`` run whose process is gone reads as
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
 import shutil
 import socket
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+import zarr.core.sync as _zarr_sync  # here, so that the exit handler below runs before zarr's
 
 STATUS_FILE = "status.json"
 CONFIG_FILE = "config.toml"
@@ -49,6 +52,27 @@ FORMAT_VERSION = 1
 
 class StoreError(ValueError):
     """A run directory problem, stated in one line."""
+
+
+def _stop_zarr_io_thread(timeout: float = 10.0) -> None:
+    """Stop zarr's I/O event loop at exit, giving its thread time to finish.
+
+    zarr 3 stops the loop of its I/O thread at exit, waits 0.2 s for the thread and then
+    closes the loop whether it stopped or not; on a loaded machine (a sweep's worker
+    processes ending together) the thread is often still running, and every process prints
+    ``RuntimeError: Cannot close a running event loop``. Exit handlers run last-registered
+    first, so this one, registered after zarr's, stops the loop and waits for it; zarr's
+    own handler then closes a stopped loop.
+    """
+    loop = getattr(_zarr_sync, "loop", [None])[0]
+    thread = getattr(_zarr_sync, "iothread", [None])[0]
+    if loop is None or not isinstance(thread, threading.Thread) or loop.is_closed():
+        return
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout)
+
+
+atexit.register(_stop_zarr_io_thread)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
