@@ -621,3 +621,25 @@ def test_reference_tables_ship_with_the_package():
     } <= names
     assert "Apache" in (folder / "README.md").read_text()
     assert Path(str(folder)).is_dir()
+
+
+def test_c11_reports_the_unclipped_control_and_what_it_says():
+    """With the unclipped control, C11 states its fall; when that fall is less than half of
+    the clipped network's, the reason says the sparsification comes from the clipping. The
+    verdict is on the model as Qin et al. specify it, and does not change."""
+    results = copy.deepcopy(_results())
+    before = {c["id"]: c for c in claims.evaluate(results)}["C11"]
+    assert "clipping" not in before["why"]
+    results["fig4"]["c"]["unclipped"] = {
+        "units_at_learning_end": 0.95,
+        "units_final": 0.93,
+        "msd_late_rad2": 0.4,
+    }
+    c11 = {c["id"]: c for c in claims.evaluate(results)}["C11"]
+    assert c11["verdict"] == before["verdict"] == "reproduced"
+    assert "not clipped at 0): fall 0.02" in c11["measured"]
+    assert "clipping of the noisy lateral weights" in c11["why"]
+    # an unclipped network that sparsified as much says nothing of the kind
+    results["fig4"]["c"]["unclipped"]["units_final"] = 0.4
+    c11 = {c["id"]: c for c in claims.evaluate(results)}["C11"]
+    assert "clipping of the noisy lateral weights" not in c11["why"]

@@ -13,10 +13,13 @@ noise while its end point does not (B), and a Hebbian network sparsifies too (C)
   and the same network without noise.
 
 Runs: sweeps ``table2`` and ``fig4b`` (:mod:`repdrift.experiments.sweeps`); single runs
-``hebbian-ring`` and ``hebbian-ring-noise-free``: the ``hebbian-ring`` preset (N = 200
-neurons, 1,000 ring inputs, η = 0.02, σ_W = σ_M = 10^-3, λ₁ = 0, λ₂ = 0.01, α = 0,
-W₀ = 0.1·randn, M₀ = I: Qin et al.'s ring model with twice its neurons), 5,000 steps at
-quick scale and 2·10^4 at paper scale, and the same with σ_W = σ_M = 0.
+``hebbian-ring``, ``hebbian-ring-noise-free`` and ``hebbian-ring-unclipped``: the
+``hebbian-ring`` preset (N = 200 neurons, 1,000 ring inputs, η = 0.02, σ_W = σ_M = 10^-3,
+λ₁ = 0, λ₂ = 0.01, α = 0, W₀ = 0.1·randn, M₀ = I: Qin et al.'s ring model with twice its
+neurons), 5,000 steps at quick scale and 2·10^4 at paper scale, the same with σ_W = σ_M =
+0, and the same with the noisy lateral weights left signed (Qin et al. clip them at 0; the
+clipping adds an inhibition ∝ σ_M between neurons that never respond together, and it is
+what silences neurons: :mod:`repdrift.models.similarity_matching`).
 """
 
 from __future__ import annotations
@@ -47,10 +50,12 @@ LABELS = {
 }
 
 
-def hebbian_config(scale: str, noise: bool):
+def hebbian_config(scale: str, noise: bool, clip: bool = True):
     """The ``hebbian-ring`` preset at ``scale`` (``quick``: as shipped, 5,000 steps;
     ``paper``: 2·10^4 steps; ``smoke``: 20 neurons, 100 inputs, 300 steps); without
-    ``noise``: σ_W = σ_M = 0, the control."""
+    ``noise``: σ_W = σ_M = 0, the control; without ``clip``: the noisy lateral weights are
+    not clipped at 0 (``model.clip_lateral = false``), the control that shows where the
+    loss of active neurons comes from."""
     overrides = {
         "smoke": ["model.neurons=20", "model.samples=100", "run.steps=300"],
         "quick": [],
@@ -58,6 +63,8 @@ def hebbian_config(scale: str, noise: bool):
     }[scale]
     if not noise:
         overrides += ["model.sigma_w=0", "model.sigma_m=0"]
+    if not clip:
+        overrides += ["model.clip_lateral=false"]
     return load_config(preset="hebbian-ring", overrides=overrides)
 
 
@@ -67,6 +74,7 @@ def jobs(settings: Settings) -> list[Job]:
         sweeps.fig4b_job(settings, NAME),
         RunJob("hebbian-ring", hebbian_config(settings.scale, True), NAME),
         RunJob("hebbian-ring-noise-free", hebbian_config(settings.scale, False), NAME),
+        RunJob("hebbian-ring-unclipped", hebbian_config(settings.scale, True, clip=False), NAME),
     ]
 
 
@@ -166,8 +174,9 @@ def published_course_summary(metric: str) -> pd.DataFrame:
     return sub.groupby(["rule", "t_fraction"])["value"].agg(["mean", "std", "count"]).reset_index()
 
 
-def hebbian_numbers(noisy, quiet) -> dict[str, Any]:
-    """Phases and drift of the similarity-matching run and its noise-free control."""
+def hebbian_numbers(noisy, quiet, unclipped=None) -> dict[str, Any]:
+    """Phases and drift of the similarity-matching run, its noise-free control and (when
+    given) its control with unclipped lateral weights."""
     from repdrift.models import similarity_matching as sm
     from repdrift.plotting.hebbian import hebbian_phases
 
@@ -215,7 +224,10 @@ def hebbian_numbers(noisy, quiet) -> dict[str, Any]:
                     out["diffusion_constant"] = fit.diffusion_constant
         return out
 
-    return {"noisy": one(noisy), "noise_free": one(quiet)}
+    out = {"noisy": one(noisy), "noise_free": one(quiet)}
+    if unclipped is not None:
+        out["unclipped"] = one(unclipped)
+    return out
 
 
 def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
@@ -291,7 +303,8 @@ def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
     # C
     noisy = open_run(ws.run_path("hebbian-ring"))
     quiet = open_run(ws.run_path("hebbian-ring-noise-free"))
-    numbers["c"] = hebbian_numbers(noisy, quiet)
+    unclipped = open_run(ws.run_path("hebbian-ring-unclipped"))
+    numbers["c"] = hebbian_numbers(noisy, quiet, unclipped)
     m = noisy.metrics
     spans = phase_spans(
         hebbian_phases(m["step"].values, m["loss"].values, m["fraction_active_units"].values),
@@ -306,7 +319,11 @@ def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
         period=2 * np.pi,
     )
     records = []
-    for run, name in ((noisy, "hebbian-ring"), (quiet, "hebbian-ring-noise-free")):
+    for run, name in (
+        (noisy, "hebbian-ring"),
+        (quiet, "hebbian-ring-noise-free"),
+        (unclipped, "hebbian-ring-unclipped"),
+    ):
         m = run.metrics
         records.append(
             pd.DataFrame(
