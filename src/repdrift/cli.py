@@ -310,13 +310,26 @@ def _mount_sweep() -> None:
 _mount_sweep()
 
 
+def _mount_infer() -> None:
+    from repdrift.inference.cli import app as infer_app
+
+    app.add_typer(
+        infer_app, name="infer", help="Infer the learning rule and the noise from drift statistics."
+    )
+
+
+_mount_infer()
+
+
 def _known_errors() -> tuple[type[BaseException], ...]:
+    from repdrift.inference.errors import InferenceError
     from repdrift.sweep.spec import SweepError
 
     errors: list[type[BaseException]] = [
         config_mod.ConfigError,
         store.StoreError,
         SweepError,
+        InferenceError,
     ]
     try:
         from repdrift.data import DataError

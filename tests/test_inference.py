@@ -1,0 +1,442 @@
+"""`repdrift infer`: features free of the time unit, a library built by the real sweep
+engine (the `infer-library-tiny` preset, 27 runs, built once per module), training,
+held-out prediction, model files, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from repdrift.cli import main
+from repdrift.inference import evaluate, features, library, model, observe, predict
+from repdrift.inference.errors import InferenceError
+from repdrift.inference.features import Observations
+
+# ------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory):
+    """The `infer-library-tiny` preset run by the sweep engine (one process)."""
+    from repdrift import sweep
+
+    out = tmp_path_factory.mktemp("infer") / "tiny"
+    result = sweep.run(preset="infer-library-tiny", out=out, workers=1)
+    assert (result.table["status"] == "complete").all(), result.table["status"].tolist()
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_table(tiny_sweep):
+    return library.library_table([tiny_sweep])
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_sweep, tmp_path_factory):
+    """`repdrift infer train` on the tiny library, through the command line."""
+    out = tmp_path_factory.mktemp("model") / "m"
+    with pytest.raises(SystemExit) as info:
+        main(["infer", "train", str(tiny_sweep), "--out", str(out), "--quiet"])
+    assert info.value.code == 0
+    return out
+
+
+def _run(argv, capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return info.value.code, out, err
+
+
+def _one_error_line(err: str, *needles: str) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("repdrift: error: "), err
+    for needle in needles:
+        assert needle in lines[0], (needle, err)
+
+
+def _synthetic(rng: np.random.Generator, scale: float = 1.0) -> Observations:
+    """Random but smooth time courses on irregular times, every time multiplied by
+    ``scale`` (the same draws for every scale)."""
+    t = np.sort(rng.uniform(0, 1000, 80))
+    t[0] = 0.0
+    snap = np.sort(rng.choice(t, 12, replace=False))
+    decay = rng.uniform(0.5, 3)
+    units = 0.3 + 0.7 * np.exp(-decay * t / 1000) + rng.normal(0, 0.01, t.size)
+    activity = 0.5 * units**1.5
+    loss = 1e-3 * (1 + 100 * np.exp(-t / 30)) * np.exp(rng.normal(0, 0.1, t.size))
+    lag = np.unique(np.abs(snap[:, None] - snap[None, :]))[1:]
+    corr = np.exp(-lag / 600)
+    pairs = rng.integers(1, 5, lag.size)
+    place = 0.2 + 0.3 * snap / 1000
+    hess = {
+        "trace": 5 * np.exp(-snap / 400),
+        "max": 2 * np.exp(-snap / 800),
+        "fraction_nonzero": 0.1 * (0.3 + 0.7 * np.exp(-decay * snap / 1000)),
+    }
+    return Observations(
+        time=t * scale,
+        units=units,
+        activity=activity,
+        loss=loss,
+        start=90.0 * scale,
+        snapshot_time=snap * scale,
+        place=place,
+        si=1 / place,
+        rc=(lag * scale, corr, pairs),
+        pv=(lag * scale, corr**2, pairs),
+        hessian=hess,
+    )
+
+
+def _scaled(obs: Observations, c: float) -> Observations:
+    def lags(series):
+        return None if series is None else (series[0] * c, series[1], series[2])
+
+    return dataclasses.replace(
+        obs,
+        time=obs.time * c,
+        start=None if obs.start is None else obs.start * c,
+        snapshot_time=None if obs.snapshot_time is None else obs.snapshot_time * c,
+        rc=lags(obs.rc),
+        pv=lags(obs.pv),
+    )
+
+
+# ------------------------------------------------------------------- feature maths
+
+
+def test_curve_stats_of_an_exponential_and_a_parabola():
+    u = np.linspace(0, 1, 101)
+    stats = features.curve_stats(u, np.exp(-1.3 * u))  # log y = -1.3 u: a line
+    assert stats["trend"] == pytest.approx(-1.3, abs=1e-9)
+    assert stats["curvature"] == pytest.approx(0.0, abs=1e-9)
+    assert stats["half"] == pytest.approx(0.5)
+    assert stats["jitter"] == pytest.approx(0.0, abs=1e-9)
+    stats = features.curve_stats(u, np.exp(u**2), floor=features.LOG_FLOOR)
+    assert stats["curvature"] == pytest.approx(1.0, abs=1e-9)
+    assert stats["half"] == pytest.approx(0.75, abs=0.05)  # u² = ½ at u ≈ 0.71
+    flat = features.curve_stats(u, np.full(u.size, 0.4))
+    assert math.isnan(flat["half"]) and flat["trend"] == pytest.approx(0.0, abs=1e-12)
+    assert all(math.isnan(v) for v in features.curve_stats(u[:2], u[:2]).values())
+
+
+def test_drift_stats_bins_and_ratios():
+    lag = np.array([0.1, 0.2, 0.5, 0.9, 1.0])
+    corr = np.array([0.9, 0.7, 0.5, 0.3, 0.1])
+    stats = features.drift_stats(lag, corr, np.array([1, 3, 1, 1, 1]))
+    assert stats["short"] == pytest.approx((0.9 + 3 * 0.7) / 4)
+    assert stats["mid"] == pytest.approx(0.5)
+    assert stats["long"] == pytest.approx(0.2)
+    assert stats["long_ratio"] == pytest.approx(0.2 / stats["short"])
+    assert stats["decay"] < 0
+
+
+def test_tiers_nest_and_the_recording_tier_has_no_levels():
+    assert set(features.RECORDING) < set(features.OBSERVABLES) < set(features.HESSIAN)
+    assert not any(n.endswith(("__end", "__jitter")) for n in features.RECORDING)
+    assert not any(n.startswith(("loss", "activity", "hess")) for n in features.RECORDING)
+    assert not any(n.startswith("hess") for n in features.OBSERVABLES)
+
+
+@pytest.mark.parametrize("scale", [1e-4, 0.37, 86_400.0, 1e7])
+def test_features_do_not_depend_on_the_unit_of_time(scale):
+    """Days or steps: multiplying every time by a constant changes no feature."""
+    for seed in range(5):
+        base = features.features(_synthetic(np.random.default_rng(seed)))
+        scaled = features.features(_synthetic(np.random.default_rng(seed), scale))
+        assert sum(np.isfinite(v) for v in base.values()) >= 45
+        for name in features.FEATURES:
+            np.testing.assert_allclose(
+                scaled[name], base[name], rtol=1e-9, atol=1e-12, err_msg=name
+            )
+
+
+def test_a_feature_that_did_depend_on_time_would_be_caught():
+    """The property test above can fail: a shifted window (not a rescaling) changes the
+    features."""
+    obs = _synthetic(np.random.default_rng(0))
+    shifted = dataclasses.replace(obs, start=obs.start * 3)
+    a, b = features.features(obs), features.features(shifted)
+    assert any(not np.isclose(a[n], b[n], equal_nan=True) for n in features.FEATURES)
+
+
+def test_window_start_scales_with_time():
+    t = np.concatenate([np.arange(0, 100), np.geomspace(100, 20000, 200)])
+    loss = 1e-3 + np.exp(-t / 50)
+    start = observe.window_start(t, loss)
+    assert 0 < start < 1000
+    for c in (1e-3, 24.0, 1e5):
+        assert observe.window_start(t * c, loss) == pytest.approx(start * c, rel=1e-12)
+    # a loss that keeps falling by orders of magnitude (Adam) has solved its task early
+    assert observe.window_start(t, np.exp(-t / 500)) < 0.2 * t[-1]
+
+
+def test_features_of_a_stored_run_do_not_depend_on_the_unit_of_time(tiny_sweep):
+    from repdrift import simulation
+
+    run = simulation.open_run(tiny_sweep / "runs" / "r00000")
+    obs = observe.run_observations(run)
+    base = features.features(obs)
+    assert np.isfinite(base["hess_trace__trend"]) and np.isfinite(base["rc__short"])
+    scaled = features.features(_scaled(obs, 1 / 1500))  # steps -> fraction of the run
+    for name in features.FEATURES:
+        np.testing.assert_allclose(scaled[name], base[name], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_conformal_halfwidth_and_calibration_error():
+    residuals = np.arange(1, 10, dtype=float)  # 9 residuals, 90 %: the ⌈10·0.9⌉ = 9th
+    assert model.conformal_halfwidth(-residuals, 0.9) == 9.0
+    assert model.conformal_halfwidth(residuals, 0.5) == 5.0
+    assert model.conformal_halfwidth(residuals[:3], 0.9) == math.inf
+    confidence = np.array([0.95, 0.95, 0.55, 0.55])
+    assert evaluate.expected_calibration_error(confidence, np.array([1, 1, 1, 0])) == (
+        pytest.approx(0.5 * 0.05 + 0.5 * 0.05)
+    )
+
+
+# --------------------------------------------------------------- library and model
+
+
+def test_library_rows_carry_the_runs_labels(tiny_table):
+    t = tiny_table
+    assert len(t) == 27
+    assert t["rule"].value_counts().to_dict() == {"gd+update": 9, "gd+label": 9, "adam": 9}
+    assert set(t["task"]) == {"random", "smoothed", "ring"}
+    assert (t.loc[t["rule"] == "adam", "noise"].isna()).all()
+    upd = t[t["rule"] == "gd+update"]
+    assert ((upd["noise"] >= 0.25) & (upd["noise"] <= 0.4)).all()
+    assert t["hess_trace__trend"].notna().all()
+    ring = t[t["task"] == "ring"]
+    assert ring["place__trend"].notna().all() and t.loc[t["task"] != "ring", "si__end"].isna().all()
+
+
+def test_a_held_out_task_of_two_separable_rules_is_predicted_above_chance(tiny_table):
+    """Update noise silences units, label noise keeps them: a model that never saw the
+    ring task tells them apart on it (chance: 0.5)."""
+    pair = tiny_table[tiny_table["rule"].isin(["gd+update", "gd+label"])]
+    train, test = pair[pair["task"] != "ring"], pair[pair["task"] == "ring"]
+    for tier in ("observables", "hessian"):
+        tm = model.fit_tier(train, tier)
+        p = tm.predict_proba(model.matrix(test, tm.features))
+        predicted = np.asarray(tm.classes)[np.argmax(p, axis=1)]
+        accuracy = np.mean(predicted == test["rule"].to_numpy())
+        assert accuracy >= 5 / 6, (tier, predicted, test["rule"].tolist())
+        assert np.allclose(p.sum(axis=1), 1.0)
+
+
+def test_evaluation_protocols_hold_out_whole_tasks(tiny_table):
+    folds = evaluate.splits(tiny_table, "task")
+    assert [name for name, _, _ in folds] == ["random", "ring", "smoothed"]
+    for name, train, test in folds:
+        assert set(tiny_table.iloc[test]["task"]) == {name}
+        assert name not in set(tiny_table.iloc[train]["task"])
+    result = evaluate.evaluate(tiny_table, tiers=("observables",), protocols=("task",))
+    m = result["protocols"]["task"]["observables"]
+    assert m["runs"] == 27 and np.sum(m["confusion"]["counts"]) == 27
+    assert m["accuracy"] > 0.6
+
+
+def test_model_round_trip(tiny_table, tmp_path):
+    fitted = model.fit(tiny_table)
+    model.save(fitted, tmp_path, model.manifest_of(fitted, ["lib"], len(tiny_table)))
+    loaded, manifest = model.load(tmp_path)
+    assert manifest["tiers"]["hessian"]["features"] == list(features.HESSIAN)
+    assert manifest["classes"] == ["adam", "gd+label", "gd+update"]
+    for tier, tm in fitted.tiers.items():
+        x = model.matrix(tiny_table, tm.features)
+        np.testing.assert_array_equal(loaded.tiers[tier].predict_proba(x), tm.predict_proba(x))
+        for rule, nm in tm.noise.items():
+            np.testing.assert_array_equal(
+                loaded.tiers[tier].noise[rule].predict(x)[0], nm.predict(x)[0]
+            )
+
+
+# ----------------------------------------------------------------------- the command
+
+
+def test_train_writes_the_model_folder(tiny_model):
+    names = {p.name for p in tiny_model.iterdir()}
+    assert {
+        "model.joblib",
+        "manifest.json",
+        "library.parquet",
+        "evaluation.json",
+        "predictions.parquet",
+        "confusion.png",
+        "confusion.pdf",
+        "noise.png",
+    } <= names
+    ev = json.loads((tiny_model / "evaluation.json").read_text())
+    assert set(ev["protocols"]) >= {"random", "task"}
+    assert ev["protocols"]["task"]["hessian"]["accuracy"] >= 0.6
+    assert ev["runs_per_task"] == {"random": 9, "smoothed": 9, "ring": 9}
+
+
+def test_predict_a_run(tiny_model, tiny_sweep, capsys):
+    code, out, err = _run(["infer", "predict", tiny_model, tiny_sweep / "runs" / "r00001"], capsys)
+    assert code == 0, err
+    assert "hessian tier" in out and "most likely" in out and "σ_u" in out
+    assert "true (from the run's config): gd+update" in out
+    code, out, _ = _run(
+        [
+            "infer",
+            "predict",
+            tiny_model,
+            tiny_sweep / "runs" / "r00001",
+            "--tier",
+            "recording",
+            "--json",
+        ],
+        capsys,
+    )
+    record = json.loads(out)
+    (p,) = record["predictions"]
+    assert p["tier"] == "recording"
+    assert sum(p["probabilities"].values()) == pytest.approx(1.0)
+    lo, hi = p["noise"]["gd+update"]["interval"]
+    assert lo < p["noise"]["gd+update"]["estimate"] < hi
+
+
+def test_predict_a_sweep(tiny_model, tiny_sweep, capsys):
+    code, out, _ = _run(["infer", "predict", tiny_model, tiny_sweep, "--json"], capsys)
+    assert code == 0
+    record = json.loads(out)
+    assert record["kind"] == "sweep" and len(record["predictions"]) == 27
+    assert record["accuracy"] > 0.6  # the model saw these runs: a check of the plumbing
+
+
+def _sessions(folder, *, drift=True):
+    """A sessions table and drift.csv in the layout of `repdrift data analyze`."""
+    rows, pairs = [], []
+    for animal, slope in (("M1", -0.05), ("M2", 0.02)):
+        for s in range(1, 7):
+            rows.append(
+                {
+                    "animal": animal,
+                    "track": "A",
+                    "session": s,
+                    "day": 2.0 * s,
+                    "fraction_active": 0.8 * math.exp(slope * s),
+                    "fraction_place": 0.4 + 0.02 * s,
+                    "mean_si_ssr": 1.0 + 0.05 * s,
+                    "mean_si_naive": 1.5,
+                }
+            )
+            pairs += [
+                {
+                    "animal": animal,
+                    "track": "A",
+                    "elapsed_days": 2.0 * d,
+                    "mean_correlation": 0.6 - 0.04 * d,
+                }
+                for d in range(1, 7 - s)
+            ]
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / "sessions.csv", index=False)
+    if drift:
+        pd.DataFrame(pairs).to_csv(folder / "drift.csv", index=False)
+    return folder / "sessions.csv"
+
+
+def test_predict_a_sessions_table_prints_the_caveat(tiny_model, tmp_path, capsys):
+    table = _sessions(tmp_path / "analysis")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code, out, err = _run(["infer", "predict", tiny_model, table], capsys)
+    assert code == 0, err
+    assert "M1/A" in out and "M2/A" in out and "recording tier" in out
+    assert "Hessian tier is unavailable" in out and "time axis is sessions" in out
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
+    items = predict.resolve(table).items
+    assert np.isfinite(items[0].values["rc__long_ratio"])
+    assert items[0].values["units__trend"] == pytest.approx(-0.05 * 5, rel=1e-9)  # u = (day-2)/10
+
+
+def test_bad_inputs_exit_2_with_one_line_and_write_nothing(
+    tiny_model, tiny_sweep, tmp_path, capsys
+):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases = [
+        (["infer", "predict", empty, tiny_sweep], ["not a model folder"]),
+        (["infer", "predict", tiny_sweep, tiny_sweep], ["not a model folder"]),
+        (["infer", "predict", tiny_model, empty], ["not a run, a sweep or a sessions table"]),
+        (["infer", "predict", tiny_model, tmp_path / "nope"], ["does not exist"]),
+        (
+            ["infer", "predict", tiny_model, tiny_model / "manifest.json"],
+            ["not a run, a sweep or a sessions table"],
+        ),
+        (
+            ["infer", "predict", tiny_model, tiny_model / "library.parquet"],
+            ["missing columns", "fraction_active"],
+        ),
+        (
+            ["infer", "predict", tiny_model, _sessions(tmp_path / "a"), "--tier", "hessian"],
+            ["lacks features the hessian tier needs"],
+        ),
+        (["infer", "predict", tiny_model, tiny_sweep, "--tier", "best"], ["unknown tier"]),
+        (["infer", "train", empty, "--out", tmp_path / "m"], ["not a repdrift sweep"]),
+        (
+            ["infer", "train", tiny_model / "manifest.json", "--out", tmp_path / "m"],
+            ["neither a sweep directory nor a library.parquet"],
+        ),
+        (["infer", "train", tiny_sweep, "--out", tiny_sweep], ["not empty"]),
+    ]
+    for argv, needles in cases:
+        code, out, err = _run(argv, capsys)
+        assert code == 2, (argv, out, err)
+        _one_error_line(err, *needles)
+        assert not (tmp_path / "m").exists()
+
+
+def test_a_corrupt_or_foreign_model_is_refused(tiny_model, tiny_sweep, tmp_path, capsys):
+    target = tiny_sweep / "runs" / "r00000"
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model, broken)
+    with open(broken / "model.joblib", "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"\x00garbage\x00")
+    code, _, err = _run(["infer", "predict", broken, target], capsys)
+    assert code == 2
+    _one_error_line(err, "does not match its manifest")
+    shutil.copy(tiny_model / "model.joblib", broken / "model.joblib")
+    (broken / "manifest.json").write_text("{not json")
+    code, _, err = _run(["infer", "predict", broken, target], capsys)
+    assert code == 2
+    _one_error_line(err, "manifest.json is corrupt")
+    manifest = json.loads((tiny_model / "manifest.json").read_text())
+    manifest["versions"]["scikit-learn"] = "0.1"
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    code, _, err = _run(["infer", "predict", broken, target], capsys)
+    assert code == 2
+    _one_error_line(err, "trained with scikit-learn 0.1")
+
+
+def test_training_needs_two_rules(tiny_table):
+    with pytest.raises(InferenceError, match="at least two"):
+        model.fit(tiny_table[tiny_table["rule"] == "adam"])
+
+
+def test_retrain_from_a_library_table(tiny_model, tmp_path, capsys):
+    out = tmp_path / "again"
+    code, _, err = _run(
+        [
+            "infer",
+            "train",
+            tiny_model / "library.parquet",
+            "--out",
+            out,
+            "--no-evaluate",
+            "--quiet",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert (out / "model.joblib").is_file() and not (out / "evaluation.json").exists()
