@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from repdrift.inference.errors import InferenceError
 from repdrift.inference.features import FEATURES, REQUIRED, TIERS
@@ -126,7 +127,7 @@ class TierModel:
         return out
 
 
-class DropEmptyColumns:
+class DropEmptyColumns(TransformerMixin, BaseEstimator):
     """A scikit-learn transformer that drops the columns with no finite value at fit.
 
     The gradient-boosted trees take missing values, but not a column that is missing
@@ -139,12 +140,6 @@ class DropEmptyColumns:
 
     def transform(self, x):
         return np.asarray(x, float)[:, self.keep_]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {}
-
-    def set_params(self, **params: Any) -> DropEmptyColumns:
-        return self
 
 
 def _pipeline(trees):
