@@ -233,3 +233,62 @@ def test_schedule_is_dense_then_log_spaced_and_contains_the_snapshots():
     assert 4 * 50 - 5 < np.sum(rs > 100) <= 4 * 50 + 25
     with pytest.raises(ValueError, match="steps"):
         engine.schedule(0)
+
+
+def test_where_a_run_is_flagged_does_not_depend_on_how_the_steps_are_cut_into_calls():
+    """Under strong update noise a tiny network's units fall silent and wake again many
+    times. Flags come from record steps only, so the flag, the step it carries and every
+    record are the same whether a call covers 16 steps or hundreds."""
+    hidden = 4
+    spec = engine.EngineSpec(
+        FeedForward(hidden, learners.LearnerSpec("gd", update_noise=True)), segments_per_call=16
+    )
+    seeds = list(range(8))
+    data, params, keys = _problems(seeds, hidden=hidden, n=6, d_in=5, d_out=3)
+    hp = _hyper([{"lr": 0.05, "update_noise": 1.5}] * len(seeds))
+    batch = engine.Batch(data, hp)
+    sched = engine.schedule(640, dense_until=10, per_decade=6, snapshots=2)
+
+    # Every step's clean fraction of active units, nothing flagged (the reference).
+    state = _states(spec, keys, params)
+    trace = []
+    for _ in range(640 // 16):
+        state, out = engine.advance(
+            spec, state, batch, jnp.ones(16, jnp.int32), jnp.zeros(16, bool)
+        )
+        trace.append(np.asarray(out["fraction_active_units"]))
+    silent = np.concatenate(trace) == 0  # (step - 1, run)
+    records = sched.record_steps[1:]
+    expected = []
+    transient = 0
+    for i in range(len(seeds)):
+        at_records = records[silent[records - 1, i]]
+        expected.append(int(at_records[0]) if at_records.size else -1)
+        first = np.flatnonzero(silent[:, i])
+        if first.size and (not at_records.size or first[0] + 1 < at_records[0]):
+            transient += 1  # silent at a step between records, awake again at the next one
+    assert transient >= 3  # the case a check at every call's end would have flagged
+    assert any(e > 0 for e in expected) and any(e < 0 for e in expected)
+
+    results = []
+    for seconds in (1e-9, 1e9):  # budget shrinks to 16 steps a call / grows without bound
+        out = _run_cut(spec, _states(spec, keys, params), batch, sched, seconds)
+        results.append(out)
+        state, steps, rec = out
+        assert np.asarray(state.stopped_at).tolist() == expected
+        codes = [engine.SILENT if e > 0 else engine.OK for e in expected]
+        assert np.asarray(state.status).tolist() == codes
+    (_, steps_a, rec_a), (_, steps_b, rec_b) = results
+    np.testing.assert_array_equal(steps_a, steps_b)
+    for name in rec_a:
+        np.testing.assert_array_equal(rec_a[name], rec_b[name])
+
+
+def _run_cut(spec, state, batch, sched, seconds):
+    steps, records = [], {}
+    for chunk in engine.iterate(spec, state, batch, sched, seconds_per_call=seconds):
+        steps.append(chunk.steps)
+        for k, v in chunk.records.items():
+            records.setdefault(k, []).append(v)
+        state = chunk.state
+    return state, np.concatenate(steps), {k: np.concatenate(v) for k, v in records.items()}

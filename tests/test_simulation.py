@@ -134,3 +134,38 @@ def test_the_run_directory_exists_before_training_and_resume_finishes_it(tmp_pat
     whole = repdrift.simulate(cfg, tmp_path / "whole")
     assert resumed.status.status == "complete"
     np.testing.assert_array_equal(resumed.metrics["loss"].values, whole.metrics["loss"].values)
+
+
+def test_silent_runs_stop_where_they_fell_silent_alone_in_a_batch_and_after_a_resume(tmp_path):
+    """Runs whose units all fall silent under strong update noise: stored as ``silent``
+    with the step of the record that showed it (``steps_done``, the last record), the same
+    alone, in a batch with a healthy run, and continued after a stop in the middle."""
+    noises = [(2, 1.0), (3, 1.5), (5, 0.02)]
+    configs = [
+        _cfg("run.steps=2000", "network.hidden=4", "learner.lr=0.05", "run.dtype='float64'",
+             f"learner.update_noise={s}", f"run.seed={seed}")
+        for seed, s in noises
+    ]
+    whole = simulation.simulate_batch(configs, [tmp_path / f"w{i}" for i in range(3)])
+    assert [r.status.status for r in whole] == ["silent", "silent", "complete"]
+    for run in whole[:2]:
+        last = int(run.metrics["step"].values[-1])
+        assert run.status.steps_done == last < 2000
+        assert run.status.message == f"silent at step {last}"
+        assert float(run.metrics["fraction_active_units"].values[-1]) == 0.0
+        assert (run.metrics["fraction_active_units"].values[:-1] > 0).all()
+    assert whole[2].status.steps_done == 2000
+
+    parts = [tmp_path / f"p{i}" for i in range(3)]
+    simulation.simulate_batch(configs, parts, stop_after=800)  # between the two silences
+    assert [store.read_status(p).status for p in parts] == ["partial", "silent", "partial"]
+    resumed = simulation.resume_batch(parts)
+    alone = [repdrift.simulate(c, tmp_path / f"a{i}") for i, c in enumerate(configs)]
+    for w, r, a in zip(whole, resumed, alone, strict=True):
+        for other in (r, a):
+            assert other.status.status == w.status.status
+            assert other.status.steps_done == w.status.steps_done
+            np.testing.assert_array_equal(other.metrics["step"].values, w.metrics["step"].values)
+            np.testing.assert_allclose(
+                other.metrics["loss"].values, w.metrics["loss"].values, rtol=1e-9
+            )

@@ -21,6 +21,10 @@ frozen from then on (the other runs continue):
   or above ``max_loss``, or its clean loss is not finite (its parameters became NaN);
 * :data:`SILENT` — its clean loss is finite but no unit is active on any sample
   (``fraction_active_units == 0``), for models that measure it.
+
+The training loss is checked at every step; the clean measurements only at record steps,
+so a run's flag and the step it carries depend on its configuration alone, never on how
+the host cut the steps into calls.
 """
 
 from __future__ import annotations
@@ -137,27 +141,42 @@ def _train_one(spec: EngineSpec, n_steps, step0, mstate, status, stopped_at, dat
 
 @partial(jax.jit, static_argnames=("spec",))
 def advance(
-    spec: EngineSpec, state: EngineState, batch: Batch, n_steps: jax.Array
+    spec: EngineSpec,
+    state: EngineState,
+    batch: Batch,
+    n_steps: jax.Array,
+    flag_at: jax.Array | None = None,
 ) -> tuple[EngineState, dict[str, jax.Array]]:
     """Run ``K = len(n_steps)`` segments of ``n_steps[k]`` steps, measuring after each.
+
+    ``flag_at`` ``(K,)`` says after which segments the clean measurement may flag a run
+    (default: all). :func:`iterate` flags only at record steps, so that where a run is
+    flagged never depends on how the steps were cut into calls: silence in particular can
+    be transient under noise, and a check at an arbitrary step would catch it or not.
+    Divergence of the training loss is checked at every step regardless.
 
     Returns the new state and the measurements ``name -> (K, runs, ...)`` plus
     ``"step" (K,)`` and ``"status" (K, runs)`` after every segment.
     """
     train = jax.vmap(partial(_train_one, spec), in_axes=(None, None, 0, 0, 0, 0, 0))
+    if flag_at is None:
+        flag_at = jnp.ones(n_steps.shape, bool)
 
-    def segment(state: EngineState, n: jax.Array):
+    def segment(state: EngineState, xs):
+        n, check = xs
         mstate, status, stopped_at = train(
             n, state.step, state.model, state.status, state.stopped_at, batch.data, batch.hyper
         )
         step = state.step + n
         state = EngineState(step, mstate, status, stopped_at)
         record = measure(spec, state, batch)
-        status, stopped_at = _flag(record, status, stopped_at, step)
+        flagged, flagged_at = _flag(record, status, stopped_at, step)
+        status = jnp.where(check, flagged, status)
+        stopped_at = jnp.where(check, flagged_at, stopped_at)
         state = state._replace(status=status, stopped_at=stopped_at)
         return state, {**record, "step": step, "status": status}
 
-    return jax.lax.scan(segment, state, n_steps)
+    return jax.lax.scan(segment, state, (n_steps, flag_at))
 
 
 # ----------------------------------------------------------------------------- schedule
@@ -286,7 +305,7 @@ def iterate(
     while start < stop:
         lengths, flags = _plan(start, schedule, stop, budget, spec.segments_per_call)
         t0 = time.perf_counter()
-        state, out = advance(spec, state, batch, jnp.asarray(lengths))
+        state, out = advance(spec, state, batch, jnp.asarray(lengths), jnp.asarray(flags))
         out = jax.device_get(out)
         elapsed = time.perf_counter() - t0
         done = int(lengths.sum())

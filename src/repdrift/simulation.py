@@ -582,7 +582,8 @@ class _Slot:
     member: Member
     recorder: Recorder
     status: store.Status
-    stopped: bool = False
+    stopped: bool = False  # flagged: its records end at the record that shows the flag
+    finished: bool = False  # stored with its final status; nothing more to write
 
 
 def _padded(members: Sequence[Member]) -> bool:
@@ -651,9 +652,15 @@ def _save(slot: _Slot, run_state: RunState, final: bool) -> None:
         slot.status.updated,
         message,
     )
+    # A flagged run stopped training where it was flagged, whatever step its batch reached.
+    steps_done = (
+        int(np.asarray(run_state.step))
+        if code == engine.OK
+        else int(np.asarray(run_state.stopped_at))
+    )
     slot.status = store.write_generation(
         slot.path,
-        steps_done=int(np.asarray(run_state.step)),
+        steps_done=steps_done,
         metrics=slot.recorder.metrics(),
         snapshots=slot.recorder.snapshots(),
         checkpoint=_state_to_arrays(run_state),
@@ -676,12 +683,17 @@ def _drive(
     stop = total if stop_after is None else min(total, stop_after)
     every = first.config.run.checkpoint_every_s
     batch, state = _batch_of(members, states)
-    for slot, st in zip(slots, states, strict=True):
-        slot.stopped = int(np.asarray(st.status)) != engine.OK
+    for slot in slots:
+        # A run flagged after its last record goes on to the record that shows the flag.
+        slot.stopped = slot.recorder.status_code() != engine.OK
 
     def save_all(state: engine.EngineState, final: bool) -> None:
         for i, slot in enumerate(slots):
-            _save(slot, _run_state(state, i, slot.member), final)
+            if slot.finished:
+                continue
+            # A flagged run is finished: stored once, with its final status.
+            _save(slot, _run_state(state, i, slot.member), final or slot.stopped)
+            slot.finished = slot.stopped
 
     last_save = time.monotonic()
     first_chunk = True
@@ -689,17 +701,22 @@ def _drive(
         for chunk in engine.iterate(spec, state, batch, schedule, stop=stop):
             state = chunk.state
             step = int(state.step)
-            codes = np.asarray(state.status)
             snapshot_params = None
             for i, slot in enumerate(slots):
                 if slot.stopped:
                     continue
-                slot.recorder.add_records(
-                    chunk.steps, {k: np.asarray(v)[:, i] for k, v in chunk.records.items()}
-                )
-                if codes[i] != engine.OK:
-                    slot.stopped = True  # flagged: its records end here, frozen
+                records = {k: np.asarray(v)[:, i] for k, v in chunk.records.items()}
+                flagged = np.flatnonzero(records["status"] != engine.OK)
+                if flagged.size:
+                    # Its records end at the first record that shows the flag (the run is
+                    # frozen from then on), wherever the call happened to end.
+                    keep = slice(0, flagged[0] + 1)
+                    slot.recorder.add_records(
+                        chunk.steps[keep], {k: v[keep] for k, v in records.items()}
+                    )
+                    slot.stopped = True
                     continue
+                slot.recorder.add_records(chunk.steps, records)
                 if chunk.snapshot:
                     if snapshot_params is None:
                         snapshot_params = jax.device_get(state.model)
@@ -741,6 +758,11 @@ def _drive(
 def _save_partial(slots: list[_Slot], state: engine.EngineState) -> None:
     for i, slot in enumerate(slots):
         run_state = _run_state(state, i, slot.member)
+        if slot.stopped:
+            if not slot.finished:
+                _save(slot, run_state, final=True)
+                slot.finished = True
+            continue
         _save(slot, run_state, final=False)
         slot.status = store.Status("partial", *_status_tail(slot.status))
         store.write_status(slot.path, slot.status)
@@ -767,13 +789,16 @@ def simulate_batch(
     overwrite: bool = False,
     progress: ProgressFn | None = None,
     stop_after: int | None = None,
-) -> list[Run]:
+    reopen: bool = True,
+) -> list[Run] | list[Path]:
     """Run configurations with equal :func:`batch_key` together; store each in ``outs[i]``.
 
     Each run directory receives its configuration, its dataset and the status
     ``starting`` before training starts, so a kill at any moment after that leaves a run
     that :func:`resume` continues. A diverging or silent run is stored as such and never
     stops the others. ``stop_after`` stops (as ``partial``) after that many steps.
+    Returns the stored runs, reopened; with ``reopen=False`` only their paths (a sweep
+    summarises its runs itself and would read each twice).
     """
     if len(configs) != len(outs) or not configs:
         raise ValueError("give one output directory per configuration (at least one)")
@@ -794,7 +819,7 @@ def simulate_batch(
         for path in paths:
             stack.enter_context(store.hold(path))
         _drive(slots, [_initial_state(m) for m in members], progress, stop_after)
-    return [open_run(p) for p in paths]
+    return [open_run(p) for p in paths] if reopen else paths
 
 
 def simulate(
@@ -841,11 +866,13 @@ def resume_batch(
     *,
     progress: ProgressFn | None = None,
     stop_after: int | None = None,
-) -> list[Run]:
+    reopen: bool = True,
+) -> list[Run] | list[Path]:
     """Continue stopped runs to exactly the records uninterrupted runs give.
 
     Finished runs (``complete``, ``diverged``, ``silent``) are returned as they are. Runs
-    are continued together in groups of equal :func:`batch_key` and step.
+    are continued together in groups of equal :func:`batch_key` and step. ``reopen`` as in
+    :func:`simulate_batch`.
     """
     paths = [Path(p) for p in paths]
     pending = [(p, _resume_slot(p)) for p in paths]
@@ -865,7 +892,7 @@ def resume_batch(
                 slot.status = store.Status("running", *_status_tail(slot.status))
                 store.write_status(slot.path, slot.status)
             _drive(slots, [st for _, st in items], progress, stop_after)
-    return [open_run(p) for p in paths]
+    return [open_run(p) for p in paths] if reopen else paths
 
 
 def resume(

@@ -144,9 +144,10 @@ def run_batch(
             [paths[r] for r in fresh],
             overwrite=True,
             progress=progress,
+            reopen=False,
         )
     if stopped:
-        simulation.resume_batch([paths[r] for r in stopped], progress=progress)
+        simulation.resume_batch([paths[r] for r in stopped], progress=progress, reopen=False)
     results = []
     for rid, path in paths.items():
         status = store.read_status(path).status
