@@ -62,7 +62,12 @@ def test_fig2_presets_pin_every_value_of_the_published_run(name):
         return
     t = cfg.task
     assert (t.samples, t.size_x, t.size_y, t.view_size, t.speed, t.texture_kernel) == (
-        150, 1.0, 14.0, 17, 0.2, 0.09
+        150,
+        1.0,
+        14.0,
+        17,
+        0.2,
+        0.09,
     )
     assert math.radians(t.fov_deg) / 2 == pytest.approx(math.pi / 8)
     assert t.scaling == "unit"

@@ -274,7 +274,7 @@ def test_where_a_run_is_flagged_does_not_depend_on_how_the_steps_are_cut_into_ca
     for seconds in (1e-9, 1e9):  # budget shrinks to 16 steps a call / grows without bound
         out = _run_cut(spec, _states(spec, keys, params), batch, sched, seconds)
         results.append(out)
-        state, steps, rec = out
+        state = out[0]
         assert np.asarray(state.stopped_at).tolist() == expected
         codes = [engine.SILENT if e > 0 else engine.OK for e in expected]
         assert np.asarray(state.status).tolist() == codes

@@ -104,10 +104,25 @@ def test_the_published_fig2_run_on_its_own_dataset(tmp_path):
     the two ends only would cover 4 of the 85 visited bins (5 %)."""
     out = tmp_path / "published"
     result = subprocess.run(
-        [sys.executable, "-m", "repdrift", "simulate", "--preset", "fig2-published",
-         "--out", str(out), "--quiet", "--no-figures",
-         "--set", "record.snapshots=4", "--set", "record.linear_snapshots=4"],
-        capture_output=True, text=True, timeout=1800,
+        [
+            sys.executable,
+            "-m",
+            "repdrift",
+            "simulate",
+            "--preset",
+            "fig2-published",
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-figures",
+            "--set",
+            "record.snapshots=4",
+            "--set",
+            "record.linear_snapshots=4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     assert result.returncode == 0, result.stderr
     run = repdrift.open_run(out)

@@ -64,7 +64,10 @@ def test_stored_values_are_the_metric_functions_on_stored_parameters(tmp_path):
             sparsity.fraction_active_units(hidden), abs=1e-6
         )
         maps = tuning.rate_maps(
-            hidden, ds.position, ds.direction, bins=cfg.record.bins,
+            hidden,
+            ds.position,
+            ds.direction,
+            bins=cfg.record.bins,
             range=simulation.track_range(cfg, ds),
         )
         si = tuning.spatial_information(maps)
@@ -88,8 +91,11 @@ def test_stored_values_are_the_metric_functions_on_stored_parameters(tmp_path):
 
 
 def test_a_run_in_a_padded_batch_equals_the_run_alone(tmp_path):
-    shapes = [("task.d_in=20", "task.samples=10"), ("task.d_in=7", "task.samples=5"),
-              ("task.d_out=4", "task.samples=8")]
+    shapes = [
+        ("task.d_in=20", "task.samples=10"),
+        ("task.d_in=7", "task.samples=5"),
+        ("task.d_out=4", "task.samples=8"),
+    ]
     configs = [
         _cfg(*s, f"run.seed={i}", "run.dtype='float64'", "learner.update_noise=0.03")
         for i, s in enumerate(shapes)
@@ -142,8 +148,14 @@ def test_silent_runs_stop_where_they_fell_silent_alone_in_a_batch_and_after_a_re
     alone, in a batch with a healthy run, and continued after a stop in the middle."""
     noises = [(2, 1.0), (3, 1.5), (5, 0.02)]
     configs = [
-        _cfg("run.steps=2000", "network.hidden=4", "learner.lr=0.05", "run.dtype='float64'",
-             f"learner.update_noise={s}", f"run.seed={seed}")
+        _cfg(
+            "run.steps=2000",
+            "network.hidden=4",
+            "learner.lr=0.05",
+            "run.dtype='float64'",
+            f"learner.update_noise={s}",
+            f"run.seed={seed}",
+        )
         for seed, s in noises
     ]
     whole = simulation.simulate_batch(configs, [tmp_path / f"w{i}" for i in range(3)])

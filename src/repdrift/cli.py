@@ -240,9 +240,7 @@ def inspect(
             f"{c.learner.label_noise:g}, seed {c.run.seed}"
         )
     else:
-        fields = ", ".join(
-            f"{k} {v}" for k, v in c.model.model_dump().items() if k != "kind"
-        )
+        fields = ", ".join(f"{k} {v}" for k, v in c.model.model_dump().items() if k != "kind")
         console.print(f"model {c.model.kind}: {fields}; seed {c.run.seed}")
     table = Table("metric", "initial", "final")
     for name in summary["final"]:

@@ -207,9 +207,7 @@ def build(config: Config, dataset: tasks.Dataset | None = None) -> Member:
     lc = config.learner
     data32 = feedforward.make_data(dataset.inputs, dataset.targets, jnp.float32)
     hyper32 = feedforward.NetworkHyper(
-        learners.hyper(
-            lc.lr, lc.update_noise, lc.label_noise, lc.input_noise, lc.sed_perturbation
-        ),
+        learners.hyper(lc.lr, lc.update_noise, lc.label_noise, lc.input_noise, lc.sed_perturbation),
         jnp.asarray(_readout_sd(config), jnp.float32),
     )
     initial = model.init(k_init, data32, hyper32)
@@ -388,9 +386,7 @@ class Recorder:
     def metrics(self) -> xr.Dataset:
         steps = np.concatenate(self.steps) if self.steps else np.zeros(0, np.int64)
         dims = self.member.model.record_dims
-        data = {
-            k: (("step", *dims.get(k, ())), np.concatenate(v)) for k, v in self.records.items()
-        }
+        data = {k: (("step", *dims.get(k, ())), np.concatenate(v)) for k, v in self.records.items()}
         ds = xr.Dataset(data, coords={"step": steps.astype(np.int64)})
         ds.attrs["description"] = "records on clean (noise-free) forward passes"
         if "loss" in ds:
@@ -454,7 +450,6 @@ def _state_from_arrays(
                 raise store.StoreError("checkpoint does not match the run's configuration")
             restored.append(jnp.asarray(value))
     return jax.tree_util.tree_unflatten(treedef, restored)
-
 
 
 class RunState(NamedTuple):
@@ -525,8 +520,9 @@ def _write_dataset(path: Path, dataset: tasks.Dataset) -> None:
 
     arrays = {
         name: np.asarray(value)
-        for name, value in zip(("inputs", "targets", "position", "direction"),
-                               _dataset_fields(dataset), strict=True)
+        for name, value in zip(
+            ("inputs", "targets", "position", "direction"), _dataset_fields(dataset), strict=True
+        )
         if value is not None
     }
     buffer = io.BytesIO()
@@ -602,9 +598,7 @@ def _batch_of(members: Sequence[Member], states: Sequence[RunState]):
         shape = _pad_shape(members)
         _, d_in, d_out = shape
         data = engine.stack([feedforward.pad_data(m.data, shape) for m in members])
-        model_states = engine.stack(
-            [feedforward.pad_state(s.model, d_in, d_out) for s in states]
-        )
+        model_states = engine.stack([feedforward.pad_state(s.model, d_in, d_out) for s in states])
     else:
         data = engine.stack([m.data for m in members])
         model_states = engine.stack([s.model for s in states])
@@ -721,8 +715,9 @@ def _drive(
                     if snapshot_params is None:
                         snapshot_params = jax.device_get(state.model)
                     run_state = _run_state(
-                        engine.EngineState(state.step, snapshot_params, state.status,
-                                           state.stopped_at),
+                        engine.EngineState(
+                            state.step, snapshot_params, state.status, state.stopped_at
+                        ),
                         i,
                         slot.member,
                     )
@@ -769,8 +764,7 @@ def _save_partial(slots: list[_Slot], state: engine.EngineState) -> None:
 
 
 def _status_tail(status: store.Status) -> tuple:
-    return (status.steps_done, status.steps_total, status.generation, time.time(),
-            status.message)
+    return (status.steps_done, status.steps_total, status.generation, time.time(), status.message)
 
 
 def _check_batch(configs: Sequence[Config]) -> None:

@@ -134,8 +134,7 @@ def check_out(path: Path, *, overwrite: bool) -> bool:
             return False
         if not overwrite:
             raise StoreError(
-                f"--out {path} exists and is not empty; "
-                "choose a new directory or pass --overwrite"
+                f"--out {path} exists and is not empty; choose a new directory or pass --overwrite"
             )
         if not is_run(path):
             raise StoreError(

@@ -123,9 +123,7 @@ def place_map_correlations(run: Run) -> tuple[np.ndarray, np.ndarray]:
     """Fig. 2E: ``(steps, matrix)`` of mean Pearson correlations of smoothed rate maps
     between evenly spaced snapshots, over units that are place units at both times."""
     idx = linear_snapshot_indices(run)
-    maps = tuning.smooth_rate_maps(
-        run.snapshots["rate_map"].values[idx], run.config.record.bins
-    )
+    maps = tuning.smooth_rate_maps(run.snapshots["rate_map"].values[idx], run.config.record.bins)
     corr = drift.rate_map_correlation_matrix(maps, active=place_mask(run)[idx])
     return run.snapshots["step"].values[idx], corr
 
@@ -477,9 +475,7 @@ def draw_fig2(
     return written
 
 
-def _summary(
-    run: Run, phases: timescale.Phases | None, corr: tuple, name_of_run: str
-) -> Figure:
+def _summary(run: Run, phases: timescale.Phases | None, corr: tuple, name_of_run: str) -> Figure:
     corr_steps, corr = corr
     snapshots = run.snapshots
     spatial = "spatial_information" in available_figures(run)
