@@ -53,9 +53,12 @@ def _spec(learner, **kw):
 
 def _run(spec, data, params, keys, hp, sched, state=None):
     state = _states(spec, keys, params) if state is None else state
-    batch = engine.Batch(data, hp)
+    return _iterate(spec, state, engine.Batch(data, hp), sched, seconds=0.05)
+
+
+def _iterate(spec, state, batch, sched, seconds):
     steps, records = [], {}
-    for chunk in engine.iterate(spec, state, batch, sched, seconds_per_call=0.05):
+    for chunk in engine.iterate(spec, state, batch, sched, seconds_per_call=seconds):
         steps.append(chunk.steps)
         for k, v in chunk.records.items():
             records.setdefault(k, []).append(v)
@@ -272,7 +275,7 @@ def test_where_a_run_is_flagged_does_not_depend_on_how_the_steps_are_cut_into_ca
 
     results = []
     for seconds in (1e-9, 1e9):  # budget shrinks to 16 steps a call / grows without bound
-        out = _run_cut(spec, _states(spec, keys, params), batch, sched, seconds)
+        out = _iterate(spec, _states(spec, keys, params), batch, sched, seconds)
         results.append(out)
         state = out[0]
         assert np.asarray(state.stopped_at).tolist() == expected
@@ -282,13 +285,3 @@ def test_where_a_run_is_flagged_does_not_depend_on_how_the_steps_are_cut_into_ca
     np.testing.assert_array_equal(steps_a, steps_b)
     for name in rec_a:
         np.testing.assert_array_equal(rec_a[name], rec_b[name])
-
-
-def _run_cut(spec, state, batch, sched, seconds):
-    steps, records = [], {}
-    for chunk in engine.iterate(spec, state, batch, sched, seconds_per_call=seconds):
-        steps.append(chunk.steps)
-        for k, v in chunk.records.items():
-            records.setdefault(k, []).append(v)
-        state = chunk.state
-    return state, np.concatenate(steps), {k: np.concatenate(v) for k, v in records.items()}

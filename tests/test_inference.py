@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cli_helpers import assert_one_error_line, run_cli
 from repdrift.cli import main
 from repdrift.inference import evaluate, features, library, model, observe, predict
 from repdrift.inference.errors import InferenceError
@@ -45,21 +46,6 @@ def tiny_model(tiny_sweep, tmp_path_factory):
         main(["infer", "train", str(tiny_sweep), "--out", str(out), "--quiet"])
     assert info.value.code == 0
     return out
-
-
-def _run(argv, capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
-
-
-def _one_error_line(err: str, *needles: str) -> None:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("repdrift: error: "), err
-    for needle in needles:
-        assert needle in lines[0], (needle, err)
 
 
 def _synthetic(rng: np.random.Generator, scale: float = 1.0) -> Observations:
@@ -281,11 +267,13 @@ def test_train_writes_the_model_folder(tiny_model):
 
 
 def test_predict_a_run(tiny_model, tiny_sweep, capsys):
-    code, out, err = _run(["infer", "predict", tiny_model, tiny_sweep / "runs" / "r00001"], capsys)
+    code, out, err = run_cli(
+        ["infer", "predict", tiny_model, tiny_sweep / "runs" / "r00001"], capsys
+    )
     assert code == 0, err
     assert "hessian tier" in out and "most likely" in out and "σ_u" in out
     assert "true (from the run's config): gd+update" in out
-    code, out, _ = _run(
+    code, out, _ = run_cli(
         [
             "infer",
             "predict",
@@ -306,7 +294,7 @@ def test_predict_a_run(tiny_model, tiny_sweep, capsys):
 
 
 def test_predict_a_sweep(tiny_model, tiny_sweep, capsys):
-    code, out, _ = _run(["infer", "predict", tiny_model, tiny_sweep, "--json"], capsys)
+    code, out, _ = run_cli(["infer", "predict", tiny_model, tiny_sweep, "--json"], capsys)
     assert code == 0
     record = json.loads(out)
     assert record["kind"] == "sweep" and len(record["predictions"]) == 27
@@ -349,7 +337,7 @@ def _sessions(folder, *, drift=True):
 def test_predict_a_sessions_table_prints_the_caveat(tiny_model, tmp_path, capsys):
     table = _sessions(tmp_path / "analysis")
     before = sorted(p.name for p in tmp_path.rglob("*"))
-    code, out, err = _run(["infer", "predict", tiny_model, table], capsys)
+    code, out, err = run_cli(["infer", "predict", tiny_model, table], capsys)
     assert code == 0, err
     assert "M1/A" in out and "M2/A" in out and "recording tier" in out
     assert "Hessian tier is unavailable" in out and "time axis is sessions" in out
@@ -390,9 +378,9 @@ def test_bad_inputs_exit_2_with_one_line_and_write_nothing(
         (["infer", "train", tiny_sweep, "--out", tiny_sweep], ["not empty"]),
     ]
     for argv, needles in cases:
-        code, out, err = _run(argv, capsys)
+        code, out, err = run_cli(argv, capsys)
         assert code == 2, (argv, out, err)
-        _one_error_line(err, *needles)
+        assert_one_error_line(err, *needles)
         assert not (tmp_path / "m").exists()
 
 
@@ -403,20 +391,20 @@ def test_a_corrupt_or_foreign_model_is_refused(tiny_model, tiny_sweep, tmp_path,
     with open(broken / "model.joblib", "r+b") as fh:
         fh.seek(100)
         fh.write(b"\x00garbage\x00")
-    code, _, err = _run(["infer", "predict", broken, target], capsys)
+    code, _, err = run_cli(["infer", "predict", broken, target], capsys)
     assert code == 2
-    _one_error_line(err, "does not match its manifest")
+    assert_one_error_line(err, "does not match its manifest")
     shutil.copy(tiny_model / "model.joblib", broken / "model.joblib")
     (broken / "manifest.json").write_text("{not json")
-    code, _, err = _run(["infer", "predict", broken, target], capsys)
+    code, _, err = run_cli(["infer", "predict", broken, target], capsys)
     assert code == 2
-    _one_error_line(err, "manifest.json is corrupt")
+    assert_one_error_line(err, "manifest.json is corrupt")
     manifest = json.loads((tiny_model / "manifest.json").read_text())
     manifest["versions"]["scikit-learn"] = "0.1"
     (broken / "manifest.json").write_text(json.dumps(manifest))
-    code, _, err = _run(["infer", "predict", broken, target], capsys)
+    code, _, err = run_cli(["infer", "predict", broken, target], capsys)
     assert code == 2
-    _one_error_line(err, "trained with scikit-learn 0.1")
+    assert_one_error_line(err, "trained with scikit-learn 0.1")
 
 
 def test_training_needs_two_rules(tiny_table):
@@ -426,7 +414,7 @@ def test_training_needs_two_rules(tiny_table):
 
 def test_retrain_from_a_library_table(tiny_model, tmp_path, capsys):
     out = tmp_path / "again"
-    code, _, err = _run(
+    code, _, err = run_cli(
         [
             "infer",
             "train",

@@ -6,25 +6,8 @@ import json
 
 import pytest
 
-from repdrift.cli import main
+from cli_helpers import assert_one_error_line, run_cli
 from repdrift.sweep import directory, spec
-
-
-def _run(argv, capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
-
-
-def _one_error_line(err: str, *needles: str) -> None:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("repdrift: error: "), err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in lines[0], (needle, err)
-
 
 TINY_SPEC = """
 [base.task]
@@ -40,30 +23,32 @@ steps = 50
 
 
 def test_unknown_preset(tmp_path, capsys):
-    code, _, err = _run(["sweep", "--preset", "nope", "--out", str(tmp_path / "s")], capsys)
+    code, _, err = run_cli(["sweep", "--preset", "nope", "--out", str(tmp_path / "s")], capsys)
     assert code == 2
-    _one_error_line(err, "unknown sweep preset 'nope'", "sweep-smoke")
+    assert_one_error_line(err, "unknown sweep preset 'nope'", "sweep-smoke")
     assert not (tmp_path / "s").exists()
 
 
 def test_bad_spec_names_the_field(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text(TINY_SPEC.replace('"learner.lr"', '"learner.rate"'))
-    code, _, err = _run(["sweep", str(bad), "--out", str(tmp_path / "s")], capsys)
+    code, _, err = run_cli(["sweep", str(bad), "--out", str(tmp_path / "s")], capsys)
     assert code == 2
-    _one_error_line(err, "learner.rate", "unknown field")
+    assert_one_error_line(err, "learner.rate", "unknown field")
     assert not (tmp_path / "s").exists()
 
 
 def test_missing_and_malformed_spec_files(tmp_path, capsys):
-    code, _, err = _run(["sweep", str(tmp_path / "no.toml"), "--out", str(tmp_path / "s")], capsys)
+    code, _, err = run_cli(
+        ["sweep", str(tmp_path / "no.toml"), "--out", str(tmp_path / "s")], capsys
+    )
     assert code == 2
-    _one_error_line(err, "does not exist")
+    assert_one_error_line(err, "does not exist")
     broken = tmp_path / "broken.toml"
     broken.write_text("[grid\n")
-    code, _, err = _run(["sweep", str(broken), "--out", str(tmp_path / "s")], capsys)
+    code, _, err = run_cli(["sweep", str(broken), "--out", str(tmp_path / "s")], capsys)
     assert code == 2
-    _one_error_line(err, "not valid TOML")
+    assert_one_error_line(err, "not valid TOML")
 
 
 @pytest.mark.parametrize(
@@ -80,9 +65,9 @@ def test_spec_and_preset_and_out_are_checked(tmp_path, capsys, args, needle):
     argv = [
         str(spec_file) if a == "SPEC" else str(tmp_path / "s") if a == "OUT" else a for a in args
     ]
-    code, _, err = _run(["sweep", *argv], capsys)
+    code, _, err = run_cli(["sweep", *argv], capsys)
     assert code == 2
-    _one_error_line(err, needle)
+    assert_one_error_line(err, needle)
 
 
 def test_out_holding_something_else_is_refused_and_left_alone(tmp_path, capsys):
@@ -91,15 +76,15 @@ def test_out_holding_something_else_is_refused_and_left_alone(tmp_path, capsys):
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("keep me")
-    code, _, err = _run(["sweep", str(spec_file), "--out", str(busy)], capsys)
+    code, _, err = run_cli(["sweep", str(spec_file), "--out", str(busy)], capsys)
     assert code == 2
-    _one_error_line(err, "is not a repdrift sweep")
+    assert_one_error_line(err, "is not a repdrift sweep")
     assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    code, _, err = _run(["sweep", str(spec_file), "--out", str(a_file)], capsys)
+    code, _, err = run_cli(["sweep", str(spec_file), "--out", str(a_file)], capsys)
     assert code == 2
-    _one_error_line(err, "is not a directory")
+    assert_one_error_line(err, "is not a directory")
 
 
 def test_out_holding_another_sweep_is_refused_and_left_alone(tmp_path, capsys):
@@ -112,41 +97,41 @@ def test_out_holding_another_sweep_is_refused_and_left_alone(tmp_path, capsys):
     before = (out / directory.SWEEP_FILE).read_bytes()
     other = tmp_path / "other.toml"
     other.write_text(TINY_SPEC.replace("[0.1, 0.2]", "[0.3]"))
-    code, _, err = _run(["sweep", str(other), "--out", str(out)], capsys)
+    code, _, err = run_cli(["sweep", str(other), "--out", str(out)], capsys)
     assert code == 2
-    _one_error_line(err, "holds another sweep", "repdrift sweep resume")
+    assert_one_error_line(err, "holds another sweep", "repdrift sweep resume")
     assert (out / directory.SWEEP_FILE).read_bytes() == before
 
 
 @pytest.mark.parametrize("command", ["resume", "inspect"])
 def test_resume_and_inspect_need_a_sweep_directory(tmp_path, capsys, command):
-    code, _, err = _run(["sweep", command, str(tmp_path / "missing")], capsys)
+    code, _, err = run_cli(["sweep", command, str(tmp_path / "missing")], capsys)
     assert code == 2
-    _one_error_line(err, "does not exist")
+    assert_one_error_line(err, "does not exist")
     plain = tmp_path / "plain"
     plain.mkdir()
-    code, _, err = _run(["sweep", command, str(plain)], capsys)
+    code, _, err = run_cli(["sweep", command, str(plain)], capsys)
     assert code == 2
-    _one_error_line(err, "is not a repdrift sweep")
+    assert_one_error_line(err, "is not a repdrift sweep")
 
 
 def test_corrupt_sweep_record_is_reported(tmp_path, capsys):
     out = tmp_path / "s"
     out.mkdir()
     (out / directory.SWEEP_FILE).write_text("{not json")
-    code, _, err = _run(["sweep", "inspect", str(out)], capsys)
+    code, _, err = run_cli(["sweep", "inspect", str(out)], capsys)
     assert code == 2
-    _one_error_line(err, "is corrupt")
+    assert_one_error_line(err, "is corrupt")
 
 
 def test_bad_worker_count_is_a_usage_error(tmp_path, capsys):
     spec_file = tmp_path / "tiny.toml"
     spec_file.write_text(TINY_SPEC)
-    code, _, err = _run(
+    code, _, err = run_cli(
         ["sweep", str(spec_file), "--out", str(tmp_path / "s"), "--workers", "0"], capsys
     )
     assert code == 2
-    _one_error_line(err, "--workers")
+    assert_one_error_line(err, "--workers")
 
 
 def test_inspect_of_a_created_sweep_lists_its_pending_runs(tmp_path, capsys):
@@ -156,18 +141,31 @@ def test_inspect_of_a_created_sweep_lists_its_pending_runs(tmp_path, capsys):
     out = tmp_path / "sweep"
     runs = spec.expand(s)
     directory.create(out, name="tiny", spec_text=text, runs=runs, batches=[[r.run for r in runs]])
-    code, stdout, _ = _run(["sweep", "inspect", str(out), "--json"], capsys)
+    code, stdout, _ = run_cli(["sweep", "inspect", str(out), "--json"], capsys)
     assert code == 0
     info = json.loads(stdout)
     assert info["runs"] == 2 and info["status"] == {"pending": 2}
     assert [(g["rule"], g["noise"], g["runs"]) for g in info["groups"]] == [("gd", "none", 2)]
-    code, stdout, _ = _run(["sweep", "inspect", str(out)], capsys)
+    code, stdout, _ = run_cli(["sweep", "inspect", str(out)], capsys)
     assert code == 0 and "2 pending" in stdout
 
 
 def test_presets_lists_every_sweep_preset(capsys):
-    code, stdout, _ = _run(["sweep", "presets"], capsys)
+    code, stdout, _ = run_cli(["sweep", "presets"], capsys)
     assert code == 0
     for name in spec.preset_names():
         assert name in stdout
     assert "1,151 runs" in stdout  # table2
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-5", "inf"])
+def test_a_bad_worker_memory_bound_is_refused_before_anything_is_written(
+    tmp_path, capsys, monkeypatch, value
+):
+    spec_file = tmp_path / "tiny.toml"
+    spec_file.write_text(TINY_SPEC)
+    monkeypatch.setenv("REPDRIFT_WORKER_MEMORY_MB", value)
+    code, _, err = run_cli(["sweep", str(spec_file), "--out", str(tmp_path / "s")], capsys)
+    assert code == 2
+    assert_one_error_line(err, "REPDRIFT_WORKER_MEMORY_MB", repr(value))
+    assert not (tmp_path / "s").exists()
