@@ -95,7 +95,7 @@ def test_fig2_quick_without_noise_stays_flat(tmp_path):
 
 def test_the_published_fig2_run_on_its_own_dataset(tmp_path):
     """The published dataset, readout 2/N, lr 0.1, sigma_u 0.0139, 10^6 steps: the published
-    Fig. 2D counts 157 place units at the end (this engine: ~164), active fraction ~0.5 ->
+    Fig. 2D counts 157 place units at the end (this engine: 149), active fraction ~0.5 ->
     ~0.09 (DESIGN facts), and place fields along the whole track, not only at its ends.
 
     Measured at 10^6 steps: 149 place units, the largest bin holds 32 % of their peaks (the
