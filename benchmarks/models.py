@@ -13,11 +13,13 @@ Cases (CPU time of the process, best of R repeats, compilation excluded):
                active-set solver's linear solves, and the largest difference between the
                two solutions relative to the solution;
   step         one training step of a lone run after ``--train`` steps, as the engine runs
-               it (``lax.fori_loop`` in ``vmap``), with both solvers, and without synaptic
-               noise to show what drawing it costs;
+               it (``lax.fori_loop`` in ``vmap``), with both solvers, and the step's
+               synaptic noise draws alone (``repdrift.noise``, as the model draws them);
   measure      one ``measure`` (fixed points of all 200 probes, the objective and the
                activity), both solvers;
-  batch        a batch of 16 seeds against one run, µs per run-step, both solvers;
+  batch        a batch of 16 seeds against one run, µs per run-step, both solvers (on a
+               CPU the step solves a batch's fixed points run by run:
+               ``similarity_matching.step_fixed_point``);
   toy          the toy model (``toy-manifold``: 1,000 trajectories) for 10⁵ steps through
                the engine (16 segments, a measurement after each);
   preset       ``repdrift simulate --preset hebbian-ring --no-figures`` as a subprocess
@@ -171,6 +173,8 @@ def case_step_measure(neurons: int, train: int, repeats: int, only: set[str]) ->
     import jax
     import jax.numpy as jnp
 
+    from repdrift import noise as rnoise
+
     model, stages, data, hyper = _trained(neurons, train)
     state = stages[train]
     plain = dataclasses.replace(model, solver="dynamics")
@@ -193,9 +197,9 @@ def case_step_measure(neurons: int, train: int, repeats: int, only: set[str]) ->
         def noise(key):
             def body(_, carry):
                 key, acc = carry
-                key, _, k_w, k_m = jax.random.split(key, 4)
-                acc = acc + jax.random.normal(k_w, W.shape, W.dtype).sum()
-                return key, acc + jax.random.normal(k_m, M.shape, M.dtype).sum()
+                key, _, k_w, k_m = rnoise.split(key, 4)
+                acc = acc + rnoise.normal_like(k_w, W).sum()
+                return key, acc + rnoise.normal_like(k_m, M).sum()
 
             return jax.lax.fori_loop(0, n, body, (key, jnp.zeros((), W.dtype)))[1]
 

@@ -39,7 +39,9 @@ neurons respond to an input) or the method does not settle within ``max_solves``
 dynamics carry on from its last iterate instead. Every fixed point therefore passes the
 same stopping test, with the same iteration limit, as with ``solver = "dynamics"``, the
 dynamics alone from ``u = 0`` (kept as the reference; ``benchmarks/models.py`` compares
-the two).
+the two). The training step solves through :func:`step_fixed_point`: under ``vmap`` (the
+engine's batch of runs) on a CPU, one run after another, so that no run of a batch waits
+for the slowest one's solves.
 
 **Plasticity** (online: one input, drawn uniformly from the input set each step;
 ``ξ, ζ`` standard normal, independent per synapse and step):
@@ -47,6 +49,15 @@ the two).
     W ← (1 − η) W + η y xᵀ + √η σ_W ξ,
     M ← max(0, (1 − η) M + η y yᵀ + √η σ_M ζ),
     b ← (1 − η) b + η √α y.
+
+**Random numbers.** Each step splits the run's key with :func:`repdrift.noise.split`
+into ``(next key, k_sample, k_W, k_M)``; the input's index is
+``jax.random.randint(k_sample, (), 0, samples)``, and ``ξ = noise.normal_like(k_W, W)``,
+``ζ = noise.normal_like(k_M, M)`` (:mod:`repdrift.noise`, the package's one Gaussian
+generator: the draw of synapse ``(i, j)`` is a function of its key and ``(i, j)`` only).
+``k_W`` and ``k_M`` are distinct Threefry outputs, so the W and M noises are independent
+of each other, of the input drawn and of every other step. ``W₀`` is drawn once by
+``jax.random.normal`` (as the feed-forward model's initial weights).
 
 ``W₀ = init_scale · randn``, ``M₀ = I``, ``b₀ = 0``. The clipping of ``M`` at 0 is Qin
 et al.'s (``max(0, …)`` in their code); ``clip_lateral = False`` leaves the noisy lateral
@@ -111,6 +122,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from repdrift import noise
 from repdrift.metrics import drift, sparsity
 
 #: The input sets of the ``layout`` field.
@@ -268,7 +280,8 @@ class SimilarityMatchingState(NamedTuple):
         W: ``(neuron, input)`` feed-forward weights.
         M: ``(neuron, neuron)`` lateral weights, ``M[i, j]`` from ``j`` onto ``i``.
         b: ``(neuron,)`` bias.
-        key: split every step into the sample index and the synaptic noise.
+        key: split every step (:func:`repdrift.noise.split`) into the next key, the
+            sample index's key and the keys of the W and M noise (module docstring).
     """
 
     W: jax.Array
@@ -589,6 +602,35 @@ def fixed_point(
     return fp.y, fp.iterations
 
 
+def step_fixed_point(
+    W: jax.Array,
+    M: jax.Array,
+    b: jax.Array,
+    x: jax.Array,
+    lambda1: jax.Array,
+    lambda2: jax.Array,
+    alpha: jax.Array,
+    **solver,
+) -> tuple[jax.Array, jax.Array]:
+    """:func:`fixed_point` as a training step solves it: equal to it, but batched (under
+    ``vmap``, e.g. the engine's batch of runs) one run after another on a CPU.
+
+    The fixed point is a ``while_loop`` (the active-set method's solves, then the
+    dynamics' iterations) whose trip count differs from run to run. Vectorised over runs,
+    every run would do as many solves as the slowest one (≈ 4.5 against 3.5 on average in
+    a batch of 16) and the matrix–vector products would run batched, slower per run on a
+    CPU; one run after another (:func:`jax.custom_batching.sequential_vmap`), each does
+    only its own (a batch of 16 at N = 200: 14× one run instead of 17×,
+    ``docs/performance.md``). On other platforms (a GPU) the batch stays vectorised. On a
+    CPU a batch gives, bit for bit, what each of its runs gives alone.
+    """
+    one = partial(fixed_point, **solver)
+    return jax.lax.platform_dependent(
+        W, M, b, x, lambda1, lambda2, alpha,
+        cpu=jax.custom_batching.sequential_vmap(one), default=one,
+    )  # fmt: skip
+
+
 def similarity_objective(y: jax.Array, gram: jax.Array, alpha: jax.Array) -> jax.Array:
     """Normalised objective ``Σ (G − α − Y Yᵀ)² / Σ (G − α)²`` over all pairs.
 
@@ -745,23 +787,17 @@ class SimilarityMatching:
         Returns the normalised objective of the presented input alone,
         ``(x·x − α − y·y)² / mean_{probe pairs} (x·x' − α)²``.
         """
-        key, k_sample, k_w, k_m = jax.random.split(state.key, 4)
+        key, k_sample, k_w, k_m = noise.split(state.key, 4)
         W, M, b = state.W, state.M, state.b
         index = jax.random.randint(k_sample, (), 0, data.inputs.shape[1])
         x = data.inputs[:, index]
-        y, _ = fixed_point(W, M, b, x, data.lambda1, data.lambda2, data.alpha, **self._solver())
+        y, _ = step_fixed_point(
+            W, M, b, x, data.lambda1, data.lambda2, data.alpha, **self._solver()
+        )
         lr = hyper.lr
         root = jnp.sqrt(lr)
-        W = (
-            (1 - lr) * W
-            + lr * jnp.outer(y, x)
-            + root * hyper.sigma_w * jax.random.normal(k_w, W.shape, W.dtype)
-        )
-        M = (
-            (1 - lr) * M
-            + lr * jnp.outer(y, y)
-            + root * hyper.sigma_m * jax.random.normal(k_m, M.shape, M.dtype)
-        )
+        W = (1 - lr) * W + lr * jnp.outer(y, x) + root * hyper.sigma_w * noise.normal_like(k_w, W)
+        M = (1 - lr) * M + lr * jnp.outer(y, y) + root * hyper.sigma_m * noise.normal_like(k_m, M)
         if self.clip_lateral:
             M = jnp.maximum(M, 0.0)
         b = (1 - lr) * b + lr * jnp.sqrt(data.alpha) * y
