@@ -162,7 +162,7 @@ def summarise_run(run) -> dict[str, Any]:
     metrics, snaps = run.metrics, run.snapshots
     if metrics.sizes.get("step", 0) == 0:
         return summary_columns(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
-    units = _first_of(metrics, "fraction_active_units", "active_units_fraction")
+    units = _first_of(metrics, "fraction_active_units")
     active = _first_of(metrics, "active_fraction")
     loss = _first_of(metrics, "loss")
     if units is None or active is None or loss is None:
