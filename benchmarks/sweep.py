@@ -298,21 +298,14 @@ def one_by_one(sample, root: Path, clock: CompileClock):
 
 def as_sweep(sample, root: Path, name: str, text: str):
     """The sample as one sweep directory, run in this process; returns its meter, the
-    sweep's result and its batches.
-
-    The process keeps its JAX caches between batches (``REPDRIFT_WORKER_MEMORY_MB``
-    unbounded), as a sweep worker below its memory bound does: this process holds the
-    one-by-one runs' caches too, and past the bound the warm case would compile again."""
-    from unittest import mock
-
+    sweep's result and its batches."""
     from repdrift.sweep import directory
     from repdrift.sweep.executor import plan_batches, run_sweep
 
     batches = plan_batches(sample)
     sweep = directory.create(root, name=name, spec_text=text, runs=sample, batches=batches)
     m = Meter()
-    with mock.patch.dict(os.environ, {"REPDRIFT_WORKER_MEMORY_MB": "1e9"}):
-        result = run_sweep(sweep, workers=1)
+    result = run_sweep(sweep, workers=1)
     m.stop()
     if result.failed:
         print(f"  failed batches: {result.failed}")

@@ -156,16 +156,3 @@ def test_presets_lists_every_sweep_preset(capsys):
     for name in spec.preset_names():
         assert name in stdout
     assert "1,151 runs" in stdout  # table2
-
-
-@pytest.mark.parametrize("value", ["lots", "0", "-5", "inf"])
-def test_a_bad_worker_memory_bound_is_refused_before_anything_is_written(
-    tmp_path, capsys, monkeypatch, value
-):
-    spec_file = tmp_path / "tiny.toml"
-    spec_file.write_text(TINY_SPEC)
-    monkeypatch.setenv("REPDRIFT_WORKER_MEMORY_MB", value)
-    code, _, err = run_cli(["sweep", str(spec_file), "--out", str(tmp_path / "s")], capsys)
-    assert code == 2
-    assert_one_error_line(err, "REPDRIFT_WORKER_MEMORY_MB", repr(value))
-    assert not (tmp_path / "s").exists()

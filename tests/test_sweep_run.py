@@ -393,20 +393,21 @@ def test_dask_cluster_losing_a_worker_mid_sweep_completes_each_run_once(tmp_path
     _assert_same_sweep(sweep.path, slow_reference)
 
 
-def test_a_worker_past_its_memory_bound_gives_back_jax_caches():
-    """Past the bound the compiled executables of eager operations and of jitted functions
-    are dropped (they are what grows a worker by 2-3 MB a run); below it nothing is."""
-    import jax
-    import jax.numpy as jnp
-
-    @jax.jit
-    def f(x):
-        return x * 2 + 1
-
-    f(jnp.ones(3))
-    assert f._cache_size() == 1
-    assert executor.release_memory(bound=2**50) is False
-    assert f._cache_size() == 1
-    assert executor.release_memory(bound=1) is True
-    assert f._cache_size() == 0
-    assert float(f(jnp.ones(3))[0]) == 3.0  # and it still computes
+def test_workers_replaced_after_each_batch_give_the_numbers_of_one_process(
+    tmp_path, monkeypatch
+):
+    """Local workers are replaced after ``BATCHES_PER_WORKER`` batches (the way their
+    compiled caches are given back); here after every batch: each run's records equal
+    those of the same sweep run batch after batch in one process."""
+    spec_file = tmp_path / "tiny.toml"
+    spec_file.write_text(TINY)
+    common = ["--batch-size", "1", "--quiet"]
+    one = tmp_path / "one"
+    assert _cli(["sweep", str(spec_file), "--out", str(one), "--workers", "1", *common]) == 0
+    monkeypatch.setattr(executor, "BATCHES_PER_WORKER", 1)
+    pool = tmp_path / "pool"
+    assert _cli(["sweep", str(spec_file), "--out", str(pool), "--workers", "2", *common]) == 0
+    a, b = _records(pool), _records(one)
+    assert a.keys() == b.keys() and len(a) == 4
+    for name in a:
+        assert a[name].equals(b[name]), name

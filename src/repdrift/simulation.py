@@ -667,12 +667,8 @@ def _drive(
     states: list[RunState],
     progress: ProgressFn | None,
     stop_after: int | None,
-    store_first: bool = True,
 ) -> None:
-    """Train the slots' runs together from ``states`` (all at one step), storing as it goes.
-
-    ``store_first`` stores the first chunk at once, so that a run is readable from its start
-    (a sweep, which reads only statuses while it runs, saves that write)."""
+    """Train the slots' runs together from ``states`` (all at one step), storing as it goes."""
     members = [slot.member for slot in slots]
     first = members[0]
     spec = engine.EngineSpec(first.model, max_loss=first.config.run.max_loss)
@@ -694,7 +690,7 @@ def _drive(
             slot.finished = slot.stopped
 
     last_save = time.monotonic()
-    first_chunk = store_first
+    first_chunk = True
     try:
         for chunk in engine.iterate(spec, state, batch, schedule, stop=stop):
             state = chunk.state
@@ -788,7 +784,6 @@ def simulate_batch(
     progress: ProgressFn | None = None,
     stop_after: int | None = None,
     reopen: bool = True,
-    store_first: bool = True,
 ) -> list[Run] | list[Path]:
     """Run configurations with equal :func:`batch_key` together; store each in ``outs[i]``.
 
@@ -797,9 +792,7 @@ def simulate_batch(
     that :func:`resume` continues. A diverging or silent run is stored as such and never
     stops the others. ``stop_after`` stops (as ``partial``) after that many steps.
     Returns the stored runs, reopened; with ``reopen=False`` only their paths (a sweep
-    summarises its runs itself and would read each twice). ``store_first=False`` skips
-    storing the first chunk at once (the runs are then readable from their first
-    checkpoint on; killed before it, they start again from step 0, to the same result).
+    summarises its runs itself and would read each twice).
     """
     if len(configs) != len(outs) or not configs:
         raise ValueError("give one output directory per configuration (at least one)")
@@ -819,7 +812,7 @@ def simulate_batch(
     with contextlib.ExitStack() as stack, numerics(members[0].config):
         for path in paths:
             stack.enter_context(store.hold(path))
-        _drive(slots, [_initial_state(m) for m in members], progress, stop_after, store_first)
+        _drive(slots, [_initial_state(m) for m in members], progress, stop_after)
     return [open_run(p) for p in paths] if reopen else paths
 
 

@@ -68,10 +68,10 @@ weight between neurons that never respond together has no Hebbian drive: clipped
 a reflected Ornstein–Uhlenbeck process of mean ≈ 0.52 σ_M at η = 0.02 (``σ_M / √π`` as
 η → 0; unclipped, mean 0 and sd ``σ_M / √2``), so clipped noise adds a net inhibition
 ∝ σ_M between all such pairs. That bias, not the noise as such, silences units: with
-N = 100, σ = 1e-3, from random weights, the fraction of active units goes from 0.94 at
-step 250 to 0.59 at step 3,000 with W and M noise, and to 0.31 with clipped M noise
-alone, but stays at 0.95–0.99 with W noise alone, or with both noises and
-``clip_lateral = False``. Receptive fields drift mostly by W noise (the tests' population
+N = 100, σ = 1e-3, from random weights (three seeds), the fraction of active units goes
+from 0.88–0.96 at step 250 to 0.59–0.65 at step 3,000 with W and M noise, and to 0.32
+with clipped M noise alone, but stays at 0.92–0.99 with W noise alone, or with both
+noises and ``clip_lateral = False``. Receptive fields drift mostly by W noise (the tests' population
 diffusion law).
 
 **Input sets** (``layout``):

@@ -160,9 +160,6 @@ def run_command(
             "give a sweep spec file or --preset NAME, one of them "
             f"(presets: {', '.join(preset_names())})"
         )
-    from repdrift.sweep.executor import worker_memory_bound
-
-    worker_memory_bound()  # checked before anything is written
     sweep = sweep_api.create(
         spec, out=out, preset=preset, overrides=set_ or [], batch_size=batch_size
     )

@@ -53,9 +53,11 @@ DEFAULT_BATCH_SIZE = 32
 STALE_AFTER_S = 1800.0
 #: Least time between two rewrites of the table while a sweep runs.
 TABLE_EVERY_S = 10.0
-#: A worker that holds more than this after a batch gives its caches back (see
-#: :func:`release_memory`); ``REPDRIFT_WORKER_MEMORY_MB`` sets another bound.
-WORKER_MEMORY_MB = 600
+#: A local worker process is replaced by a fresh one after this many batches: JAX keeps
+#: what it compiled for every task shape for the life of a process (2–3 MB a run), and a
+#: fresh process is the one way to give that back that leaves every number unchanged
+#: (``jax.clear_caches()`` in a living worker changed results in the last bit).
+BATCHES_PER_WORKER = 4
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]
 
@@ -148,7 +150,6 @@ def run_batch(
             overwrite=True,
             progress=progress,
             reopen=False,
-            store_first=False,  # a short sweep run killed early starts again: same result
         )
     if stopped:
         simulation.resume_batch([paths[r] for r in stopped], progress=progress, reopen=False)
@@ -221,50 +222,7 @@ def _run_batch_task(sweep_path: str, batch_index: int, items) -> list[tuple[str,
 
     use_cores(1)  # a Dask worker's first batch starts its backend with a one-thread pool
     progress = _worker_progress(batch_index) if _WORKER else None
-    result = run_batch(sweep_path, items, progress=progress)
-    release_memory()
-    return result
-
-
-def worker_memory_bound() -> int:
-    """Bytes a worker may keep between batches (``REPDRIFT_WORKER_MEMORY_MB``, default
-    :data:`WORKER_MEMORY_MB`)."""
-    raw = os.environ.get("REPDRIFT_WORKER_MEMORY_MB", str(WORKER_MEMORY_MB))
-    try:
-        mb = float(raw)
-    except ValueError:
-        mb = math.nan
-    if not mb > 0 or math.isinf(mb):
-        raise SweepError(f"REPDRIFT_WORKER_MEMORY_MB must be a positive number of MB, got {raw!r}")
-    return int(mb * 2**20)
-
-
-def release_memory(bound: int | None = None) -> bool:
-    """Give back JAX's compilation caches and freed heap when this process holds more
-    than ``bound`` bytes (default :func:`worker_memory_bound`); returns whether it did.
-
-    Every new task shape compiles JAX's eager operations (drawing the task and the
-    initial weights, the snapshot metrics) once more, and the executables stay cached for
-    the life of the process: a sweep worker grew by 2–3 MB a run, to 2 GB over a
-    ``table2-quick`` sweep. Clearing the caches costs the next batch a compilation of its
-    training loop (a few seconds), so it happens only past the bound.
-    """
-    import gc
-
-    import jax
-    import psutil
-
-    bound = worker_memory_bound() if bound is None else bound
-    if psutil.Process().memory_info().rss <= bound:
-        return False
-    jax.clear_caches()
-    gc.collect()
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed arenas back to the system
-    return True
+    return run_batch(sweep_path, items, progress=progress)
 
 
 # --------------------------------------------------------------------- the executors
@@ -305,7 +263,6 @@ def run_inline(sweep: Sweep, batches: Sequence[Batch], on_done: BatchDone, on_st
             continue
         outcome.done[batch.index] = result
         on_done(batch, result)
-        release_memory()
     return outcome
 
 
@@ -329,6 +286,7 @@ def run_local(
         mp_context=ctx,
         initializer=_init_worker,
         initargs=(progress_queue, os.getpid()),
+        max_tasks_per_child=BATCHES_PER_WORKER,
     ) as pool:
         futures = {
             pool.submit(_run_batch_task, str(sweep.path), b.index, b.items): b.index
@@ -458,7 +416,6 @@ def run_sweep(
     """
     if workers is not None and workers < 1:
         raise SweepError(f"--workers must be at least 1, got {workers}")
-    worker_memory_bound()  # a bad setting fails here, not in every worker
     with _driving(sweep):
         summarise_finished(sweep)
         statuses = {r.run: directory.run_status(sweep, r) for r in sweep.runs}
