@@ -55,8 +55,8 @@ STALE_AFTER_S = 1800.0
 TABLE_EVERY_S = 10.0
 #: A local worker process is replaced by a fresh one after this many batches: JAX keeps
 #: what it compiled for every task shape for the life of a process (2–3 MB a run), and a
-#: fresh process is the one way to give that back that leaves every number unchanged
-#: (``jax.clear_caches()`` in a living worker changed results in the last bit).
+#: fresh process gives it back and leaves every number unchanged (tested), where
+#: ``jax.clear_caches()`` in a living worker recompiles and might not.
 BATCHES_PER_WORKER = 4
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]
