@@ -170,7 +170,9 @@ def test_silent_runs_stop_where_they_fell_silent_alone_in_a_batch_and_after_a_re
 
     parts = [tmp_path / f"p{i}" for i in range(3)]
     simulation.simulate_batch(configs, parts, stop_after=800)  # between the two silences
-    assert [store.read_status(p).status for p in parts] == ["partial", "silent", "partial"]
+    # The silent run stays with its mates (stored as partial) until the batch ends.
+    assert [store.read_status(p).status for p in parts] == ["partial"] * 3
+    assert repdrift.open_run(parts[1]).metrics["step"].values[-1] == whole[1].status.steps_done
     resumed = simulation.resume_batch(parts)
     alone = [repdrift.simulate(c, tmp_path / f"a{i}") for i, c in enumerate(configs)]
     for w, r, a in zip(whole, resumed, alone, strict=True):

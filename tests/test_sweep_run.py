@@ -391,23 +391,3 @@ def test_dask_cluster_losing_a_worker_mid_sweep_completes_each_run_once(tmp_path
     assert _listing(sweep.path) == list(df["run"])
     assert len(list((sweep.path / "summaries").iterdir())) == len(df)
     _assert_same_sweep(sweep.path, slow_reference)
-
-
-def test_workers_replaced_after_each_batch_give_the_numbers_of_one_process(
-    tmp_path, monkeypatch
-):
-    """Local workers are replaced after ``BATCHES_PER_WORKER`` batches (the way their
-    compiled caches are given back); here after every batch: each run's records equal
-    those of the same sweep run batch after batch in one process."""
-    spec_file = tmp_path / "tiny.toml"
-    spec_file.write_text(TINY)
-    common = ["--batch-size", "1", "--quiet"]
-    one = tmp_path / "one"
-    assert _cli(["sweep", str(spec_file), "--out", str(one), "--workers", "1", *common]) == 0
-    monkeypatch.setattr(executor, "BATCHES_PER_WORKER", 1)
-    pool = tmp_path / "pool"
-    assert _cli(["sweep", str(spec_file), "--out", str(pool), "--workers", "2", *common]) == 0
-    a, b = _records(pool), _records(one)
-    assert a.keys() == b.keys() and len(a) == 4
-    for name in a:
-        assert a[name].equals(b[name]), name

@@ -579,7 +579,6 @@ class _Slot:
     recorder: Recorder
     status: store.Status
     stopped: bool = False  # flagged: its records end at the record that shows the flag
-    finished: bool = False  # stored with its final status; nothing more to write
 
 
 def _padded(members: Sequence[Member]) -> bool:
@@ -682,12 +681,10 @@ def _drive(
         slot.stopped = slot.recorder.status_code() != engine.OK
 
     def save_all(state: engine.EngineState, final: bool) -> None:
+        # A flagged run is stored with its mates until the batch ends, so that a batch
+        # resumed after a kill continues with all of them (its padded shapes unchanged).
         for i, slot in enumerate(slots):
-            if slot.finished:
-                continue
-            # A flagged run is finished: stored once, with its final status.
-            _save(slot, _run_state(state, i, slot.member), final or slot.stopped)
-            slot.finished = slot.stopped
+            _save(slot, _run_state(state, i, slot.member), final)
 
     last_save = time.monotonic()
     first_chunk = True
@@ -753,11 +750,6 @@ def _drive(
 def _save_partial(slots: list[_Slot], state: engine.EngineState) -> None:
     for i, slot in enumerate(slots):
         run_state = _run_state(state, i, slot.member)
-        if slot.stopped:
-            if not slot.finished:
-                _save(slot, run_state, final=True)
-                slot.finished = True
-            continue
         _save(slot, run_state, final=False)
         slot.status = store.Status("partial", *_status_tail(slot.status))
         store.write_status(slot.path, slot.status)

@@ -53,11 +53,6 @@ DEFAULT_BATCH_SIZE = 32
 STALE_AFTER_S = 1800.0
 #: Least time between two rewrites of the table while a sweep runs.
 TABLE_EVERY_S = 10.0
-#: A local worker process is replaced by a fresh one after this many batches: JAX keeps
-#: what it compiled for every task shape for the life of a process (2–3 MB a run), and a
-#: fresh process gives it back and leaves every number unchanged (tested), where
-#: ``jax.clear_caches()`` in a living worker recompiles and might not.
-BATCHES_PER_WORKER = 4
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]
 
@@ -127,7 +122,7 @@ def run_batch(
     root = Path(sweep_path)
     configs = {rid: config_mod.validate(data) for rid, data in items}
     paths = {rid: root / directory.RUNS_DIR / rid for rid in configs}
-    fresh, stopped = [], []
+    fresh, stopped, finished = [], [], 0
     for rid, path in paths.items():
         directory.clear_unstarted(path)
         if not store.is_run(path):
@@ -136,11 +131,17 @@ def run_batch(
         directory.remove_stale_lock(path, older_than_s=STALE_AFTER_S)
         status = store.read_status(path)
         if status.status in FINISHED:
+            finished += 1
             continue
         if status.generation is None and status.status != "running":
             fresh.append(rid)  # set up, never trained: nothing stored to keep
         else:
             stopped.append(rid)
+    if fresh and stopped and not finished:
+        # Killed while the batch stored its first checkpoint, run by run: some runs have
+        # one, their mates none. Continued apart, each would be padded to its own shapes
+        # and differ in the last bits from the batch; so all start again together.
+        fresh, stopped = [r for r in paths if r in fresh or r in stopped], []
     if fresh:
         # Runs that never trained start together, as in an uninterrupted batch; a run
         # directory replaced here holds only its configuration and dataset.
@@ -286,7 +287,6 @@ def run_local(
         mp_context=ctx,
         initializer=_init_worker,
         initargs=(progress_queue, os.getpid()),
-        max_tasks_per_child=BATCHES_PER_WORKER,
     ) as pool:
         futures = {
             pool.submit(_run_batch_task, str(sweep.path), b.index, b.items): b.index
