@@ -51,3 +51,51 @@ def test_use_cores_limits_the_blas_thread_pools():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[1]"
+
+
+def _store_one(path, steps_done, step, status="running"):
+    import numpy as np
+    import xarray as xr
+
+    from repdrift import store
+
+    metrics = xr.Dataset({"loss": ("step", np.arange(3.0))}, coords={"step": [0, 1, 2]})
+    current = store.read_status(path) if (path / store.STATUS_FILE).exists() else None
+    previous = current or store.Status("starting", 0, 10, None, 0.0)
+    return store.write_generation(
+        path,
+        steps_done=steps_done,
+        metrics=metrics,
+        snapshots=xr.Dataset(),
+        checkpoint={"leaf_000": np.asarray(step)},
+        status=store.Status(status, 0, 10, previous.generation, 0.0, "note"),
+        step=step,
+        prune=False,
+    )
+
+
+def test_a_run_rolls_back_to_an_older_generation_and_loses_the_newer_ones(tmp_path):
+    from repdrift import store
+
+    (tmp_path / store.CONFIG_FILE).write_text("")
+    first = _store_one(tmp_path, steps_done=4, step=4)
+    # a flagged run: stopped at 4 while its batch went on to step 8; then finished
+    second = _store_one(tmp_path, steps_done=4, step=8, status="silent")
+    assert second.generation != first.generation  # same steps_done, another name
+    assert store.generation_step(tmp_path, second.generation) == 8
+    assert store.find_generation(tmp_path, 4) == first.generation
+    assert store.find_generation(tmp_path, 6) is None
+    back = store.roll_back(tmp_path, first.generation)
+    assert (back.status, back.steps_done, back.generation, back.message) == (
+        "partial",
+        4,
+        first.generation,
+        "note",
+    )
+    assert store.read_status(tmp_path).generation == first.generation
+    assert [p.name for p in (tmp_path / "store").iterdir()] == [first.generation]
+    # a generation that does not describe itself (stored by an older version) is no target
+    (store.generation_path(tmp_path, first.generation) / store.GENERATION_FILE).unlink()
+    assert store.generation_step(tmp_path, first.generation) is None
+    with pytest.raises(store.StoreError, match="cannot be rolled back"):
+        store.roll_back(tmp_path, first.generation)

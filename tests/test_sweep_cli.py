@@ -156,3 +156,36 @@ def test_presets_lists_every_sweep_preset(capsys):
     for name in spec.preset_names():
         assert name in stdout
     assert "1,151 runs" in stdout  # table2
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nothing listens there once the socket is closed
+
+
+def test_a_scheduler_that_cannot_be_reached_writes_nothing(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    spec_file = tmp_path / "tiny.toml"
+    spec_file.write_text(TINY_SPEC)
+    address = f"tcp://127.0.0.1:{_closed_port()}"
+    out = tmp_path / "s"
+    code, _, err = run_cli(["sweep", str(spec_file), "--out", out, "--scheduler", address], capsys)
+    assert code == 2
+    assert_one_error_line(err, address, "no scheduler answered within 5 s")
+    assert not out.exists()
+    code, _, err = run_cli(["sweep", str(spec_file), "--out", out, "--scheduler", "host"], capsys)
+    assert code == 2
+    assert_one_error_line(err, "--scheduler host: not a scheduler address")
+    assert not out.exists()
+    # resume: the sweep is left as it was
+    s, text = spec.load_spec(spec_file)
+    runs = spec.expand(s)
+    directory.create(out, name="tiny", spec_text=text, runs=runs, batches=[[r.run for r in runs]])
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    code, _, err = run_cli(["sweep", "resume", out, "--scheduler", address], capsys)
+    assert code == 2
+    assert_one_error_line(err, "no scheduler answered")
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before

@@ -201,6 +201,105 @@ def test_a_batch_killed_while_setting_up_starts_its_runs_together(tmp_path):
         assert repdrift.open_run(path).metrics.equals(expected.metrics)
 
 
+class _Killed(BaseException):
+    """Stands for kill -9 at one instant: no handler of the package catches it."""
+
+
+def _kill_at_a_write(monkeypatch, when) -> list[tuple[str, int, str]]:
+    """Raise :class:`_Killed` instead of the store write for which ``when(run, step,
+    status)`` holds; returns the writes seen (run, step, status)."""
+    real = store.write_generation
+    seen: list[tuple[str, int, str]] = []
+
+    def write(path, **kw):
+        call = (Path(path).name, int(kw["step"]), kw["status"].status)
+        seen.append(call)
+        if when(*call):
+            raise _Killed
+        return real(path, **kw)
+
+    monkeypatch.setattr(store, "write_generation", write)
+    return seen
+
+
+def _batch_storing_every(tmp_path, seconds: float):
+    """``_three_of_one_batch`` storing every ``seconds`` (and its first compiled call), its
+    sweep, and the same runs trained uninterrupted."""
+    runs = [
+        spec.PlannedRun(
+            r.run,
+            r.part,
+            r.config.model_copy(
+                update={"run": r.config.run.model_copy(update={"checkpoint_every_s": seconds})}
+            ),
+        )
+        for r in _three_of_one_batch()
+    ]
+    ids = [r.run for r in runs]
+    sweep = directory.create(tmp_path / "s", name="kill", spec_text=TINY, runs=runs, batches=[ids])
+    reference = simulation.simulate_batch(
+        [r.config for r in runs], [tmp_path / "ref" / r.run for r in runs]
+    )
+    items = [(r.run, r.config.model_dump(mode="json")) for r in runs]
+    return sweep, items, reference
+
+
+def _assert_batch_equals(sweep, items, reference) -> None:
+    for (rid, _), expected in zip(items, reference, strict=True):
+        path = sweep.run_path(rid)
+        got = repdrift.open_run(path)
+        assert got.status.status == "complete"
+        assert got.metrics.equals(expected.metrics), rid  # bit for bit
+        assert got.snapshots.equals(expected.snapshots), rid
+        assert directory.read_summary(sweep.path, rid) is not None
+        stored = [g.name for g in (path / "store").iterdir()]
+        assert stored == [got.status.generation]  # older generations pruned
+
+
+def _step(path: Path) -> int:
+    return store.generation_step(path, store.read_status(path).generation)
+
+
+def test_a_batch_killed_between_two_runs_checkpoints_continues_together(tmp_path, monkeypatch):
+    sweep, items, reference = _batch_storing_every(tmp_path, 1e-9)  # at every call
+    ids = [rid for rid, _ in items]
+    # killed as the second run was to store its second checkpoint: the first run is a
+    # checkpoint ahead of its mates
+    _kill_at_a_write(monkeypatch, lambda run, step, status: run == ids[1] and step > 0)
+    with pytest.raises(_Killed):
+        executor.run_batch(sweep.path, items)
+    monkeypatch.undo()
+    paths = [sweep.run_path(rid) for rid in ids]
+    assert _step(paths[0]) > _step(paths[1]) == _step(paths[2]) == 0
+    assert store.find_generation(paths[0], 0) is not None  # its older one is kept
+    assert executor.run_batch(sweep.path, items) == [(rid, "complete") for rid in ids]
+    _assert_batch_equals(sweep, items, reference)
+
+
+def test_a_batch_killed_during_its_final_writes_continues_together(tmp_path, monkeypatch):
+    sweep, items, reference = _batch_storing_every(tmp_path, 600.0)  # first call, end
+    ids = [rid for rid, _ in items]
+    paths = [sweep.run_path(rid) for rid in ids]
+    # stopped half way, then continued and killed as the last run was to store its end:
+    # its two mates have finished (and are summarised, as a resumed sweep does first)
+    simulation.simulate_batch(
+        [config_of(items, rid) for rid in ids], paths, stop_after=100, reopen=False
+    )
+    _kill_at_a_write(monkeypatch, lambda run, step, status: run == ids[2] and status != "running")
+    with pytest.raises(_Killed):
+        executor.run_batch(sweep.path, items)
+    monkeypatch.undo()
+    assert [store.read_status(p).status for p in paths] == ["complete", "complete", "partial"]
+    assert _step(paths[0]) == _step(paths[1]) == 200 > _step(paths[2]) > 100
+    executor.summarise_finished(sweep)
+    assert executor.run_batch(sweep.path, items) == [(rid, "complete") for rid in ids]
+    _assert_batch_equals(sweep, items, reference)
+
+
+def config_of(items, rid):
+    return repdrift.config.validate(dict(items)[rid])
+
+
 @pytest.mark.slow
 def test_sweep_smoke_preset_end_to_end(tmp_path):
     out = tmp_path / "smoke"

@@ -630,6 +630,7 @@ def _final_name(code: int) -> str:
 
 
 def _save(slot: _Slot, run_state: RunState, final: bool) -> None:
+    """Store the slot's run (its older generations stay until :func:`_prune`)."""
     code = int(np.asarray(run_state.status))
     message = (
         ""
@@ -658,7 +659,17 @@ def _save(slot: _Slot, run_state: RunState, final: bool) -> None:
         snapshots=slot.recorder.snapshots(),
         checkpoint=_state_to_arrays(run_state),
         status=status,
+        step=int(np.asarray(run_state.step)),
+        prune=False,
     )
+
+
+def _prune(slots: Sequence[_Slot]) -> None:
+    """Remove the slots' older generations, once every run of the batch stored its new one:
+    a batch killed between two runs' writes is then put back to one step on resume (the
+    sweep's ``run_batch``), instead of continuing its runs apart."""
+    for slot in slots:
+        store.prune_generations(slot.path, slot.status.generation)
 
 
 def _drive(
@@ -685,6 +696,7 @@ def _drive(
         # resumed after a kill continues with all of them (its padded shapes unchanged).
         for i, slot in enumerate(slots):
             _save(slot, _run_state(state, i, slot.member), final)
+        _prune(slots)
 
     last_save = time.monotonic()
     first_chunk = True
@@ -753,6 +765,7 @@ def _save_partial(slots: list[_Slot], state: engine.EngineState) -> None:
         _save(slot, run_state, final=False)
         slot.status = store.Status("partial", *_status_tail(slot.status))
         store.write_status(slot.path, slot.status)
+    _prune(slots)
 
 
 def _status_tail(status: store.Status) -> tuple:

@@ -8,6 +8,7 @@ Layout of a run directory ``DIR``::
         metrics.zarr           scalar records over ``step`` (xarray)
         snapshots.zarr         parameters, rate maps, SI, ... over snapshot ``step``
         checkpoint.npz         the full engine state (parameters, optimiser, keys, step)
+        generation.json        the status this generation was stored with, and its step
     DIR/figures/               figures (PNG and PDF), when drawn
     DIR/running.pid            present while a process is writing the run
 
@@ -15,6 +16,9 @@ Every write is atomic: a generation is written under a temporary name and rename
 place, then ``status.json`` is replaced (write, fsync, rename) to point at it, then older
 generations are removed. A run killed at any instant therefore leaves ``status.json``
 pointing at a complete generation (or no generation yet, before the first checkpoint).
+Runs trained together remove their older generations only once every one of them has
+stored its new one (``prune=False``, then :func:`prune_generations`), so that a batch
+killed between two runs' writes can be put back to one step (:func:`roll_back`).
 
 Statuses: ``starting`` (configuration and dataset written, nothing trained yet),
 ``running`` (a live process holds the run), ``partial`` (stopped before the end: resume
@@ -47,6 +51,7 @@ import zarr.core.sync as _zarr_sync  # here, so that the exit handler below runs
 STATUS_FILE = "status.json"
 CONFIG_FILE = "config.toml"
 PID_FILE = "running.pid"
+GENERATION_FILE = "generation.json"
 FORMAT_VERSION = 1
 
 
@@ -298,8 +303,15 @@ def write_generation(
     snapshots: xr.Dataset,
     checkpoint: dict[str, np.ndarray],
     status: Status,
+    step: int | None = None,
+    prune: bool = True,
 ) -> Status:
-    """Store one checkpoint atomically and point ``status.json`` at it."""
+    """Store one checkpoint atomically and point ``status.json`` at it.
+
+    ``step`` is the step the checkpoint's state is at (default ``steps_done``; a flagged
+    run's ``steps_done`` is where it stopped while its state goes on with its batch).
+    ``prune=False`` keeps the older generations (see :func:`prune_generations`).
+    """
     path = Path(path)
     root = path / "store"
     root.mkdir(exist_ok=True)
@@ -307,6 +319,7 @@ def write_generation(
     name = f"g{steps_done:012d}"
     if name == previous:
         name = f"{name}-{time.time_ns()}"
+    new = Status(status.status, steps_done, status.steps_total, name, time.time(), status.message)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr's notes about consolidated metadata, codecs
@@ -316,17 +329,80 @@ def write_generation(
         np.savez(fh, **checkpoint)
         fh.flush()
         os.fsync(fh.fileno())
+    described = {**new.to_json(), "step": int(steps_done if step is None else step)}
+    atomic_write_text(tmp / GENERATION_FILE, json.dumps(described, indent=1))
     final = root / name
     if final.exists():
         shutil.rmtree(final)
     os.rename(tmp, final)
     _fsync_dir(root)
-    new = Status(status.status, steps_done, status.steps_total, name, time.time(), status.message)
     write_status(path, new)
-    for old in root.iterdir():
-        if old.name != name:
-            shutil.rmtree(old, ignore_errors=True)
+    if prune:
+        prune_generations(path, name)
     return new
+
+
+def prune_generations(path: Path, keep: str) -> None:
+    """Remove every generation of the run but ``keep`` (and leftovers of killed writes)."""
+    root = Path(path) / "store"
+    if not root.is_dir():
+        return
+    for old in root.iterdir():
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def generation_step(path: Path, generation: str) -> int | None:
+    """The step a stored generation's state is at; ``None`` if it does not say (a
+    generation stored before generations described themselves, or a missing one)."""
+    try:
+        data = json.loads((generation_path(path, generation) / GENERATION_FILE).read_text())
+        return int(data["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def find_generation(path: Path, step: int) -> str | None:
+    """The stored generation of the run whose state is at ``step`` (the newest if several)."""
+    root = Path(path) / "store"
+    if not root.is_dir():
+        return None
+    names = sorted(
+        (p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda n: (len(n), n),
+    )
+    found = [n for n in names if generation_step(path, n) == step]
+    return found[-1] if found else None
+
+
+def roll_back(path: Path, generation: str) -> Status:
+    """Point the run back at an older stored ``generation`` and remove the newer ones.
+
+    The run reads as stopped (``partial``) with the steps and message it was stored with
+    then; resuming it retraces what was removed. For runs of one batch killed while their
+    new generations were being written one after another: put back to their common step,
+    they are continued together again (with the same padded shapes, on which the last bits
+    of their records depend).
+
+    Raises:
+        StoreError: the generation is not stored or does not describe itself.
+    """
+    path = Path(path)
+    try:
+        data = json.loads((generation_path(path, generation) / GENERATION_FILE).read_text())
+        old = Status(
+            "partial",
+            int(data["steps_done"]),
+            int(data["steps_total"]),
+            generation,
+            time.time(),
+            str(data.get("message", "")),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        raise StoreError(f"run {path}: generation {generation} cannot be rolled back to") from None
+    write_status(path, old)
+    prune_generations(path, generation)
+    return old
 
 
 def read_generation(path: Path, status: Status) -> tuple[xr.Dataset, xr.Dataset, dict]:

@@ -70,10 +70,11 @@ def run(
 ):
     """Create (or reopen) the sweep and run it; options (``workers``, ``scheduler``,
     ``progress``) as :func:`.executor.run_sweep`."""
-    from repdrift.sweep.executor import run_sweep
+    from repdrift.sweep.executor import connected, run_sweep
 
-    sweep = create(source, out=out, preset=preset, overrides=overrides, batch_size=batch_size)
-    return run_sweep(sweep, **options)
+    with connected(options.pop("scheduler", None)) as client:  # before anything is written
+        sweep = create(source, out=out, preset=preset, overrides=overrides, batch_size=batch_size)
+        return run_sweep(sweep, scheduler=client, **options)
 
 
 def resume(path: str | Path, **options: Any):

@@ -151,6 +151,7 @@ def run_command(
 ) -> None:
     """Expand SPEC (or --preset) into runs and run them into OUT."""
     from repdrift import sweep as sweep_api
+    from repdrift.sweep.executor import connected
     from repdrift.sweep.spec import SweepError, preset_names
 
     if out is None:
@@ -160,14 +161,16 @@ def run_command(
             "give a sweep spec file or --preset NAME, one of them "
             f"(presets: {', '.join(preset_names())})"
         )
-    sweep = sweep_api.create(
-        spec, out=out, preset=preset, overrides=set_ or [], batch_size=batch_size
-    )
-    if not quiet:
-        err_console.print(
-            f"sweep {sweep.name!r}: {len(sweep.runs):,} runs into {sweep.path}", markup=False
+    with connected(scheduler) as client:  # an unreachable scheduler: nothing written
+        sweep = sweep_api.create(
+            spec, out=out, preset=preset, overrides=set_ or [], batch_size=batch_size
         )
-    _execute(sweep, workers=workers, scheduler=scheduler, quiet=quiet)
+        if not quiet:
+            err_console.print(
+                f"sweep {sweep.name!r}: {len(sweep.runs):,} runs into {sweep.path}",
+                markup=False,
+            )
+        _execute(sweep, workers=workers, scheduler=client, quiet=quiet)
 
 
 @app.command("resume")
@@ -183,9 +186,11 @@ def resume_command(
 ) -> None:
     """Finish a stopped sweep: stopped runs continue, finished runs are not run again."""
     from repdrift.sweep.directory import open_sweep
+    from repdrift.sweep.executor import connected
 
     sweep = open_sweep(sweep_dir)
-    _execute(sweep, workers=workers, scheduler=scheduler, quiet=quiet)
+    with connected(scheduler) as client:
+        _execute(sweep, workers=workers, scheduler=client, quiet=quiet)
 
 
 def _fmt(value) -> str:

@@ -11,8 +11,10 @@ Layout of a sweep directory ``DIR``::
     DIR/running.pid           present while a sweep process drives the sweep
 
 Nothing is ever deleted or overwritten in a sweep directory except the table (replaced
-atomically by a newer one computed from the run directories) and files the store itself
-replaces inside a run directory; a run is stored in ``runs/<id>`` and nowhere else.
+atomically by a newer one computed from the run directories), files the store itself
+replaces inside a run directory, and the summary of a finished run that a resumed batch
+puts back to its mates' checkpoint (see ``executor._align``: it finishes again, to the same
+numbers); a run is stored in ``runs/<id>`` and nowhere else.
 """
 
 from __future__ import annotations

@@ -51,6 +51,8 @@ from repdrift.sweep.spec import PlannedRun, SweepError
 DEFAULT_BATCH_SIZE = 32
 #: A writer mark from another host is stale after this long without a status update.
 STALE_AFTER_S = 1800.0
+#: Seconds to reach a Dask scheduler before giving up (a mistyped address fails fast).
+CONNECT_TIMEOUT_S = 5.0
 #: Least time between two rewrites of the table while a sweep runs.
 TABLE_EVERY_S = 10.0
 
@@ -122,13 +124,16 @@ def run_batch(
     root = Path(sweep_path)
     configs = {rid: config_mod.validate(data) for rid, data in items}
     paths = {rid: root / directory.RUNS_DIR / rid for rid in configs}
+    for path in paths.values():
+        directory.clear_unstarted(path)
+        if store.is_run(path):
+            directory.remove_stale_lock(path, older_than_s=STALE_AFTER_S)
+    _align(root, paths)
     fresh, stopped, finished = [], [], 0
     for rid, path in paths.items():
-        directory.clear_unstarted(path)
         if not store.is_run(path):
             fresh.append(rid)
             continue
-        directory.remove_stale_lock(path, older_than_s=STALE_AFTER_S)
         status = store.read_status(path)
         if status.status in FINISHED:
             finished += 1
@@ -161,6 +166,44 @@ def run_batch(
             directory.write_summary(root, rid, summary.summarise_run(simulation.open_run(path)))
         results.append((rid, status))
     return results
+
+
+def _align(root: Path, paths: dict[str, Path]) -> None:
+    """Put a batch killed between two runs' checkpoint writes back to one step.
+
+    A batch stores its runs one after another and removes their older generations only
+    once all have stored the new one (:func:`repdrift.simulation.simulate_batch`), so after
+    a kill in between, the runs ahead — stopped, or finished if the kill came during the
+    final writes — still hold a generation at their mates' step. They are rolled back to it
+    (a finished one loses its summary), and the batch continues together, as it would have
+    without the kill; continued apart, each run would be padded to other shapes and differ
+    in the last bits. Runs stored before generations recorded their step cannot be put
+    back and are left as they are.
+    """
+    steps: dict[str, int] = {}
+    for rid, path in paths.items():
+        if not store.is_run(path):
+            return  # a run never set up: handled by starting again (run_batch)
+        status = store.read_status(path)
+        if status.generation is None:
+            return
+        step = store.generation_step(path, status.generation)
+        if step is None:
+            return
+        steps[rid] = step
+    target = min(steps.values(), default=0)
+    ahead = {
+        rid: store.find_generation(paths[rid], target) for rid, s in steps.items() if s > target
+    }
+    if not all(ahead.values()):
+        return
+    for rid, generation in ahead.items():
+        with contextlib.suppress(FileNotFoundError):
+            directory.summary_file(root, rid).unlink()  # before: the run reads finished till then
+        store.roll_back(paths[rid], generation)
+    for rid, path in paths.items():
+        if rid not in ahead:  # generations a kill left behind (a finished run's older ones)
+            store.prune_generations(path, store.read_status(path).generation)
 
 
 def summarise_finished(sweep: Sweep) -> None:
@@ -332,19 +375,9 @@ def run_dask(
 ) -> Outcome:
     """Run the batches as tasks of a Dask distributed cluster (``scheduler``: an address
     or a ``distributed.Client``)."""
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise SweepError(
-            "--scheduler needs Dask distributed: pip install 'dask[distributed]'"
-        ) from None
-    own = not isinstance(scheduler, Client)
-    try:
-        client = Client(scheduler, timeout="30s") if own else scheduler
-    except (OSError, TimeoutError, ValueError) as err:
-        raise SweepError(f"--scheduler {scheduler}: cannot connect: {_error_line(err)}") from None
-    outcome = Outcome()
-    try:
+    with connected(scheduler) as client:
+        from distributed import as_completed
+
         futures = {
             client.submit(
                 _run_batch_task,
@@ -356,6 +389,7 @@ def run_dask(
             ): b
             for b in batches
         }
+        outcome = Outcome()
         for fut in as_completed(list(futures)):
             batch = futures[fut]
             try:
@@ -365,10 +399,42 @@ def run_dask(
                 continue
             outcome.done[batch.index] = result
             on_done(batch, result)
-    finally:
-        if own:
-            client.close()
     return outcome
+
+
+@contextlib.contextmanager
+def connected(scheduler: Any):
+    """A ``distributed.Client`` of the scheduler at address ``scheduler``, closed at the
+    end; a client (or ``None``) is handed through as it is.
+
+    Raises:
+        SweepError: Dask distributed is missing, or no scheduler answers at the address
+            within :data:`CONNECT_TIMEOUT_S` seconds.
+    """
+    if not isinstance(scheduler, str):
+        yield scheduler
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise SweepError(
+            "--scheduler needs Dask distributed: pip install 'dask[distributed]'"
+        ) from None
+    try:
+        client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except (ValueError, TypeError) as err:
+        raise SweepError(
+            f"--scheduler {scheduler}: not a scheduler address: {_error_line(err)}"
+        ) from None
+    except (OSError, TimeoutError) as err:
+        raise SweepError(
+            f"--scheduler {scheduler}: no scheduler answered within {CONNECT_TIMEOUT_S:g} s: "
+            f"{_error_line(err)}"
+        ) from None
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 # ------------------------------------------------------------------------- the driver
