@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -137,6 +138,35 @@ def test_resume_and_rerun_of_a_finished_sweep_run_nothing_again(tiny_sweep, caps
     medians = groups["adam", "none"]["median"]
     adam = table_before[table_before["rule"] == "adam"]
     assert medians["active_units"] == pytest.approx(float(adam["active_units"].median()))
+    # beside each group, the published runs' medians: the ranges stated with the
+    # published tables (shared/reference/README.md; to two decimals)
+    published = table.published_medians()
+    update, label = published["gd", "update"], published["gd", "label"]
+    assert update["runs"] == 522 and label["runs"] == 535
+    assert 0.07 <= update["median"]["active_units"] <= 0.15
+    assert 0.035 <= update["median"]["active"] <= 0.055
+    assert 0.91 <= label["median"]["active_units"] <= 0.97
+    assert 0.50 <= label["median"]["active"] <= 0.60
+    assert 0.24 <= label["median"]["eig_sum"] <= 0.30
+    assert 0.11 <= published["adam", "none"]["median"]["active_units"] <= 0.24
+    assert 0.66 <= published["sed", "none"]["median"]["active_units"] <= 0.81
+    assert label["median"]["si"] is None  # not in the published tables
+    assert groups["gd", "update"]["published"] == update
+    assert _cli(["sweep", "inspect", str(tiny_sweep)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("published") == 3  # title and one row per group
+    assert f"{update['median']['active_units']:.3g}" in printed
+
+
+def test_inspect_reads_a_table_written_without_the_newer_columns(tiny_sweep, capsys):
+    old = pd.read_parquet(tiny_sweep / "runs.parquet").drop(columns=["si_initial", "si"])
+    copy = tiny_sweep.parent / "older"
+    shutil.copytree(tiny_sweep, copy)
+    old.to_parquet(copy / "runs.parquet")
+    capsys.readouterr()
+    assert _cli(["sweep", "inspect", str(copy), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["status"] == {"complete": 4}
 
 
 def _three_of_one_batch():
@@ -330,6 +360,15 @@ def test_sweep_smoke_preset_end_to_end(tmp_path):
     }
     complete = df[df["status"] == "complete"]
     assert complete[["loss", "active", "active_units", "eig_sum", "eig_max"]].notna().all().all()
+    # the mean SI of place units where the task has positions (the ring), read by hand
+    for _, row in df.iterrows():
+        si = repdrift.open_run(out / "runs" / row["run"]).snapshots.get("mean_si_place_units")
+        if row["task.kind"] != "ring":
+            assert si is None and np.isnan(row["si"])
+            continue
+        values = si.values[np.isfinite(si.values)]
+        assert row["si_initial"] == values[0] and row["si"] == values[-1]
+    assert (df["task.kind"] == "ring").sum() >= 5
 
 
 # --------------------------------------------------------------------- interruptions

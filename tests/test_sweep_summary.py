@@ -125,9 +125,18 @@ def test_summarise_run_reads_stored_arrays_and_skips_snapshots_without_a_hessian
         trace[keep] / 2,
         np.full(4, 0.25),
     )
-    for name in summary.COLUMNS:
+    for name in summary.PAPER_COLUMNS:
         assert got[name] == pytest.approx(expected[name], nan_ok=True)
     assert np.isfinite(got["eig_sum"])
+    assert math.isnan(got["si_initial"]) and math.isnan(got["si"])  # no positions
+
+
+def test_si_columns_are_the_first_and_last_defined_mean_si_of_place_units():
+    si = np.array([np.nan, 1.25, 1.5, 2.5, np.nan])  # undefined where no unit is a place unit
+    snaps = xr.Dataset({"mean_si_place_units": ("step", si)}, coords={"step": [0, 1, 2, 3, 4]})
+    assert summary.si_columns(snaps) == {"si_initial": 1.25, "si": 2.5}
+    none = xr.Dataset({"hessian_trace": ("step", np.ones(2))}, coords={"step": [0, 1]})
+    assert all(math.isnan(v) for v in summary.si_columns(none).values())
 
 
 @pytest.mark.parametrize(

@@ -213,8 +213,8 @@ def inspect_command(
         sys.stdout.write(json.dumps(info, indent=1) + "\n")
         return
     status = ", ".join(f"{n:,} {s}" for s, n in info["status"].items())
-    # Wide enough for the twelve columns even when the output is not a terminal.
-    out = Console(highlight=False, width=max(console.width, 150))
+    # Wide enough for the fourteen columns even when the output is not a terminal.
+    out = Console(highlight=False, width=max(console.width, 170))
     out.print(f"[bold]{info['path']}[/]  {info['name']}  {info['runs']:,} runs: {status}")
     table = Table(
         "rule",
@@ -223,7 +223,8 @@ def inspect_command(
         "finished",
         "included",
         *COLUMNS,
-        title="medians over included runs (log_tau: over successful fits)",
+        title="medians over included runs (log_tau: over successful fits); "
+        "the published runs' below each group (the paper's tables)",
     )
     for g in info["groups"]:
         table.add_row(
@@ -234,6 +235,16 @@ def inspect_command(
             str(g["included"]),
             *(_fmt(g["median"][c]) for c in COLUMNS),
         )
+        if g["published"] is not None:
+            table.add_row(
+                "",
+                "published",
+                str(g["published"]["runs"]),
+                "",
+                "",
+                *(_fmt(g["published"]["median"][c]) for c in COLUMNS),
+                style="dim",
+            )
     out.print(table)
 
 

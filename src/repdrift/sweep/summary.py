@@ -21,6 +21,9 @@ column             definition in ``collector.py``
                    ``method="paper"``); 0 where the fit failed
 =================  ==========================================================================
 
+repdrift adds, for tasks with positions, ``si_initial`` and ``si``: the mean spatial
+information of place units (bits per unit activity) at the first and the last snapshot.
+
 **How our records map to the original's.** The original recorded evenly spaced steps:
 10,000 records per run (``Analyzer.num_sample``) and 101 Hessian records
 (``num_sample_hess = 100``, plus the last). repdrift records every step up to
@@ -71,7 +74,11 @@ COLUMNS: tuple[str, ...] = (
     "eig_sum",
     "eig_max",
     "eig_nonzero",
+    "si_initial",
+    "si",
 )
+#: Columns of the published tables; the others are repdrift's.
+PAPER_COLUMNS = COLUMNS[:7]
 #: ``collector.py`` dropped runs whose final log10 loss exceeded this.
 MAX_LOG_LOSS = 10.0
 
@@ -176,9 +183,22 @@ def summarise_run(run) -> dict[str, Any]:
             "hessian_max": _first_of(snaps, "hessian_max")[finite],
             "hessian_fraction_nonzero": _first_of(snaps, "hessian_fraction_nonzero")[finite],
         }
-    return summary_columns(
-        np.asarray(metrics["step"].values, float), units, active, loss, **hessian
-    )
+    out = summary_columns(np.asarray(metrics["step"].values, float), units, active, loss, **hessian)
+    out.update(si_columns(snaps))
+    return out
+
+
+def si_columns(snapshots) -> dict[str, float]:
+    """``si_initial`` and ``si``: the mean spatial information of place units (bits per
+    unit activity, :func:`repdrift.simulation.snapshot_metrics`) at the first and at the
+    last snapshot where it is defined; NaN for tasks without positions."""
+    out = {"si_initial": math.nan, "si": math.nan}
+    if "mean_si_place_units" in snapshots.data_vars:
+        si = np.asarray(snapshots["mean_si_place_units"].values, float)
+        si = si[np.isfinite(si)]
+        if si.size:
+            out["si_initial"], out["si"] = float(si[0]), float(si[-1])
+    return out
 
 
 def included(status: str, log_loss: float) -> bool:

@@ -13,8 +13,9 @@ One row per run of the plan, in plan order:
   A column whose values mix text and numbers (``network.readout``: ``"lazy"``, ``"rich"``
   or a number) is stored as text;
 * the paper's summary columns (:mod:`repdrift.sweep.summary`): ``loss``, ``active``,
-  ``active_units``, ``log_tau``, ``eig_sum``, ``eig_max``, ``eig_nonzero``, with
-  ``log_tau_ok`` and ``included`` — empty (NaN) until a run has finished.
+  ``active_units``, ``log_tau``, ``eig_sum``, ``eig_max``, ``eig_nonzero``, and the mean
+  SI of place units ``si_initial`` and ``si`` (tasks with positions), with ``log_tau_ok``
+  and ``included`` — empty (NaN) until a run has finished.
 """
 
 from __future__ import annotations
@@ -121,11 +122,14 @@ def read_table(sweep: Sweep) -> pd.DataFrame:
     if not sweep.table_path.is_file():
         return build_table(sweep)
     try:
-        return pd.read_parquet(sweep.table_path)
+        df = pd.read_parquet(sweep.table_path)
     except Exception as err:
         raise SweepError(
             f"sweep {sweep.path}: {directory.TABLE_FILE} is unreadable: {err}"
         ) from None
+    if not set(TRAILING) <= set(df.columns):
+        return build_table(sweep)  # written by an older version: computed afresh
+    return df
 
 
 def _median(values: pd.Series) -> float | None:
@@ -159,6 +163,9 @@ def inspect_summary(sweep: Sweep, df: pd.DataFrame) -> dict[str, Any]:
                 "median": medians,
             }
         )
+    published = published_medians()
+    for group in groups:
+        group["published"] = published.get((group["rule"], group["noise"]))
     return {
         "path": str(sweep.path),
         "name": sweep.name,
@@ -166,3 +173,23 @@ def inspect_summary(sweep: Sweep, df: pd.DataFrame) -> dict[str, Any]:
         "status": by_status,
         "groups": groups,
     }
+
+
+def published_medians() -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (rule, noise): the published runs' count and the medians of their summary
+    columns (``repdrift/reference/driftreg_all_runs.csv``, the paper's Table 2 and Figs.
+    4, S1, S2; ``log_tau`` over successful fits; ``None`` for columns it lacks)."""
+    from repdrift.experiments import reference
+
+    df = reference.all_runs()
+    out = {}
+    for (rule, noise), group in df.groupby(["rule", "noise"], sort=True):
+        medians = {}
+        for name in summary.COLUMNS:
+            if name not in summary.PAPER_COLUMNS:
+                medians[name] = None
+                continue
+            source = group[group["log_tau"] != 0] if name == "log_tau" else group
+            medians[name] = _median(source[name])
+        out[(rule, noise)] = {"runs": len(group), "median": medians}
+    return out
