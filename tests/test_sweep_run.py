@@ -4,6 +4,7 @@ sweep process then resume, and a Dask cluster losing a worker mid-sweep."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 import repdrift
 import repdrift.sweep
@@ -113,6 +115,46 @@ def test_a_sweep_stores_every_run_and_tabulates_it(tiny_sweep):
         assert row["included"]
 
 
+def test_the_time_courses_of_every_run_are_in_one_zarr_store(tiny_sweep):
+    courses = xr.open_zarr(tiny_sweep / "timecourses.zarr")
+    assert list(courses["run"].values) == ["r00000", "r00001", "r00002", "r00003"]
+    assert list(courses["run_status"].values) == ["complete"] * 4
+    assert courses.equals(repdrift.sweep.read_timecourses(tiny_sweep))
+    for name in courses["run"].values:
+        run = repdrift.open_run(tiny_sweep / "runs" / name)
+        at = courses.sel(run=name)
+        for var in ("loss", "fraction_active_units", "active_fraction"):
+            got = at[var].sel(step=run.metrics["step"]).values
+            assert np.array_equal(got, run.metrics[var].values), (name, var)
+        missing = ~np.isin(courses["step"].values, run.metrics["step"].values)
+        assert np.isnan(at["loss"].values[missing]).all()
+        snaps = at["hessian_trace"].sel(snapshot_step=run.snapshots["step"]).values
+        assert np.array_equal(snaps, run.snapshots["hessian_trace"].values, equal_nan=True)
+
+
+def test_the_table_reads_the_same_in_pandas_polars_and_duckdb(tiny_sweep):
+    import duckdb
+    import polars as pl
+
+    path = tiny_sweep / "runs.parquet"
+    df = pd.read_parquet(path)
+    by_polars = pl.read_parquet(path)
+    by_duckdb = duckdb.sql(f"SELECT * FROM read_parquet('{path}')").df()
+    assert by_polars.columns == list(df.columns) == list(by_duckdb.columns)
+    for name in ("run", "status", "learner.kind", "learner.lr", "active_units", "si"):
+        # a missing value (NaN in pandas) is stored as null: None in polars
+        got = [math.nan if v is None else v for v in by_polars[name].to_list()]
+        assert got == pytest.approx(df[name].to_list(), nan_ok=True)
+        assert by_duckdb[name].to_list() == pytest.approx(df[name].to_list(), nan_ok=True)
+    assert df["si"].isna().all()  # no positions in these tasks
+    medians = duckdb.sql(
+        f"SELECT rule, median(active_units) AS m FROM read_parquet('{path}') GROUP BY rule"
+    ).df()
+    expected = df.groupby("rule")["active_units"].median()
+    for rule, m in zip(medians["rule"], medians["m"], strict=True):
+        assert m == pytest.approx(expected[rule])
+
+
 def test_the_tiny_sweep_obeys_its_conditions(tiny_sweep):
     df = pd.read_parquet(tiny_sweep / "runs.parquet")
     sgd, adam = df[df["rule"] == "gd"], df[df["rule"] == "adam"]
@@ -123,11 +165,13 @@ def test_the_tiny_sweep_obeys_its_conditions(tiny_sweep):
 def test_resume_and_rerun_of_a_finished_sweep_run_nothing_again(tiny_sweep, capsys):
     before = _generations(tiny_sweep)
     table_before = pd.read_parquet(tiny_sweep / "runs.parquet")
+    courses_before = (tiny_sweep / "timecourses.zarr").stat().st_mtime_ns  # not rebuilt
     assert _cli(["sweep", "resume", str(tiny_sweep), "--quiet"]) == 0
     spec_file = tiny_sweep.parent / "tiny.toml"
     assert _cli(["sweep", str(spec_file), "--out", str(tiny_sweep), "--quiet"]) == 0
     assert _generations(tiny_sweep) == before
     pd.testing.assert_frame_equal(pd.read_parquet(tiny_sweep / "runs.parquet"), table_before)
+    assert (tiny_sweep / "timecourses.zarr").stat().st_mtime_ns == courses_before
     capsys.readouterr()
     assert _cli(["sweep", "inspect", str(tiny_sweep), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)

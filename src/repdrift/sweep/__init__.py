@@ -6,10 +6,12 @@ Python API (mirrors ``repdrift sweep``)::
     result = sweep.run("my-sweep.toml", out="sweeps/mine")        # or preset="sweep-smoke"
     result = sweep.resume("sweeps/mine")                           # after a stop or a kill
     table = sweep.read_table("sweeps/mine")                        # pandas, one row per run
+    courses = sweep.read_timecourses("sweeps/mine")                # xarray, run x step
 
 Modules: :mod:`.spec` (specification and expansion), :mod:`.directory` (the sweep
 directory), :mod:`.executor` (batches on local processes or Dask), :mod:`.summary` (the
-paper's summary columns), :mod:`.table` (the results table).
+paper's summary columns), :mod:`.table` (the results table), :mod:`.timecourses` (every
+run's records in one Zarr store).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "load_spec",
     "preset_names",
     "read_table",
+    "read_timecourses",
     "resume",
     "run",
 ]
@@ -83,6 +86,15 @@ def resume(path: str | Path, **options: Any):
     from repdrift.sweep.executor import run_sweep
 
     return run_sweep(open_sweep(path), **options)
+
+
+def read_timecourses(path: str | Path):
+    """The time courses of every run of a sweep (xarray Dataset over run × step and run ×
+    snapshot step; :mod:`repdrift.sweep.timecourses`)."""
+    from repdrift.sweep.directory import open_sweep
+    from repdrift.sweep.timecourses import read
+
+    return read(open_sweep(path))
 
 
 def read_table(path: str | Path):

@@ -43,7 +43,7 @@ from typing import Any
 
 from repdrift import config as config_mod
 from repdrift import store
-from repdrift.sweep import directory, summary, table
+from repdrift.sweep import directory, summary, table, timecourses
 from repdrift.sweep.directory import FINISHED, Sweep
 from repdrift.sweep.spec import PlannedRun, SweepError
 
@@ -501,6 +501,7 @@ def run_sweep(
             else:
                 outcome = run_local(sweep, batches, n, tracker.on_done, tracker.on_step)
         df = table.write_table(sweep)
+        timecourses.write(sweep)
     return SweepResult(df, outcome.failed, len(batches))
 
 
