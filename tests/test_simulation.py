@@ -117,6 +117,27 @@ def test_a_run_in_a_padded_batch_equals_the_run_alone(tmp_path):
         )
 
 
+def test_giving_back_compiled_programs_changes_no_record(tmp_path):
+    from repdrift.cores import release_compiled
+
+    configs = [
+        _cfg("task.d_in=9", "task.samples=6", "run.seed=3", "learner.update_noise=0.03"),
+        _cfg("task.d_in=5", "task.samples=4", "run.seed=4", "learner.update_noise=0.03"),
+    ]
+    kept = simulation.simulate_batch(configs, [tmp_path / f"k{i}" for i in range(2)])
+    square = jax.jit(lambda x: x * x)
+    square(np.ones(3, np.float32))
+    assert square._cache_size() == 1
+    release_compiled()
+    assert square._cache_size() == 0  # JAX's caches are emptied
+    released = simulation.simulate_batch(
+        configs, [tmp_path / f"r{i}" for i in range(2)], release=True
+    )
+    for a, b in zip(kept, released, strict=True):
+        assert a.metrics.equals(b.metrics)  # bit for bit
+        assert a.snapshots.equals(b.snapshots)
+
+
 class _Stop(Exception):
     pass
 

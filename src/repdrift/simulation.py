@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from repdrift import engine, learners, store, tasks
+from repdrift import cores, engine, learners, store, tasks
 from repdrift.config import Config, ConfigError, load_config
 from repdrift.metrics import tuning
 from repdrift.models import feedforward
@@ -677,8 +677,13 @@ def _drive(
     states: list[RunState],
     progress: ProgressFn | None,
     stop_after: int | None,
+    release: bool = False,
 ) -> None:
-    """Train the slots' runs together from ``states`` (all at one step), storing as it goes."""
+    """Train the slots' runs together from ``states`` (all at one step), storing as it goes.
+
+    ``release``: give back what setting the batch up compiled before training
+    (:func:`repdrift.cores.release_compiled`).
+    """
     members = [slot.member for slot in slots]
     first = members[0]
     spec = engine.EngineSpec(first.model, max_loss=first.config.run.max_loss)
@@ -687,6 +692,10 @@ def _drive(
     stop = total if stop_after is None else min(total, stop_after)
     every = first.config.run.checkpoint_every_s
     batch, state = _batch_of(members, states)
+    if release:
+        # Drawing the tasks and initial weights, and padding them, compiled programs for
+        # every new shape of the batch; none is used again in it.
+        cores.release_compiled()
     for slot in slots:
         # A run flagged after its last record goes on to the record that shows the flag.
         slot.stopped = slot.recorder.status_code() != engine.OK
@@ -789,6 +798,7 @@ def simulate_batch(
     progress: ProgressFn | None = None,
     stop_after: int | None = None,
     reopen: bool = True,
+    release: bool = False,
 ) -> list[Run] | list[Path]:
     """Run configurations with equal :func:`batch_key` together; store each in ``outs[i]``.
 
@@ -797,7 +807,9 @@ def simulate_batch(
     that :func:`resume` continues. A diverging or silent run is stored as such and never
     stops the others. ``stop_after`` stops (as ``partial``) after that many steps.
     Returns the stored runs, reopened; with ``reopen=False`` only their paths (a sweep
-    summarises its runs itself and would read each twice).
+    summarises its runs itself and would read each twice). ``release=True`` gives back
+    the memory of what setting the batch up compiled, before training (a sweep worker:
+    :func:`repdrift.cores.release_compiled`).
     """
     if len(configs) != len(outs) or not configs:
         raise ValueError("give one output directory per configuration (at least one)")
@@ -817,7 +829,7 @@ def simulate_batch(
     with contextlib.ExitStack() as stack, numerics(members[0].config):
         for path in paths:
             stack.enter_context(store.hold(path))
-        _drive(slots, [_initial_state(m) for m in members], progress, stop_after)
+        _drive(slots, [_initial_state(m) for m in members], progress, stop_after, release)
     return [open_run(p) for p in paths] if reopen else paths
 
 
@@ -866,12 +878,13 @@ def resume_batch(
     progress: ProgressFn | None = None,
     stop_after: int | None = None,
     reopen: bool = True,
+    release: bool = False,
 ) -> list[Run] | list[Path]:
     """Continue stopped runs to exactly the records uninterrupted runs give.
 
     Finished runs (``complete``, ``diverged``, ``silent``) are returned as they are. Runs
-    are continued together in groups of equal :func:`batch_key` and step. ``reopen`` as in
-    :func:`simulate_batch`.
+    are continued together in groups of equal :func:`batch_key` and step. ``reopen`` and
+    ``release`` as in :func:`simulate_batch`.
     """
     paths = [Path(p) for p in paths]
     pending = [(p, _resume_slot(p)) for p in paths]
@@ -890,7 +903,7 @@ def resume_batch(
             for slot in slots:
                 slot.status = store.Status("running", *_status_tail(slot.status))
                 store.write_status(slot.path, slot.status)
-            _drive(slots, [st for _, st in items], progress, stop_after)
+            _drive(slots, [st for _, st in items], progress, stop_after, release)
     return [open_run(p) for p in paths] if reopen else paths
 
 
