@@ -1,6 +1,7 @@
 """One pipeline for one run and a batch: seeds, numerics, stored values, batches, restarts."""
 
 import json
+import os
 
 import jax
 import numpy as np
@@ -136,6 +137,25 @@ def test_giving_back_compiled_programs_changes_no_record(tmp_path):
     for a, b in zip(kept, released, strict=True):
         assert a.metrics.equals(b.metrics)  # bit for bit
         assert a.snapshots.equals(b.snapshots)
+
+
+def test_compilation_caches_of_killed_workers_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from repdrift.cores import _remove_orphan_caches
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = tmp_path / f"repdrift-jax-cache-{int(gone.stdout)}-abc"
+    alive = tmp_path / f"repdrift-jax-cache-{os.getpid()}-def"
+    other = tmp_path / "repdrift-jax-cache-notapid-x"
+    for path in (dead, alive, other):
+        path.mkdir()
+        (path / "entry-cache").write_bytes(b"x")
+    _remove_orphan_caches(tmp_path)
+    assert not dead.exists() and alive.exists() and other.exists()
 
 
 class _Stop(Exception):

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 
 
 def use_cores(n: int | None) -> int | None:
@@ -139,3 +140,51 @@ def release_compiled() -> None:
         import ctypes
 
         ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc only; elsewhere nothing to do
+
+
+def cache_compiled() -> str | None:
+    """Keep what this process compiles in a cache on disk, for after
+    :func:`release_compiled` (a sweep worker).
+
+    A worker gives its compiled programs back after every batch, and the next batch of
+    the same learning rule compiles the same training loop, padding and metrics again:
+    loaded from JAX's persistent compilation cache instead, a ``table2-quick`` sample ran
+    in 48 s of CPU instead of 59 s, with equal records, bit for bit (72 of 72 runs). The
+    cache is this process's own temporary directory, removed at exit, or by the next
+    worker after a ``kill -9`` (JAX writes entries without locking or renaming: shared
+    between processes, a killed writer could leave a truncated entry for the others). A
+    cache directory the user chose (``JAX_COMPILATION_CACHE_DIR``) is kept. Returns the
+    directory in use.
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return jax.config.jax_compilation_cache_dir
+    _remove_orphan_caches(Path(tempfile.gettempdir()))
+    path = tempfile.mkdtemp(prefix=f"{_CACHE_PREFIX}{os.getpid()}-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path
+
+
+_CACHE_PREFIX = "repdrift-jax-cache-"
+
+
+def _remove_orphan_caches(root: Path) -> None:
+    """Remove the caches of :func:`cache_compiled` whose process is gone (killed)."""
+    import shutil
+
+    for path in root.glob(f"{_CACHE_PREFIX}*"):
+        try:
+            pid = int(path.name[len(_CACHE_PREFIX) :].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except (ValueError, OSError):
+            continue  # not ours, or a live process of another user

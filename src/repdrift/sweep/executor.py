@@ -246,10 +246,11 @@ def _set_parent_death_signal() -> None:
 
 def _init_worker(queue, parent_pid: int) -> None:
     """A local worker: a one-thread XLA pool, death with the sweep process, a progress queue."""
-    from repdrift.cores import use_cores
+    from repdrift.cores import cache_compiled, use_cores
 
     _set_parent_death_signal()
     use_cores(1)
+    cache_compiled()
     _WORKER.update(queue=queue, parent_pid=parent_pid)
 
 
@@ -271,9 +272,10 @@ def _worker_progress(batch_index: int) -> ProgressFn:
 
 def _run_batch_task(sweep_path: str, batch_index: int, items) -> list[tuple[str, str]]:
     """The task a local or Dask worker runs for one batch."""
-    from repdrift.cores import use_cores
+    from repdrift.cores import cache_compiled, use_cores
 
     use_cores(1)  # a Dask worker's first batch starts its backend with a one-thread pool
+    cache_compiled()
     progress = _worker_progress(batch_index) if _WORKER else None
     return run_batch(sweep_path, items, progress=progress)
 
@@ -300,9 +302,10 @@ def _error_line(err: BaseException) -> str:
 
 def run_inline(sweep: Sweep, batches: Sequence[Batch], on_done: BatchDone, on_step: BatchStep):
     """Run the batches one after another in this process (a one-thread XLA pool)."""
-    from repdrift.cores import use_cores
+    from repdrift.cores import cache_compiled, use_cores
 
     use_cores(1)
+    cache_compiled()
     outcome = Outcome()
     for batch in batches:
         try:
