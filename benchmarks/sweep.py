@@ -333,19 +333,8 @@ def sample_case(args, runs, text: str, root: Path, clock: CompileClock) -> dict:
     )
     startup = m.stop()
 
-    print("\nas a sweep (repdrift.sweep.executor.run_sweep, workers=1, in this process):")
-    jax.clear_caches()
-    name = f"{args.preset}-sample"
-    cold, result, batches = as_sweep(sample, root / "sweep-cold", name, text)
-    statuses = result.table["status"].value_counts().to_dict()
-    print(
-        f"  {len(batches)} batches of {', '.join(str(len(b)) for b in batches)} runs; "
-        f"statuses {statuses}"
-    )
-    print(f"  cold: {cold.cpu:7.1f} s CPU, {cold.wall:7.1f} s wall   ({cold.load})")
-    warm, _, _ = as_sweep(sample, root / "sweep-warm", name, text)
-    print(f"  warm: {warm.cpu:7.1f} s CPU, {warm.wall:7.1f} s wall   ({warm.load})")
-
+    # One by one first: a sweep keeps its compilations in a persistent cache on disk for
+    # the rest of its process (repdrift.cores.cache_compiled), which would warm these.
     print("\none by one (repdrift.simulation.simulate; seconds):")
     meter = Meter()
     cold_cpu, cold_wall, warm_cpu, warm_wall, compile_s = one_by_one(sample, root / "single", clock)
@@ -359,6 +348,19 @@ def sample_case(args, runs, text: str, root: Path, clock: CompileClock) -> dict:
         f"  a fresh process (Python, imports, JAX's backend) costs {startup.cpu:.1f} s CPU, "
         f"{startup.wall:.1f} s wall more per run from the command line (not counted below)"
     )
+
+    print("\nas a sweep (repdrift.sweep.executor.run_sweep, workers=1, in this process):")
+    jax.clear_caches()
+    name = f"{args.preset}-sample"
+    cold, result, batches = as_sweep(sample, root / "sweep-cold", name, text)
+    statuses = result.table["status"].value_counts().to_dict()
+    print(
+        f"  {len(batches)} batches of {', '.join(str(len(b)) for b in batches)} runs; "
+        f"statuses {statuses}"
+    )
+    print(f"  cold: {cold.cpu:7.1f} s CPU, {cold.wall:7.1f} s wall   ({cold.load})")
+    warm, _, _ = as_sweep(sample, root / "sweep-warm", name, text)
+    print(f"  warm: {warm.cpu:7.1f} s CPU, {warm.wall:7.1f} s wall   ({warm.load})")
 
     rows = [
         ("one by one, cold", cold_cpu, cold_wall),
