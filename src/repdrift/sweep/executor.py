@@ -194,8 +194,8 @@ def _align(root: Path, paths: dict[str, Path]) -> None:
         if not store.is_run(path):
             return  # a run never set up: handled by starting again (run_batch)
         status = store.read_status(path)
-        if status.generation is None:
-            return
+        if status.generation is None or status.status == "running":
+            return  # nothing stored yet, or a live process holds it (refused below)
         step = store.generation_step(path, status.generation)
         if step is None:
             return
