@@ -19,8 +19,6 @@ import pandas as pd
 from repdrift.sweep.table import noise_kind
 
 _RULES = {"SGD": "gd", "Adam": "adam", "SED": "sed"}
-#: The summary columns the published tables share with a sweep's table.
-SUMMARY_COLUMNS = ("loss", "active", "active_units", "log_tau", "eig_sum", "eig_max", "eig_nonzero")
 
 
 def _path(name: str):

@@ -513,7 +513,7 @@ def run_sweep(
             else:
                 outcome = run_local(sweep, batches, n, tracker.on_done, tracker.on_step)
         df = table.write_table(sweep)
-        timecourses.write(sweep)
+        timecourses.write(sweep, df)
     return SweepResult(df, outcome.failed, len(batches))
 
 

@@ -149,10 +149,7 @@ def inspect_summary(sweep: Sweep, df: pd.DataFrame) -> dict[str, Any]:
     groups = []
     for (rule, noise), group in df.groupby(["rule", "noise"], sort=True):
         kept = group[group["included"]]
-        medians = {}
-        for name in summary.COLUMNS:
-            source = kept[kept["log_tau_ok"]] if name == "log_tau" else kept
-            medians[name] = _median(source[name])
+        medians = _medians(kept, fit_ok=kept["log_tau_ok"])
         groups.append(
             {
                 "rule": rule,
@@ -182,14 +179,18 @@ def published_medians() -> dict[tuple[str, str], dict[str, Any]]:
     from repdrift.experiments import reference
 
     df = reference.all_runs()
-    out = {}
-    for (rule, noise), group in df.groupby(["rule", "noise"], sort=True):
-        medians = {}
-        for name in summary.COLUMNS:
-            if name not in summary.PAPER_COLUMNS:
-                medians[name] = None
-                continue
-            source = group[group["log_tau"] != 0] if name == "log_tau" else group
-            medians[name] = _median(source[name])
-        out[(rule, noise)] = {"runs": len(group), "median": medians}
-    return out
+    return {
+        (rule, noise): {"runs": len(group), "median": _medians(group, group["log_tau"] != 0)}
+        for (rule, noise), group in df.groupby(["rule", "noise"], sort=True)
+    }
+
+
+def _medians(rows: pd.DataFrame, fit_ok: pd.Series) -> dict[str, float | None]:
+    """Medians of the summary columns (``log_tau`` over the rows whose fit succeeded;
+    ``None`` for a column the rows lack)."""
+    return {
+        name: _median((rows[fit_ok] if name == "log_tau" else rows)[name])
+        if name in rows.columns
+        else None
+        for name in summary.COLUMNS
+    }

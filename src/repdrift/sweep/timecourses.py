@@ -58,13 +58,9 @@ def _scalars(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     }
 
 
-def _fingerprint(sweep: Sweep) -> list[list[str | None]]:
-    """What the store is built from: each run's current generation."""
-    out = []
-    for planned in sweep.runs:
-        st = directory.run_status(sweep, planned)
-        out.append([planned.run, st.status, st.generation])
-    return out
+def _fingerprint(sweep: Sweep, statuses: list[store.Status]) -> list[list[str | None]]:
+    """What the store is built from: each run's status and current generation."""
+    return [[r.run, st.status, st.generation] for r, st in zip(sweep.runs, statuses, strict=True)]
 
 
 def _stack(runs: list[dict], n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -84,14 +80,19 @@ def _stack(runs: list[dict], n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]
     return grid, arrays
 
 
-def build(sweep: Sweep) -> xr.Dataset:
-    """The time courses of the sweep's runs, from their stored generations."""
+def build(sweep: Sweep, statuses=None, df=None) -> xr.Dataset:
+    """The time courses of the sweep's runs, from their stored generations.
+
+    ``statuses`` (one per run, :func:`repdrift.sweep.directory.run_status`) and ``df``
+    (the results table) are read from the sweep when not given.
+    """
     from repdrift.sweep import table
 
+    if statuses is None:
+        statuses = [directory.run_status(sweep, r) for r in sweep.runs]
     records, snapshots = [], []
-    for planned in sweep.runs:
+    for planned, st in zip(sweep.runs, statuses, strict=True):
         path = sweep.run_path(planned.run)
-        st = directory.run_status(sweep, planned)
         if st.generation is None:
             records.append({})
             snapshots.append({})
@@ -106,7 +107,7 @@ def build(sweep: Sweep) -> xr.Dataset:
     n = len(sweep.runs)
     steps, rec = _stack(records, n)
     snap_steps, snap = _stack(snapshots, n)
-    df = table.build_table(sweep)
+    df = table.build_table(sweep) if df is None else df
     data = {name: (("run", "step"), values) for name, values in rec.items()}
     data.update({name: (("run", "snapshot_step"), values) for name, values in snap.items()})
     return xr.Dataset(
@@ -131,18 +132,20 @@ def build(sweep: Sweep) -> xr.Dataset:
     )
 
 
-def write(sweep: Sweep) -> Path | None:
+def write(sweep: Sweep, df=None) -> Path | None:
     """Build and store ``DIR/timecourses.zarr`` unless it is up to date; its path (None
-    when no run has stored anything yet)."""
+    when no run has stored anything yet). ``df``: the results table just written, if at
+    hand."""
     final = sweep.path / TIMECOURSES_DIR
-    print_ = _fingerprint(sweep)
+    statuses = [directory.run_status(sweep, r) for r in sweep.runs]
+    print_ = _fingerprint(sweep, statuses)
     if all(generation is None for _, _, generation in print_):
         return None
     with contextlib.suppress(OSError, ValueError, KeyError):
         stored = json.loads((final / "repdrift-source.json").read_text())
         if stored == print_:
             return final
-    ds = build(sweep)
+    ds = build(sweep, statuses, df)
     tmp = sweep.path / f".{TIMECOURSES_DIR}.{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     with warnings.catch_warnings():
