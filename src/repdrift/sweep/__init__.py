@@ -7,11 +7,12 @@ Python API (mirrors ``repdrift sweep``)::
     result = sweep.resume("sweeps/mine")                           # after a stop or a kill
     table = sweep.read_table("sweeps/mine")                        # pandas, one row per run
     courses = sweep.read_timecourses("sweeps/mine")                # xarray, run x step
+    result = sweep.compare("sweeps/gpu", "sweeps/cpu")              # the same drift?
 
 Modules: :mod:`.spec` (specification and expansion), :mod:`.directory` (the sweep
 directory), :mod:`.executor` (batches on local processes or Dask), :mod:`.summary` (the
 paper's summary columns), :mod:`.table` (the results table), :mod:`.timecourses` (every
-run's records in one Zarr store).
+run's records in one Zarr store), :mod:`.comparison` (whether two sweeps show the same drift).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from repdrift.sweep.spec import SweepError, SweepSpec, expand, load_spec, preset
 __all__ = [
     "SweepError",
     "SweepSpec",
+    "compare",
     "create",
     "expand",
     "load_spec",
@@ -103,3 +105,11 @@ def read_table(path: str | Path):
     from repdrift.sweep.table import read_table as read
 
     return read(open_sweep(path))
+
+
+def compare(a: str | Path, b: str | Path, **options: Any):
+    """Whether two sweep directories show the same drift, group by group
+    (:func:`repdrift.sweep.comparison.compare`; ``alpha``, ``min_runs``)."""
+    from repdrift.sweep.comparison import compare as run_comparison
+
+    return run_comparison(a, b, **options)

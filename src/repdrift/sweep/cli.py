@@ -6,6 +6,7 @@
     repdrift sweep --preset NAME --out DIR
     repdrift sweep resume DIR
     repdrift sweep inspect DIR [--json]
+    repdrift sweep compare DIR_A DIR_B [--alpha A] [--json]
     repdrift sweep presets
 """
 
@@ -246,6 +247,86 @@ def inspect_command(
                 style="dim",
             )
     out.print(table)
+
+
+def _fmt_p(value) -> str:
+    return "—" if value is None else f"{value:.2g}"
+
+
+@app.command("compare")
+def compare_command(
+    sweep_a: Annotated[Path, typer.Argument(help="a sweep directory")],
+    sweep_b: Annotated[Path, typer.Argument(help="another sweep directory")],
+    alpha: Annotated[
+        float, typer.Option(help="false-discovery rate under which a test says 'differ'")
+    ] = 0.05,
+    min_runs: Annotated[
+        int, typer.Option(min=2, help="fewest runs (pairs) in a group for a verdict")
+    ] = 6,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Do two sweeps show the same drift (e.g. one run on a GPU and on a CPU)?
+
+    Tests each rule and noise group's statuses and summary columns, paired by run id when
+    both sweeps hold the same runs. Exit status 0: no test differs; 1: some differ.
+    """
+    from repdrift.sweep.comparison import compare
+
+    result = compare(sweep_a, sweep_b, alpha=alpha, min_runs=min_runs)
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
+    else:
+        out = Console(highlight=False, width=max(console.width, 120))
+        how = "paired by run id" if result.paired else "as two samples per group"
+        out.print(
+            f"[bold]A[/] {result.a}: {result.runs_a:,} runs, {result.finished_a:,} finished\n"
+            f"[bold]B[/] {result.b}: {result.runs_b:,} runs, {result.finished_b:,} finished\n"
+            f"{result.common_runs:,} run ids in both; compared {how}",
+            markup=True,
+        )
+        if result.config_differs:
+            shown = ", ".join(result.config_differs[:8])
+            more = len(result.config_differs) - 8
+            out.print(
+                f"configurations differ in {shown}" + (f" and {more} more" if more > 0 else ""),
+                markup=False,
+            )
+        table = Table(
+            "rule",
+            "noise",
+            "column",
+            "n",
+            "median A",
+            "median B",
+            "shift",
+            "shift / IQR",
+            "q",
+            "verdict",
+            title="status: fraction of finished runs that are complete; q: p-value adjusted "
+            f"for the false-discovery rate; 'differ' where q < {result.alpha:g}",
+        )
+        colours = {"differ": "bold red", "agree": "green", "too few": "dim"}
+        for t in result.tests:
+            table.add_row(
+                t.rule,
+                t.noise,
+                t.column,
+                str(t.n),
+                _fmt(t.median_a),
+                _fmt(t.median_b),
+                _fmt(t.shift),
+                _fmt(t.relative_shift),
+                _fmt_p(t.q),
+                f"[{colours[t.verdict]}]{t.verdict}[/]",
+            )
+        out.print(table)
+        decided = len(result.decided)
+        if result.agree:
+            out.print(f"[green]the same drift[/]: none of {decided} tests differs")
+        else:
+            out.print(f"[bold red]different[/]: {len(result.differing)} of {decided} tests differ")
+    if not result.agree:
+        raise typer.Exit(1)
 
 
 @app.command("presets")
