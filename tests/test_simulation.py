@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -224,3 +225,39 @@ def test_silent_runs_stop_where_they_fell_silent_alone_in_a_batch_and_after_a_re
             np.testing.assert_allclose(
                 other.metrics["loss"].values, w.metrics["loss"].values, rtol=1e-9
             )
+
+
+def test_a_sweep_run_in_this_process_leaves_jax_cache_settings_as_they_were(tmp_path):
+    # `--workers 1` runs the sweep in the calling process with a compilation cache on
+    # disk; a Python session that ran one must not go on writing compilations there.
+    import repdrift.sweep
+    from repdrift import cores
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        '[base.task]\nkind = "random"\nsamples = 4\nd_in = 3\nd_out = 2\n'
+        "[base.network]\nhidden = 8\n[base.run]\nsteps = 20\n"
+        '[grid]\n"learner.lr" = [0.1, 0.2]\n'
+    )
+    before = {name: getattr(jax.config, name) for name in cores._CACHE_SETTINGS}
+    during = []
+    with cores.caching_compiled() as path:
+        during.append(jax.config.jax_compilation_cache_dir)
+    assert during == [path] and Path(path).is_dir()
+    assert {name: getattr(jax.config, name) for name in cores._CACHE_SETTINGS} == before
+    result = repdrift.sweep.run(spec, out=tmp_path / "s", workers=1)
+    assert (result.table["status"] == "complete").all()
+    assert {name: getattr(jax.config, name) for name in cores._CACHE_SETTINGS} == before
+
+
+def test_sweep_workers_share_a_gpu_unless_told_how_to_take_its_memory(monkeypatch):
+    from repdrift import cores
+
+    for name in cores._GPU_MEMORY_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    assert cores.share_accelerator()
+    assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE")
+    monkeypatch.setenv("XLA_CLIENT_MEM_FRACTION", ".2")  # the user's choice stands
+    assert not cores.share_accelerator()
+    assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in os.environ

@@ -88,6 +88,31 @@ def use_cores(n: int | None) -> int | None:
     return count
 
 
+#: Environment variables with which the user has chosen how JAX takes a GPU's memory.
+_GPU_MEMORY_SETTINGS = (
+    "XLA_PYTHON_CLIENT_PREALLOCATE",
+    "XLA_PYTHON_CLIENT_MEM_FRACTION",
+    "XLA_CLIENT_MEM_FRACTION",
+    "XLA_PYTHON_CLIENT_ALLOCATOR",
+)
+
+
+def share_accelerator() -> bool:
+    """Let this process share a GPU with other processes (a sweep's local workers).
+
+    On a GPU, JAX takes 75 % of the device's memory when its backend starts: a second
+    worker process on the same GPU then fails for want of memory. Unless the user chose how
+    JAX takes the memory (``XLA_PYTHON_CLIENT_PREALLOCATE``, ``XLA_CLIENT_MEM_FRACTION``,
+    ...), this sets ``XLA_PYTHON_CLIENT_PREALLOCATE=false``: each process then takes what it
+    uses. Call before the backend starts. Nothing changes on a CPU. Returns whether it set
+    the variable.
+    """
+    if any(name in os.environ for name in _GPU_MEMORY_SETTINGS):
+        return False
+    os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+    return True
+
+
 def _backend_started() -> bool:
     """Whether JAX has started its backends (then their thread pools are sized)."""
     import jax._src.xla_bridge as xla_bridge
@@ -142,6 +167,9 @@ def release_compiled() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc only; elsewhere nothing to do
 
 
+_OWN_CACHE: str | None = None
+
+
 def cache_compiled() -> str | None:
     """Keep what this process compiles in a cache on disk, for after
     :func:`release_compiled` (a sweep worker).
@@ -162,15 +190,41 @@ def cache_compiled() -> str | None:
 
     import jax
 
+    global _OWN_CACHE
     if jax.config.jax_compilation_cache_dir:
         return jax.config.jax_compilation_cache_dir
-    _remove_orphan_caches(Path(tempfile.gettempdir()))
-    path = tempfile.mkdtemp(prefix=f"{_CACHE_PREFIX}{os.getpid()}-")
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
-    jax.config.update("jax_compilation_cache_dir", path)
+    if _OWN_CACHE is None:
+        # One directory for the life of the process: JAX opens its cache once, at the
+        # first compilation after the directory is set, and keeps writing there.
+        _remove_orphan_caches(Path(tempfile.gettempdir()))
+        _OWN_CACHE = tempfile.mkdtemp(prefix=f"{_CACHE_PREFIX}{os.getpid()}-")
+        atexit.register(shutil.rmtree, _OWN_CACHE, ignore_errors=True)
+    jax.config.update("jax_compilation_cache_dir", _OWN_CACHE)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    return path
+    return _OWN_CACHE
+
+
+_CACHE_SETTINGS = (
+    "jax_compilation_cache_dir",
+    "jax_persistent_cache_min_compile_time_secs",
+    "jax_persistent_cache_min_entry_size_bytes",
+)
+
+
+@contextlib.contextmanager
+def caching_compiled():
+    """:func:`cache_compiled` for the duration of a block (a sweep run in the calling
+    process, ``--workers 1``): afterwards JAX's cache settings are as they were, so a
+    Python session that ran a sweep does not go on writing its compilations to disk."""
+    import jax
+
+    before = {name: getattr(jax.config, name) for name in _CACHE_SETTINGS}
+    try:
+        yield cache_compiled()
+    finally:
+        for name, value in before.items():
+            jax.config.update(name, value)
 
 
 _CACHE_PREFIX = "repdrift-jax-cache-"

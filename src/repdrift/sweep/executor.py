@@ -245,10 +245,12 @@ def _set_parent_death_signal() -> None:
 
 
 def _init_worker(queue, parent_pid: int) -> None:
-    """A local worker: a one-thread XLA pool, death with the sweep process, a progress queue."""
-    from repdrift.cores import cache_compiled, use_cores
+    """A local worker: a one-thread XLA pool, death with the sweep process, a progress queue,
+    a GPU shared with the other workers."""
+    from repdrift.cores import cache_compiled, share_accelerator, use_cores
 
     _set_parent_death_signal()
+    share_accelerator()
     use_cores(1)
     cache_compiled()
     _WORKER.update(queue=queue, parent_pid=parent_pid)
@@ -302,10 +304,14 @@ def _error_line(err: BaseException) -> str:
 
 def run_inline(sweep: Sweep, batches: Sequence[Batch], on_done: BatchDone, on_step: BatchStep):
     """Run the batches one after another in this process (a one-thread XLA pool)."""
-    from repdrift.cores import cache_compiled, use_cores
+    from repdrift.cores import caching_compiled, use_cores
 
     use_cores(1)
-    cache_compiled()
+    with caching_compiled():
+        return _run_in_turn(sweep, batches, on_done, on_step)
+
+
+def _run_in_turn(sweep: Sweep, batches: Sequence[Batch], on_done: BatchDone, on_step: BatchStep):
     outcome = Outcome()
     for batch in batches:
         try:
