@@ -1,7 +1,8 @@
 """Sweep throughput: ``table2-quick`` as a sweep against the same runs one by one, and ``table2``.
 
-    python benchmarks/sweep.py [--sample 36] [--seed 0] [--only sample project]
+    python benchmarks/sweep.py [--sample 36] [--seed 0] [--only sample project device]
                                [--full [--workers 2] [--keep DIR]] [--blas-threads N]
+                               [--batch-size 32] [--device-sample 0] [--device-workers N]
 
 Three measurements, each printed with the CPU time (process + children: the headline on a
 shared machine), the wall-clock time beside it, and the load of the machine meanwhile (the
@@ -50,6 +51,17 @@ shared machine), the wall-clock time beside it, and the load of the machine mean
            Projected: the CPU time of the whole sweep, and its wall time on ``--workers``
            cores, each worker taking the next batch in plan order as the local executor
            does (one worker per core, each core to itself).
+           With ``--batch-size`` the plan is cut into batches of that many runs (a GPU
+           wants hundreds). On an accelerator the batches are timed in wall-clock seconds,
+           and the projection adds the training on the one device to the snapshots and
+           set-up on the host's ``--workers`` cores (overlapped, or one after the other).
+  device   (``--only device``) the same runs — every run of ``--preset``, or a stratified
+           sample of ``--device-sample`` — as one sweep on JAX's default device (a GPU
+           where JAX has one; ``--device-workers`` workers sharing it) and as another on
+           the CPU (``JAX_PLATFORMS=cpu``, ``--workers`` workers), both with
+           ``--batch-size``, each through ``repdrift sweep resume`` in a subprocess:
+           wall and CPU time of each, then ``repdrift sweep compare`` of the two (the same
+           phenomena: no test of the statuses or summary columns differs, group by group).
   full     (``--full``) the whole ``table2-quick`` sweep as a user runs it,
            ``repdrift sweep --preset table2-quick --out DIR --workers N --quiet`` in a
            subprocess: wall time, CPU time of all its processes (``RUSAGE_CHILDREN``) and
@@ -420,13 +432,29 @@ def _stand_ins(batch, shape):
     return members
 
 
+def jax_device() -> str:
+    import jax
+
+    d = jax.devices()[0]
+    return f"{d.platform} ({d.device_kind}, {len(jax.devices())} device(s))"
+
+
+def _on_accelerator() -> bool:
+    import jax
+
+    return jax.devices()[0].platform != "cpu"
+
+
 def _time_batch(members, steps: int, repeats: int) -> float:
-    """CPU seconds per run-step of one batch, built as the sweep's driver builds it and
-    timed through the compiled loop (best of ``repeats``, compilation excluded)."""
+    """Seconds per run-step of one batch, built as the sweep's driver builds it and timed
+    through the compiled loop (best of ``repeats``, compilation excluded): CPU seconds of
+    this process on a CPU, wall-clock seconds on an accelerator."""
     import jax
     import jax.numpy as jnp
 
     from repdrift import engine, simulation
+
+    clock = time.perf_counter if _on_accelerator() else time.process_time
 
     batch, state = simulation._batch_of(members, [simulation._initial_state(m) for m in members])
     spec = engine.EngineSpec(members[0].model, max_loss=members[0].config.run.max_loss)
@@ -436,9 +464,9 @@ def _time_batch(members, steps: int, repeats: int) -> float:
     state, _ = jax.block_until_ready(engine.advance(spec, state, batch, lengths))  # compile
     best = float("inf")
     for _ in range(repeats):
-        c0 = time.process_time()
+        c0 = clock()
         state, _ = jax.block_until_ready(engine.advance(spec, state, batch, lengths))
-        best = min(best, time.process_time() - c0)
+        best = min(best, clock() - c0)
     return best / (n * len(members))
 
 
@@ -490,12 +518,14 @@ def project_case(args) -> dict:
     spec, _ = load_spec(preset=PAPER)
     runs = expand(spec)
     by_id = {r.run: r for r in runs}
-    batches = [[by_id[i] for i in b] for b in plan_batches(runs)]
+    batches = [[by_id[i] for i in b] for b in plan_batches(runs, args.batch_size)]
     run_steps = sum(r.config.run.steps for r in runs)
     steps_of = {r.config.run.steps for r in runs}
+    accelerator = _on_accelerator()
     print(
         f"\n{PAPER} at paper scale: {len(runs):,} runs, {run_steps:.3g} run-steps "
-        f"(steps {sorted(steps_of)}), {len(batches)} batches"
+        f"(steps {sorted(steps_of)}), {len(batches)} batches of at most {args.batch_size} "
+        f"runs; training timed in {'wall-clock' if accelerator else 'CPU'} seconds"
     )
     m = Meter()
     timed: dict[tuple, float] = {}
@@ -560,14 +590,28 @@ def project_case(args) -> dict:
         f"{run_fixed * len(runs) / 3600:.1f} h"
     )
     plan = {"per_batch": per_batch, "snaps": snaps, "run_fixed": run_fixed}
-    cpu0, wall0 = _projection(plan, 0.0, 0.0, args.workers)
-    cpu1, wall1 = _projection(plan, snap_each, run_fixed, args.workers)
-    print(
-        f"  projected: training {cpu0 / 3600:,.1f} h CPU ({run_steps / train_cpu:,.0f} "
-        f"run-steps/s per core), {wall0 / 3600:,.1f} h on {args.workers} cores; with "
-        f"snapshots at initial cost (an upper bound) {cpu1 / 3600:,.1f} h CPU, "
-        f"{wall1 / 3600:,.1f} h on {args.workers} cores"
-    )
+    if accelerator:
+        # One device trains the batches one after another; the snapshots (NumPy's LAPACK)
+        # and each run's set-up run on the host's cores, beside the training when the
+        # sweep has several workers.
+        host = (snap_total * snap_each + run_fixed * len(runs)) / args.workers
+        rate = run_steps / train_cpu
+        print(
+            f"  projected on {jax_device()}: training {train_cpu / 3600:,.2f} h "
+            f"({rate:,.0f} run-steps/s; one hour needs {run_steps / 3600:,.0f}); snapshots "
+            f"and set-up at initial cost on {args.workers} host cores {host / 3600:,.2f} h; "
+            f"the sweep between {max(train_cpu, host) / 3600:,.2f} h (overlapped) and "
+            f"{(train_cpu + host) / 3600:,.2f} h"
+        )
+    else:
+        cpu0, wall0 = _projection(plan, 0.0, 0.0, args.workers)
+        cpu1, wall1 = _projection(plan, snap_each, run_fixed, args.workers)
+        print(
+            f"  projected: training {cpu0 / 3600:,.1f} h CPU ({run_steps / train_cpu:,.0f} "
+            f"run-steps/s per core), {wall0 / 3600:,.1f} h on {args.workers} cores; with "
+            f"snapshots at initial cost (an upper bound) {cpu1 / 3600:,.1f} h CPU, "
+            f"{wall1 / 3600:,.1f} h on {args.workers} cores"
+        )
     print(f"  measured in {m.cpu:.0f} s CPU, {m.wall:.0f} s wall ({m.load})")
     return plan
 
@@ -595,6 +639,64 @@ def trained_snapshot_cost(sweep_dir: Path, runs, count: int, seed: int) -> float
         _snapshot_seconds(member, params)  # compiles for the run's shapes
         costs.append(min(_snapshot_seconds(member, params) for _ in range(2)))
     return float(np.mean(costs)) if costs else float("nan")
+
+
+# --------------------------------------------------------------------------- device
+
+
+def _repdrift_command() -> list[str]:
+    exe = Path(sys.executable).with_name("repdrift")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "repdrift"]
+
+
+def device_case(args, runs, text: str, root: Path) -> dict:
+    """The same runs as a sweep on JAX's default device and on the CPU, compared."""
+    from repdrift.sweep import directory
+    from repdrift.sweep.comparison import compare
+    from repdrift.sweep.executor import plan_batches
+
+    sample = (
+        runs if args.device_sample == 0 else stratified_sample(runs, args.device_sample, args.seed)
+    )
+    batches = plan_batches(sample, args.batch_size)
+    run_steps = sum(r.config.run.steps for r in sample)
+    device = jax_device()
+    print(
+        f"\n{args.preset} on {device} and on the CPU: {len(sample):,} runs, {run_steps:,} "
+        f"run-steps, {len(batches)} batches of at most {args.batch_size} runs"
+    )
+    if not _on_accelerator():
+        print("  (no accelerator here: both sweeps run on the CPU)")
+    out = {}
+    legs = (
+        ("device", {}, args.device_workers),
+        ("cpu", {"JAX_PLATFORMS": "cpu"}, args.workers),
+    )
+    for label, env, workers in legs:
+        path = root / label
+        directory.create(
+            path, name=f"{args.preset}-{label}", spec_text=text, runs=sample, batches=batches
+        )
+        command = [*_repdrift_command(), "sweep", "resume", str(path), "--quiet"]
+        command += ["--workers", str(workers)]
+        m = Meter()
+        proc = subprocess.run(command, env={**os.environ, **env}, check=False)
+        m.stop()
+        print(
+            f"  {label:6s} {workers:3d} workers: {m.wall:8.1f} s wall, {m.cpu:8.1f} s CPU; "
+            f"{_rate(run_steps, m.wall):12,.0f} run-steps per wall-second"
+            + (f"; exit status {proc.returncode}" if proc.returncode else "")
+        )
+        out[label] = {"wall": m.wall, "cpu": m.cpu, "rc": proc.returncode}
+    result = compare(root / "device", root / "cpu")
+    subprocess.run(
+        [*_repdrift_command(), "sweep", "compare", str(root / "device"), str(root / "cpu")],
+        check=False,
+    )
+    out["agree"] = result.agree
+    out["tests"] = len(result.decided)
+    out["differ"] = len(result.differing)
+    return out
 
 
 # ----------------------------------------------------------------------------- full
@@ -660,7 +762,10 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=36, help="runs in the sample (36)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the samples (0)")
     parser.add_argument(
-        "--only", nargs="*", default=None, help="cases to run (sample project); default both"
+        "--only",
+        nargs="*",
+        default=None,
+        help="cases to run (sample project device); default sample and project",
     )
     parser.add_argument(
         "--full", action="store_true", help=f"also run the whole {PRESET} sweep (~23 min CPU)"
@@ -677,6 +782,25 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per batch (3)")
     parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=32,
+        help="most runs per batch of the projection and the device case (32, the sweep's "
+        "default; larger on a GPU)",
+    )
+    parser.add_argument(
+        "--device-sample",
+        type=int,
+        default=0,
+        help="runs of the device case, a stratified sample (0: every run of --preset)",
+    )
+    parser.add_argument(
+        "--device-workers",
+        type=int,
+        default=None,
+        help="workers of the device case's sweep on the default device (--workers)",
+    )
+    parser.add_argument(
         "--blas-threads", type=int, default=None, help="OPENBLAS_NUM_THREADS etc. (unset)"
     )
     parser.add_argument(
@@ -686,6 +810,8 @@ def main() -> None:
         help="XLA threads of this process (1, as repdrift simulate and the sweep's workers)",
     )
     args = parser.parse_args()
+    if args.device_workers is None:
+        args.device_workers = args.workers
     if args.blas_threads is not None:
         # Read when NumPy loads OpenBLAS: set before anything imports repdrift (which
         # imports NumPy), here and, inherited, in the sweep's worker processes.
@@ -717,6 +843,8 @@ def main() -> None:
             results["sample"] = sample_case(args, runs, text, root / "sample", clock)
         if "project" in only:
             results["project"] = project_case(args)
+        if "device" in only:
+            results["device"] = device_case(args, runs, text, root / "device")
         if args.full:
             results["full"] = full_case(args, root / "full")
             if "project" in results:
