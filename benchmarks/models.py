@@ -19,7 +19,8 @@ Cases (CPU time of the process, best of R repeats, compilation excluded):
                activity), both solvers;
   batch        a batch of 16 seeds against one run, µs per run-step, both solvers (on a
                CPU the step solves a batch's fixed points run by run:
-               ``similarity_matching.step_fixed_point``);
+               ``similarity_matching.step_fixed_point``), and one ``measure`` of the batch
+               against one of a run (on a CPU run by run as well);
   toy          the toy model (``toy-manifold``: 1,000 trajectories) for 10⁵ steps through
                the engine (16 segments, a measurement after each);
   preset       ``repdrift simulate --preset hebbian-ring --no-figures`` as a subprocess
@@ -245,6 +246,16 @@ def case_batch(neurons: int, train: int, repeats: int, runs: int = 16) -> None:
             f"{tb / t1:5.1f} × one run",
             flush=True,
         )
+    # The measurement of every record (the probes' fixed points), as the engine runs it:
+    # vmapped over the batch.
+    measure = jax.jit(jax.vmap(model.measure))
+    m1 = _best(lambda: measure(one[0], one[1]), repeats)
+    mb = _best(lambda: measure(state, data), repeats)
+    print(
+        f"N={neurons:3d} batch measure      one run {m1 * 1e3:8.2f} ms; {runs} runs "
+        f"{mb * 1e3:8.2f} ms = {mb / runs * 1e3:7.2f} ms per run: {mb / m1:5.1f} × one run",
+        flush=True,
+    )
 
 
 def case_toy(repeats: int, steps: int = 100_000) -> None:

@@ -458,6 +458,20 @@ def test_a_batch_of_runs_steps_as_each_run_alone():
     assert np.all(np.asarray(y).sum(axis=1) > 0)
     np.testing.assert_allclose(y, y_vec, rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(n, n_vec)
+    # The measurement of a record solves the probes run by run as well (so that no run
+    # waits for the slowest one's solves; the speed is benchmarks/models.py's), to each
+    # run's own fixed points within float32 rounding (compiled in another program, XLA
+    # may fuse the products differently).
+    responses = jax.vmap(model.probe_responses, in_axes=(0, None))
+    y_batch, n_batch = jax.jit(responses)(batch, data)
+    records = jax.jit(jax.vmap(model.measure, in_axes=(0, None)))(batch, data)
+    for i in range(3):
+        state = jax.tree_util.tree_map(lambda a, i=i: a[i], batch)
+        y_own, n_own = jax.jit(model.probe_responses)(state, data)
+        np.testing.assert_allclose(y_batch[i], y_own, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(np.asarray(n_batch[i]), np.asarray(n_own))
+        for name, value in jax.jit(model.measure)(state, data).items():
+            np.testing.assert_allclose(records[name][i], value, rtol=1e-5)
 
 
 # --------------------------------------------------------------------- interface

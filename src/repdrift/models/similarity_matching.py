@@ -624,11 +624,22 @@ def step_fixed_point(
     ``docs/performance.md``). On other platforms (a GPU) the batch stays vectorised. On a
     CPU a batch gives, bit for bit, what each of its runs gives alone.
     """
-    one = partial(fixed_point, **solver)
-    return jax.lax.platform_dependent(
-        W, M, b, x, lambda1, lambda2, alpha,
-        cpu=jax.custom_batching.sequential_vmap(one), default=one,
-    )  # fmt: skip
+    return _run_by_run(partial(fixed_point, **solver))(W, M, b, x, lambda1, lambda2, alpha)
+
+
+def _run_by_run(fn):
+    """``fn`` as it is, but batched (under ``vmap``, e.g. the engine's batch of runs) one
+    run after another on a CPU (:func:`jax.custom_batching.sequential_vmap`); vectorised on
+    other platforms. For the solvers' ``while_loop``s, whose trip counts differ from run
+    to run: vectorised, every run would iterate as often as the slowest. On a CPU a batch
+    then gives, bit for bit, what each of its runs gives alone."""
+
+    def call(*args):
+        return jax.lax.platform_dependent(
+            *args, cpu=jax.custom_batching.sequential_vmap(fn), default=fn
+        )
+
+    return call
 
 
 def similarity_objective(y: jax.Array, gram: jax.Array, alpha: jax.Array) -> jax.Array:
@@ -808,8 +819,11 @@ class SimilarityMatching:
     def probe_responses(
         self, state: SimilarityMatchingState, data: SimilarityMatchingData
     ) -> tuple[jax.Array, jax.Array]:
-        """Fixed points of the probe inputs: ``(y (probe, N), iterations (probe,))``."""
-        return responses(
+        """Fixed points of the probe inputs: ``(y (probe, N), iterations (probe,))``; under
+        ``vmap`` (the engine's batch of runs) one run after another on a CPU, as the
+        training step solves (a ``measure`` of a batch of 16 took 22–23 × one run's
+        time vectorised, 15.4–15.8 × run by run; ``benchmarks/models.py --only batch``)."""
+        return _run_by_run(partial(responses, **self._solver()))(
             state.W,
             state.M,
             state.b,
@@ -817,7 +831,6 @@ class SimilarityMatching:
             data.lambda1,
             data.lambda2,
             data.alpha,
-            **self._solver(),
         )
 
     def measure(
