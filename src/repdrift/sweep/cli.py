@@ -288,7 +288,9 @@ def compare_command(
             shown = ", ".join(result.config_differs[:8])
             more = len(result.config_differs) - 8
             out.print(
-                f"configurations differ in {shown}" + (f" and {more} more" if more > 0 else ""),
+                f"configurations differ in {shown}"
+                + (f" and {more} more" if more > 0 else "")
+                + ": what they cause counts as a difference",
                 markup=False,
             )
         table = Table(

@@ -2,9 +2,9 @@
 
 The same sweep run on a GPU and on a CPU does not give the same numbers bit for bit — the
 products and sums round differently, and a noisy trajectory amplifies the difference — but
-it must show the same phenomena. The same holds for a sweep run with another noise
-construction, another version of repdrift, or another sweep seed. This module says whether
-it does, group by group (learning rule × noise type, as ``sweep inspect`` groups runs):
+it must show the same phenomena. The same holds for the same runs with another noise
+construction or another version of repdrift. This module says whether they do, group by
+group (learning rule × noise type, as ``sweep inspect`` groups runs):
 
 * **statuses** — how many runs finished ``complete`` rather than ``diverged`` or
   ``silent``;
@@ -15,11 +15,17 @@ it does, group by group (learning rule × noise type, as ``sweep inspect`` group
 **Paired or unpaired.** When both sweeps hold the same run ids with the same rule and noise
 type (the same spec, e.g. one sweep on two devices), run *i* of one is compared with run *i*
 of the other: the Wilcoxon signed-rank test on the differences (Pratt's handling of zero
-differences) and McNemar's exact test on the statuses. The pairing is valid also when the
-runs' configurations differ (another sweep seed draws other parameters): under the null
-hypothesis the two runs of a pair are then independent draws from the same distribution,
-so their difference is symmetric about zero. Otherwise each group is compared as two
-samples: the Mann–Whitney U test and Fisher's exact test.
+differences) and McNemar's exact test on the statuses. Otherwise each group is compared
+as two samples: the Mann–Whitney U test and Fisher's exact test.
+
+**What is compared is the runs as they are.** Where the runs' configurations differ, the
+differences those cause count: :attr:`Comparison.config_differs` names the configuration
+columns that differ on some common run. Two sweeps of one random spec with two sweep seeds
+are not a null comparison: each draws one set of parameters (which σ values of a grid,
+which tasks), shared by all its runs, and with a hundred runs the tests find the two sets'
+difference (measured: ``fig4b-quick`` with seeds 45 and 46, 118 runs each, differed in 4
+of 10 tests, the fraction of active units by 0.7 % of its spread). For such a question
+compare the runs' parameters too, or fix the plan and vary what is to be compared.
 
 **Verdicts.** All p-values of a comparison are adjusted together for the false-discovery
 rate (Benjamini–Hochberg, :func:`scipy.stats.false_discovery_control`); a test whose
