@@ -242,3 +242,55 @@ def test_compare_needs_two_sweep_directories(sweeps, tmp_path, capsys):
     )
     assert code == 2
     assert_one_error_line(err, "alpha")
+
+
+ROUNDING_SPEC = """
+seed = 5
+[base.task]
+kind = "random"
+samples = 5
+d_in = 20
+d_out = 5
+[base.network]
+hidden = 100
+readout = "lazy"
+[base.learner]
+kind = "gd"
+lr = 0.1
+[base.record]
+dense_until = 100
+per_decade = 30
+snapshots = 3
+linear_snapshots = 5
+hessian = "gauss_newton"
+[base.run]
+steps = 300000
+[grid]
+"task" = [{ kind = "random", samples = 5, d_in = 20, d_out = 5 },
+          { kind = "smoothed", samples = 5, d_in = 20, d_out = 5 }]
+"learner.update_noise" = { geomspace = [0.04, 0.1, 24] }
+"""
+
+
+@pytest.mark.slow
+def test_the_same_runs_rounded_differently_show_the_same_drift(tmp_path, capsys):
+    # What a GPU changes against a CPU is the rounding. Its analogue here: the same 48 runs
+    # of Fig. 4B's shape in float32 and in float64. Their trajectories part (some summary
+    # columns differ run by run), but the drift they show must not: no test differs
+    # (measured: q = 1 in all 8 tests; shifts up to 0.06 of a spread).
+    spec_file = tmp_path / "spec.toml"
+    spec_file.write_text(ROUNDING_SPEC)
+    for name, extra in (("f32", []), ("f64", ["--set", "run.dtype=float64"])):
+        argv = ["sweep", str(spec_file), "--out", str(tmp_path / name), "--quiet", *extra]
+        code, _, _ = run_cli([*argv, "--workers", "2"], capsys)
+        assert code == 0
+    code, stdout, _ = run_cli(
+        ["sweep", "compare", str(tmp_path / "f32"), str(tmp_path / "f64"), "--json"], capsys
+    )
+    result = json.loads(stdout)
+    assert result["paired"] and result["config_differs"] == ["run.dtype"]
+    decided = [t for t in result["tests"] if t["verdict"] != "too few"]
+    assert len(decided) >= 8
+    assert code == 0 and result["agree"], [t for t in decided if t["verdict"] == "differ"]
+    # not trivially equal: the runs did part
+    assert any(t["shift"] != 0 for t in decided if t["column"] != "status")
