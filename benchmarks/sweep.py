@@ -69,8 +69,9 @@ shared machine), the wall-clock time beside it, and the load of the machine mean
            processes, polled every 0.1 s, as resident set sizes (shared libraries counted in
            every process) and as proportional set sizes (shared pages split between the
            processes: the memory the sweep occupies) — and of its largest process. About
-           23 minutes of CPU. With ``project`` also run, the cost of an exact Hessian
-           snapshot is measured again on the final parameters of sampled runs of this sweep
+           14 minutes of CPU (847 s, 2026-11-24). With ``project`` also run, the cost of an
+           exact Hessian snapshot is measured again on the final parameters of sampled runs
+           of this sweep
            (trained for 20,000 steps: less sparse networks than the paper's 10^7 steps).
 
 ``--blas-threads N`` sets ``OPENBLAS_NUM_THREADS`` (and the OpenMP and MKL equivalents) for
@@ -768,7 +769,7 @@ def main() -> None:
         help="cases to run (sample project device); default sample and project",
     )
     parser.add_argument(
-        "--full", action="store_true", help=f"also run the whole {PRESET} sweep (~23 min CPU)"
+        "--full", action="store_true", help=f"also run the whole {PRESET} sweep (~14 min CPU)"
     )
     parser.add_argument(
         "--workers", type=int, default=2, help="workers of the full sweep and the projection (2)"
