@@ -631,8 +631,10 @@ def _run_by_run(fn):
     """``fn`` as it is, but batched (under ``vmap``, e.g. the engine's batch of runs) one
     run after another on a CPU (:func:`jax.custom_batching.sequential_vmap`); vectorised on
     other platforms. For the solvers' ``while_loop``s, whose trip counts differ from run
-    to run: vectorised, every run would iterate as often as the slowest. On a CPU a batch
-    then gives, bit for bit, what each of its runs gives alone."""
+    to run: vectorised, every run would iterate as often as the slowest. On a CPU each run
+    of a batch then gives what it gives alone, up to rounding where XLA fuses the products
+    of the two programs differently (the training step: bit for bit, tested; the probes'
+    fixed points: within float32 rounding)."""
 
     def call(*args):
         return jax.lax.platform_dependent(

@@ -6,7 +6,7 @@
     repdrift sweep --preset NAME --out DIR
     repdrift sweep resume DIR
     repdrift sweep inspect DIR [--json]
-    repdrift sweep compare DIR_A DIR_B [--alpha A] [--json]
+    repdrift sweep compare DIR_A DIR_B [--alpha A] [--min-runs N] [--json]
     repdrift sweep presets
 """
 
@@ -270,6 +270,8 @@ def compare_command(
     Tests each rule and noise group's statuses and summary columns, paired by run id when
     both sweeps hold the same runs. Exit status 0: no test differs; 1: some differ.
     """
+    from rich.markup import escape
+
     from repdrift.sweep.comparison import compare
 
     result = compare(sweep_a, sweep_b, alpha=alpha, min_runs=min_runs)
@@ -279,8 +281,10 @@ def compare_command(
         out = Console(highlight=False, width=max(console.width, 120))
         how = "paired by run id" if result.paired else "as two samples per group"
         out.print(
-            f"[bold]A[/] {result.a}: {result.runs_a:,} runs, {result.finished_a:,} finished\n"
-            f"[bold]B[/] {result.b}: {result.runs_b:,} runs, {result.finished_b:,} finished\n"
+            f"[bold]A[/] {escape(result.a)}: {result.runs_a:,} runs, "
+            f"{result.finished_a:,} finished\n"
+            f"[bold]B[/] {escape(result.b)}: {result.runs_b:,} runs, "
+            f"{result.finished_b:,} finished\n"
             f"{result.common_runs:,} run ids in both; compared {how}",
             markup=True,
         )
