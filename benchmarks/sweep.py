@@ -471,12 +471,13 @@ def _time_batch(members, steps: int, repeats: int) -> float:
     return best / (n * len(members))
 
 
-def _snapshot_seconds(member, params) -> float:
-    """CPU seconds of one snapshot's metrics (rate maps, SI, the configured Hessian)."""
+def _snapshot_seconds(member, params, *, hessian: bool = True) -> float:
+    """CPU seconds of one snapshot's metrics (rate maps, SI, the configured Hessian unless
+    ``hessian`` is false)."""
     from repdrift import simulation
 
     c0 = time.process_time()
-    simulation.snapshot_metrics(member.config, member.dataset, params)
+    simulation.snapshot_metrics(member.config, member.dataset, params, hessian=hessian)
     return time.process_time() - c0
 
 
@@ -497,16 +498,45 @@ def _makespan(durations: list[float], workers: int) -> float:
     return max(free)
 
 
-def _projection(plan: dict, snap_each: float, run_fixed: float, workers: int):
+def _projection(
+    plan: dict,
+    snap_each: float,
+    run_fixed: float,
+    workers: int,
+    *,
+    plain_each: float = 0.0,
+    hessian_at: str = "all",
+):
     """CPU and wall seconds of the plan: each batch trains its runs, computes their
-    snapshots at ``snap_each`` seconds each and pays ``run_fixed`` per run."""
+    snapshots with a Hessian spectrum at ``snap_each`` seconds each and those without
+    (``record.hessian_at``) at ``plain_each``, and pays ``run_fixed`` per run."""
+
+    def snapshots(run) -> float:
+        n, spectra = plan["snaps"][hessian_at][run]
+        return spectra * snap_each + (n - spectra) * plain_each
+
     durations = [
         cost * len(b) * b[0].config.run.steps
-        + sum(plan["snaps"][r.run] for r in b) * snap_each
+        + sum(snapshots(r.run) for r in b)
         + len(b) * run_fixed
         for b, cost in plan["per_batch"]
     ]
     return sum(durations), _makespan(durations, workers)
+
+
+def _snapshot_counts(runs) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per ``record.hessian_at`` value, each run's snapshots and spectra among them."""
+    from repdrift import simulation
+
+    out: dict[str, dict[str, tuple[int, int]]] = {"all": {}, "windows": {}}
+    for r in runs:
+        steps = simulation.schedule_of(r.config).snapshot_steps
+        for at, counts in out.items():
+            cfg = r.config.model_copy(
+                update={"record": r.config.record.model_copy(update={"hessian_at": at})}
+            )
+            counts[r.run] = (len(steps), len(simulation.spectrum_steps(cfg, steps)))
+    return out
 
 
 def project_case(args) -> dict:
@@ -562,7 +592,7 @@ def project_case(args) -> dict:
     # Snapshots: a sample of runs, each timed at its initial parameters (all units active).
     rng = np.random.default_rng(args.seed)
     picks = rng.choice(len(runs), size=min(args.project_snapshots, len(runs)), replace=False)
-    warm, per_run = [], []
+    warm, plain, per_run = [], [], []
     for i in sorted(picks):
         c0 = time.process_time()
         member = simulation.build(runs[int(i)].config)
@@ -570,6 +600,7 @@ def project_case(args) -> dict:
         params = _initial_params(member)
         first = _snapshot_seconds(member, params)
         warm.append(min(_snapshot_seconds(member, params) for _ in range(2)))
+        plain.append(min(_snapshot_seconds(member, params, hessian=False) for _ in range(2)))
         per_run.append(built + first - warm[-1])
         print(
             f"    {runs[int(i)].run} ({member.config.task.kind}, "
@@ -579,40 +610,53 @@ def project_case(args) -> dict:
             flush=True,
         )
     snap_each = float(np.mean(warm))
+    plain_each = float(np.mean(plain))
     run_fixed = float(np.mean(per_run))
-    snaps = {r.run: len(simulation.schedule_of(r.config).snapshot_steps) for r in runs}
-    snap_total = sum(snaps.values())
+    snaps = _snapshot_counts(runs)
+    snap_total = sum(n for n, _ in snaps["all"].values())
+    spectra = {at: sum(k for _, k in counts.values()) for at, counts in snaps.items()}
+
+    def host_cpu_of(at: str) -> float:
+        return spectra[at] * snap_each + (snap_total - spectra[at]) * plain_each
+
     m.stop()
     print(
         f"  snapshots: {snap_total:,} ({snap_total / len(runs):.0f} per run), exact Hessian: "
         f"{snap_each:.2f} s CPU each at initial parameters (mean of {len(warm)} runs, "
-        f"{min(warm):.2f}-{max(warm):.2f} s) → at most {snap_total * snap_each / 3600:,.1f} h "
-        f"CPU; compiling for each run's own shapes {run_fixed:.1f} s CPU per run → "
-        f"{run_fixed * len(runs) / 3600:.1f} h"
+        f"{min(warm):.2f}-{max(warm):.2f} s), without it {plain_each:.3f} s → at most "
+        f"{snap_total * snap_each / 3600:,.1f} h CPU; compiling for each run's own shapes "
+        f"{run_fixed:.1f} s CPU per run → {run_fixed * len(runs) / 3600:.1f} h\n"
+        f"  with record.hessian_at = 'windows' (the spectra the summary columns read): "
+        f"{spectra['windows']:,} spectra ({spectra['windows'] / len(runs):.0f} per run) → "
+        f"{host_cpu_of('windows') / 3600:,.1f} h CPU"
     )
     plan = {"per_batch": per_batch, "snaps": snaps, "run_fixed": run_fixed}
-    if accelerator:
-        # One device trains the batches one after another; the snapshots (NumPy's LAPACK)
-        # and each run's set-up run on the host's cores, beside the training when the
-        # sweep has several workers.
-        host = (snap_total * snap_each + run_fixed * len(runs)) / args.workers
-        rate = run_steps / train_cpu
-        print(
-            f"  projected on {jax_device()}: training {train_cpu / 3600:,.2f} h "
-            f"({rate:,.0f} run-steps/s; one hour needs {run_steps / 3600:,.0f}); snapshots "
-            f"and set-up at initial cost on {args.workers} host cores {host / 3600:,.2f} h; "
-            f"the sweep between {max(train_cpu, host) / 3600:,.2f} h (overlapped) and "
-            f"{(train_cpu + host) / 3600:,.2f} h"
-        )
-    else:
-        cpu0, wall0 = _projection(plan, 0.0, 0.0, args.workers)
-        cpu1, wall1 = _projection(plan, snap_each, run_fixed, args.workers)
-        print(
-            f"  projected: training {cpu0 / 3600:,.1f} h CPU ({run_steps / train_cpu:,.0f} "
-            f"run-steps/s per core), {wall0 / 3600:,.1f} h on {args.workers} cores; with "
-            f"snapshots at initial cost (an upper bound) {cpu1 / 3600:,.1f} h CPU, "
-            f"{wall1 / 3600:,.1f} h on {args.workers} cores"
-        )
+    for at in ("all", "windows"):
+        if accelerator:
+            # One device trains the batches one after another; the snapshots (NumPy's
+            # LAPACK) and each run's set-up run on the host's cores, beside the training
+            # when the sweep has several workers.
+            host = (host_cpu_of(at) + run_fixed * len(runs)) / args.workers
+            rate = run_steps / train_cpu
+            print(
+                f"  projected on {jax_device()}, hessian_at = {at!r}: training "
+                f"{train_cpu / 3600:,.2f} h ({rate:,.0f} run-steps/s; one hour needs "
+                f"{run_steps / 3600:,.0f}); snapshots and set-up at initial cost on "
+                f"{args.workers} host cores {host / 3600:,.2f} h; the sweep between "
+                f"{max(train_cpu, host) / 3600:,.2f} h (overlapped) and "
+                f"{(train_cpu + host) / 3600:,.2f} h"
+            )
+        else:
+            cpu0, wall0 = _projection(plan, 0.0, 0.0, args.workers)
+            cpu1, wall1 = _projection(
+                plan, snap_each, run_fixed, args.workers, plain_each=plain_each, hessian_at=at
+            )
+            print(
+                f"  projected, hessian_at = {at!r}: training {cpu0 / 3600:,.1f} h CPU "
+                f"({run_steps / train_cpu:,.0f} run-steps/s per core), {wall0 / 3600:,.1f} h on "
+                f"{args.workers} cores; with snapshots at initial cost (an upper bound) "
+                f"{cpu1 / 3600:,.1f} h CPU, {wall1 / 3600:,.1f} h on {args.workers} cores"
+            )
     print(f"  measured in {m.cpu:.0f} s CPU, {m.wall:.0f} s wall ({m.load})")
     return plan
 
@@ -849,13 +893,19 @@ def main() -> None:
             if "project" in results:
                 plan = results["project"]
                 each = trained_snapshot_cost(root / "full", runs, args.project_snapshots, args.seed)
-                cpu, wall = _projection(plan, each, plan["run_fixed"], args.workers)
                 print(
                     f"\n  exact Hessian on the final parameters of {args.project_snapshots} "
                     f"{args.preset} runs: {each:.3f} s CPU each → projected {PAPER} with "
-                    f"snapshots at that cost: {cpu / 3600:,.1f} h CPU, {wall / 3600:,.1f} h on "
-                    f"{args.workers} cores"
+                    f"snapshots at that cost:"
                 )
+                for at in ("all", "windows"):
+                    cpu, wall = _projection(
+                        plan, each, plan["run_fixed"], args.workers, hessian_at=at
+                    )
+                    print(
+                        f"    hessian_at = {at!r}: {cpu / 3600:,.1f} h CPU, "
+                        f"{wall / 3600:,.1f} h on {args.workers} cores"
+                    )
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -261,3 +261,39 @@ def test_sweep_workers_share_a_gpu_unless_told_how_to_take_its_memory(monkeypatc
     monkeypatch.setenv("XLA_CLIENT_MEM_FRACTION", ".2")  # the user's choice stands
     assert not cores.share_accelerator()
     assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in os.environ
+
+
+def test_hessian_at_windows_computes_the_spectra_the_summary_reads_and_nothing_else(tmp_path):
+    from repdrift.sweep import summary
+
+    common = [
+        "run.steps=2000",
+        "record.hessian='exact'",
+        "record.snapshots=6",
+        "record.linear_snapshots=20",
+        "learner.update_noise=0.02",
+    ]
+    full = repdrift.simulate(_cfg(*common), tmp_path / "all")
+    win = repdrift.simulate(_cfg(*common, "record.hessian_at='windows'"), tmp_path / "win")
+    # training and the other snapshot metrics are untouched
+    np.testing.assert_array_equal(full.metrics["loss"].values, win.metrics["loss"].values)
+    np.testing.assert_array_equal(full.snapshots["W1"].values, win.snapshots["W1"].values)
+    steps = full.snapshots["step"].values
+    mask = summary.hessian_window_mask(steps)
+    assert 0 < mask.sum() < steps.size
+    for name in simulation.HESSIAN_METRICS:
+        got = win.snapshots[name].values.astype(float)
+        want = full.snapshots[name].values.astype(float)
+        np.testing.assert_array_equal(got[mask], want[mask])
+        assert np.isnan(got[~mask]).all()
+    a, b = summary.summarise_run(full), summary.summarise_run(win)
+    for name in ("eig_sum", "eig_max", "eig_nonzero"):
+        assert np.isfinite(a[name]) and a[name] == b[name]
+    # stopped between snapshots and resumed, it stores the same snapshots
+    cfg = _cfg(*common, "record.hessian_at='windows'")
+    repdrift.simulate(cfg, tmp_path / "part", stop_after=700)
+    resumed = repdrift.resume(tmp_path / "part")
+    for name in ("step", *simulation.HESSIAN_METRICS):
+        np.testing.assert_array_equal(
+            resumed.snapshots[name].values.astype(float), win.snapshots[name].values.astype(float)
+        )

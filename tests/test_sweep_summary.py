@@ -151,3 +151,62 @@ def test_si_columns_are_the_first_and_last_defined_mean_si_of_place_units():
 )
 def test_included_mirrors_collectors_filter(status, log_loss, kept):
     assert summary.included(status, log_loss) is kept
+
+
+def _eig_columns(snap_steps, trace, top, nonzero) -> dict:
+    keep = np.isfinite(trace)
+    steps = np.arange(0, int(snap_steps[-1]) + 1, max(1, int(snap_steps[-1]) // 200))
+    flat = np.ones(steps.size)
+    got = summary_columns(
+        steps, flat, flat, flat, snap_steps[keep], trace[keep], top[keep], nonzero[keep]
+    )
+    return {k: got[k] for k in ("eig_sum", "eig_max", "eig_nonzero")}
+
+
+def test_hessian_window_mask_on_table2s_schedule_is_the_originals_two_windows():
+    # table2: 10^7 steps, 20 log-spaced and 101 evenly spaced snapshots. Its windows are
+    # the original's Hessian records 0..9 and 90..99 of 0..100 (steps k·10^5), plus the
+    # last: 21 snapshots, each on its own grid point.
+    from repdrift import config, simulation
+
+    cfg = config.load_config(
+        preset="sweep-member",
+        overrides=["record.snapshots=20", "record.linear_snapshots=100"],
+        steps=10_000_000,
+    )
+    steps = simulation.schedule_of(cfg).snapshot_steps
+    mask = summary.hessian_window_mask(steps)
+    expected = np.r_[np.arange(0, 10), np.arange(90, 101)] * 100_000
+    np.testing.assert_array_equal(steps[mask], expected)
+
+
+@pytest.mark.parametrize(
+    "snap_steps",
+    [
+        np.unique(np.r_[0, np.geomspace(1, 10**6, 12).round()]).astype(int),  # log only
+        np.unique(np.r_[np.linspace(0, 12_345, 31).round(), [7, 50, 300]]).astype(int),
+        np.unique(
+            np.r_[0, np.geomspace(1, 999_999, 20).round(), np.linspace(0, 999_999, 101).round()]
+        ).astype(int),
+    ],
+    ids=["log-only", "uneven-last", "log-and-linear"],
+)
+def test_spectra_at_the_window_mask_alone_give_the_same_eig_columns(snap_steps):
+    # Any values at the snapshots the mask leaves out must not change the columns: NaN
+    # there (what record.hessian_at = "windows" stores) gives the columns of all of them.
+    rng = np.random.default_rng(len(snap_steps))
+    trace = rng.uniform(1, 5, snap_steps.size)
+    top = rng.uniform(0.5, 2, snap_steps.size)
+    nonzero = rng.uniform(0, 1, snap_steps.size)
+    mask = summary.hessian_window_mask(snap_steps)
+    assert 0 < mask.sum() < snap_steps.size
+    full = _eig_columns(snap_steps, trace, top, nonzero)
+    hole = np.where(mask, 1.0, np.nan)
+    windowed = _eig_columns(snap_steps, trace * hole, top * hole, nonzero * hole)
+    assert windowed == full
+    # and the mask is not larger than it need be: leaving out any one masked snapshot
+    # (but the last, which fixes the grid) changes some column
+    for i in np.flatnonzero(mask)[:-1]:
+        fewer = hole.copy()
+        fewer[i] = np.nan
+        assert _eig_columns(snap_steps, trace * fewer, top * fewer, nonzero * fewer) != full

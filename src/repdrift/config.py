@@ -193,6 +193,14 @@ class RecordConfig(BaseModel):
         Literal["none", "gauss_newton", "exact"],
         Field(description="Hessian spectrum summaries at snapshots"),
     ] = "none"
+    hessian_at: Annotated[
+        Literal["all", "windows"],
+        Field(
+            description="snapshots with a Hessian spectrum: 'all', or 'windows': only those "
+            "the sweep summary's eig_* columns read (first and last tenth of the run; "
+            "21 of table2's 119, the same columns; NaN at the others)"
+        ),
+    ] = "all"
 
 
 #: The longest run. The engine counts steps in int32 (limit 2^31 − 1 ≈ 2.147·10^9); the

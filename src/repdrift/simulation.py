@@ -251,8 +251,22 @@ def track_range(config: Config, dataset: tasks.Dataset) -> tuple[float, float]:
     return (float(pos.min()), float(pos.max()))
 
 
+#: The Hessian summaries of a snapshot (with ``record.hessian``), NaN where not computed.
+HESSIAN_METRICS = (
+    "hessian_trace",
+    "hessian_max",
+    "hessian_log_sum",
+    "hessian_n_nonzero",
+    "hessian_fraction_nonzero",
+)
+
+
 def snapshot_metrics(
-    config: Config, dataset: tasks.Dataset, params: dict[str, np.ndarray]
+    config: Config,
+    dataset: tasks.Dataset,
+    params: dict[str, np.ndarray],
+    *,
+    hessian: bool = True,
 ) -> dict[str, np.ndarray]:
     """Rate maps, SI and (if configured) Hessian summaries of one network snapshot.
 
@@ -266,7 +280,9 @@ def snapshot_metrics(
       > ``record.si_threshold`` (0.01 bits), what the paper's Fig. 2C plots; with
       ``place_units`` (their count) and ``place_units_fraction`` (of all units);
     * with ``record.hessian``: ``hessian_trace``, ``hessian_max``, ``hessian_log_sum``,
-      ``hessian_n_nonzero``, ``hessian_fraction_nonzero`` (:mod:`repdrift.metrics.hessian`).
+      ``hessian_n_nonzero``, ``hessian_fraction_nonzero`` (:mod:`repdrift.metrics.hessian`;
+      :data:`HESSIAN_METRICS`), all NaN with ``hessian=False`` (a snapshot that
+      ``record.hessian_at = "windows"`` skips).
     """
     from repdrift import network
     from repdrift.metrics import sparsity
@@ -297,8 +313,27 @@ def snapshot_metrics(
         out["place_units"] = np.asarray(place.sum())
         out["place_units_fraction"] = np.asarray(place.mean())
     if config.record.hessian != "none":
-        out.update(_hessian_metrics(config, dataset, params))
+        if hessian:
+            out.update(_hessian_metrics(config, dataset, params))
+        else:
+            out.update({name: np.asarray(np.nan) for name in HESSIAN_METRICS})
     return out
+
+
+def spectrum_steps(config: Config, snapshot_steps: np.ndarray) -> np.ndarray:
+    """The snapshot steps at which a run computes its Hessian spectrum: none without
+    ``record.hessian``, all with ``record.hessian_at = "all"``, and with ``"windows"``
+    those the sweep summary's Hessian columns read
+    (:func:`repdrift.sweep.summary.hessian_window_mask`)."""
+    steps = np.asarray(snapshot_steps)
+    rc = config.record
+    if rc.hessian == "none" or not is_network(config):
+        return steps[:0]
+    if rc.hessian_at == "windows":
+        from repdrift.sweep.summary import hessian_window_mask
+
+        return steps[hessian_window_mask(steps)]
+    return steps
 
 
 def _mean(values: np.ndarray) -> np.ndarray:
@@ -318,13 +353,14 @@ def _hessian_metrics(config: Config, dataset: tasks.Dataset, params) -> dict[str
     else:
         ev = hessian.gauss_newton_eigenvalues(p64, np.asarray(dataset.inputs), act=act)
     summary = hessian.hessian_summary(ev)
-    return {
-        "hessian_trace": np.asarray(summary.trace),
-        "hessian_max": np.asarray(summary.max),
-        "hessian_log_sum": np.asarray(summary.log_sum),
-        "hessian_n_nonzero": np.asarray(summary.n_nonzero),
-        "hessian_fraction_nonzero": np.asarray(summary.fraction_nonzero),
-    }
+    values = (
+        summary.trace,
+        summary.max,
+        summary.log_sum,
+        summary.n_nonzero,
+        summary.fraction_nonzero,
+    )
+    return {name: np.asarray(v) for name, v in zip(HESSIAN_METRICS, values, strict=True)}
 
 
 # ------------------------------------------------------------------------- the record
@@ -339,6 +375,10 @@ class Recorder:
         self.records: dict[str, list[np.ndarray]] = {}
         self.snap_steps: list[int] = []
         self.snaps: list[dict[str, np.ndarray]] = []
+        #: Snapshot steps with a Hessian spectrum.
+        self.hessian_steps = frozenset(
+            spectrum_steps(member.config, member.schedule.snapshot_steps).tolist()
+        )
 
     @classmethod
     def restore(cls, member: Member, metrics: xr.Dataset, snapshots: xr.Dataset) -> Recorder:
@@ -370,7 +410,8 @@ class Recorder:
         m = self.member
         entry = {k: np.array(v) for k, v in snapshot.items()}
         if m.dataset is not None:
-            entry.update(snapshot_metrics(m.config, m.dataset, entry))
+            spectrum = step in self.hessian_steps
+            entry.update(snapshot_metrics(m.config, m.dataset, entry, hessian=spectrum))
         else:
             data = jax.tree_util.tree_map(np.asarray, m.data)
             entry.update(m.model.snapshot_metrics(entry, data))

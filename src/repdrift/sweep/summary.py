@@ -97,6 +97,38 @@ def _first(values: np.ndarray) -> float:
     return float(np.mean(values[:WINDOW]))
 
 
+def hessian_window_mask(snapshot_steps: np.ndarray) -> np.ndarray:
+    """Which snapshots the Hessian columns (``eig_sum``, ``eig_max``, ``eig_nonzero``) read.
+
+    Those columns resample the Hessian summaries onto :data:`HESSIAN_RECORDS` evenly spaced
+    points from step 0 to the last snapshot and average the first and the last
+    :data:`WINDOW` before the final one (:func:`summary_columns`). A resampled point is
+    the linear interpolation between the snapshots just below and just above it (the
+    snapshot itself where one falls on it), so those snapshots, with the last, are all the
+    columns need: with spectra at them alone, the columns are equal to those from spectra
+    at every snapshot. ``table2``'s schedule (20 log-spaced and 101 evenly spaced
+    snapshots, 119 distinct steps) needs 21 of them. Used by ``record.hessian_at = "windows"``.
+
+    Args:
+        snapshot_steps: ``(snapshots,)`` increasing steps, the last the run's last.
+
+    Returns:
+        ``(snapshots,)`` boolean mask.
+    """
+    steps = np.asarray(snapshot_steps, float)
+    mask = np.zeros(steps.shape, bool)
+    if steps.size == 0:
+        return mask
+    grid = np.linspace(0.0, steps[-1], HESSIAN_RECORDS)
+    read = np.r_[grid[:WINDOW], grid[-(WINDOW + 1) : -1]]
+    below = np.searchsorted(steps, read, side="right") - 1
+    above = np.searchsorted(steps, read, side="left")
+    mask[below[below >= 0]] = True
+    mask[above[above < steps.size]] = True
+    mask[-1] = True
+    return mask
+
+
 def _ratio(a: float, b: float) -> float:
     return a / b if b != 0 and math.isfinite(a) and math.isfinite(b) else math.nan
 
