@@ -208,10 +208,16 @@ def test_an_interrupted_reproduction_stops_and_continues(tmp_path):
     import time
 
     out = tmp_path / "repro"
+    # Ctrl-C's default action in the child even where this test runs as a background job
+    # of a non-interactive shell (which starts it, and so the child, with SIGINT ignored).
+    start = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from repdrift.cli import main; main(sys.argv[1:])"
+    )
     cmd = [
         sys.executable,
-        "-m",
-        "repdrift",
+        "-c",
+        start,
         "reproduce",
         "fig5",
         "--scale",
