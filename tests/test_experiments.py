@@ -191,6 +191,19 @@ def test_resample_is_linear_in_the_step_and_normalised():
     assert tenth == pytest.approx(grid / grid[:10].mean())
 
 
+def test_resample_leaves_a_gap_where_values_are_missing():
+    # record.hessian_at = "windows": spectra at the start and the end of the run only
+    steps = np.array([0.0, 5.0, 20.0, 80.0, 90.0, 100.0])
+    values = np.array([2.0, 2.0, np.nan, np.nan, 1.0, 1.0])
+    raw = sweep_runs.resample(steps, values, points=11, normalise="none")
+    np.testing.assert_array_equal(raw[[0, 9, 10]], [2.0, 1.0, 1.0])
+    assert np.isnan(raw[1:9]).all()  # t = 10 .. 80: beside a missing value, no line drawn
+    # the first tenth's mean is over its points that have a value (t ≤ 5: all 2.0)
+    tenth = sweep_runs.resample(steps, values, points=100, normalise="first_tenth")
+    assert tenth[0] == 1.0 and tenth[-1] == 0.5
+    assert np.isnan(tenth[6:80]).all()
+
+
 def test_group_stats_over_included_runs_and_successful_fits():
     table = pd.DataFrame(
         {

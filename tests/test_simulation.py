@@ -273,8 +273,8 @@ def test_hessian_at_windows_computes_the_spectra_the_summary_reads_and_nothing_e
         "record.linear_snapshots=20",
         "learner.update_noise=0.02",
     ]
-    full = repdrift.simulate(_cfg(*common), tmp_path / "all")
-    win = repdrift.simulate(_cfg(*common, "record.hessian_at='windows'"), tmp_path / "win")
+    full = repdrift.simulate(_cfg(*common), tmp_path / "runs" / "all")
+    win = repdrift.simulate(_cfg(*common, "record.hessian_at='windows'"), tmp_path / "runs" / "win")
     # training and the other snapshot metrics are untouched
     np.testing.assert_array_equal(full.metrics["loss"].values, win.metrics["loss"].values)
     np.testing.assert_array_equal(full.snapshots["W1"].values, win.snapshots["W1"].values)
@@ -289,6 +289,17 @@ def test_hessian_at_windows_computes_the_spectra_the_summary_reads_and_nothing_e
     a, b = summary.summarise_run(full), summary.summarise_run(win)
     for name in ("eig_sum", "eig_max", "eig_nonzero"):
         assert np.isfinite(a[name]) and a[name] == b[name]
+    # the sweep figures' time courses draw no line across the gap
+    import pandas as pd
+
+    from repdrift.experiments import sweep_runs
+
+    table = pd.DataFrame({"run": ["all", "win"], "group": ["g", "g"], "status": "complete"})
+    courses = sweep_runs.time_courses(tmp_path, table, (), ("hessian_trace",))
+    c_all, c_win = (courses[courses["run"] == r]["value"].to_numpy() for r in ("all", "win"))
+    assert np.isfinite(c_all).all()
+    assert np.isnan(c_win[40:60]).all()
+    np.testing.assert_allclose(c_win[[0, -1]], c_all[[0, -1]])
     # stopped between snapshots and resumed, it stores the same snapshots
     cfg = _cfg(*common, "record.hessian_at='windows'")
     repdrift.simulate(cfg, tmp_path / "part", stop_after=700)

@@ -46,7 +46,9 @@ def resample(
     steps: np.ndarray, values: np.ndarray, points: int = POINTS, normalise: str = "start"
 ) -> np.ndarray:
     """``values`` at ``t/T = linspace(0, 1, points)`` (linear in the step), normalised as
-    ``normalise`` says (:data:`NORMALISATIONS`; NaN where the divisor is 0)."""
+    ``normalise`` says (:data:`NORMALISATIONS`; NaN where the divisor is 0). A point next
+    to a NaN value is NaN (a gap), except where it falls on a finite value; the first
+    tenth's mean is over its finite points."""
     if normalise not in NORMALISATIONS:
         raise ValueError(f"normalise must be one of {NORMALISATIONS}, got {normalise!r}")
     steps = np.asarray(steps, float)
@@ -55,7 +57,12 @@ def resample(
     out = np.interp(grid, steps, values)
     if normalise == "none":
         return out
-    divisor = values[0] if normalise == "start" else float(np.mean(out[: max(1, points // 10)]))
+    if normalise == "start":
+        divisor = values[0]
+    else:
+        head = out[: max(1, points // 10)]
+        head = head[np.isfinite(head)]
+        divisor = float(np.mean(head)) if head.size else np.nan
     return out / divisor if divisor != 0 else np.full(points, np.nan)
 
 
@@ -80,7 +87,7 @@ def time_courses(
     first tenth of the run (as the tables' ``eig_sum``, ``eig_max``), and
     ``hessian_fraction_nonzero``, kept absolute as the tables keep ``eig_nonzero``.
     """
-    from repdrift.simulation import open_run
+    from repdrift.simulation import HESSIAN_METRICS, open_run
 
     frames = []
     t = np.linspace(0.0, 1.0, POINTS)
@@ -99,6 +106,9 @@ def time_courses(
             finite = np.isfinite(values)
             if finite.sum() < 2:
                 continue
+            if metric in HESSIAN_METRICS and run.config.record.hessian_at == "windows":
+                # spectra in the summary's two windows only: no line across the gap
+                finite = np.ones_like(finite)
             course = resample(
                 steps[finite], values[finite], normalise=_NORMALISE.get(metric, "start")
             )
