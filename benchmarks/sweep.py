@@ -3,6 +3,7 @@
     python benchmarks/sweep.py [--sample 36] [--seed 0] [--only sample project device]
                                [--full [--workers 2] [--keep DIR]] [--blas-threads N]
                                [--batch-size 32] [--device-sample 0] [--device-workers N]
+                               [--snapshot-threads T]
 
 Three measurements, each printed with the CPU time (process + children: the headline on a
 shared machine), the wall-clock time beside it, and the load of the machine meanwhile (the
@@ -57,7 +58,8 @@ shared machine), the wall-clock time beside it, and the load of the machine mean
            set-up on the host's ``--workers`` cores (overlapped, or one after the other).
   device   (``--only device``) the same runs — every run of ``--preset``, or a stratified
            sample of ``--device-sample`` — as one sweep on JAX's default device (a GPU
-           where JAX has one; ``--device-workers`` workers sharing it) and as another on
+           where JAX has one; ``--device-workers`` workers sharing it, each measuring
+           its snapshots in ``--snapshot-threads`` threads) and as another on
            the CPU (``JAX_PLATFORMS=cpu``, ``--workers`` workers), both with
            ``--batch-size``, each through ``repdrift sweep resume`` in a subprocess:
            wall and CPU time of each, then ``repdrift sweep compare`` of the two (the same
@@ -713,21 +715,22 @@ def device_case(args, runs, text: str, root: Path) -> dict:
         print("  (no accelerator here: both sweeps run on the CPU)")
     out = {}
     legs = (
-        ("device", {}, args.device_workers),
-        ("cpu", {"JAX_PLATFORMS": "cpu"}, args.workers),
+        ("device", {}, args.device_workers, args.snapshot_threads),
+        ("cpu", {"JAX_PLATFORMS": "cpu"}, args.workers, 1),
     )
-    for label, env, workers in legs:
+    for label, env, workers, threads in legs:
         path = root / label
         directory.create(
             path, name=f"{args.preset}-{label}", spec_text=text, runs=sample, batches=batches
         )
         command = [*_repdrift_command(), "sweep", "resume", str(path), "--quiet"]
-        command += ["--workers", str(workers)]
+        command += ["--workers", str(workers), "--snapshot-threads", str(threads)]
         m = Meter()
         proc = subprocess.run(command, env={**os.environ, **env}, check=False)
         m.stop()
         print(
-            f"  {label:6s} {workers:3d} workers: {m.wall:8.1f} s wall, {m.cpu:8.1f} s CPU; "
+            f"  {label:6s} {workers:3d} workers × {threads} snapshot threads: {m.wall:8.1f} s "
+            f"wall, {m.cpu:8.1f} s CPU; "
             f"{_rate(run_steps, m.wall):12,.0f} run-steps per wall-second"
             + (f"; exit status {proc.returncode}" if proc.returncode else "")
         )
@@ -842,6 +845,13 @@ def main() -> None:
         type=int,
         default=None,
         help="workers of the device case's sweep on the default device (--workers)",
+    )
+    parser.add_argument(
+        "--snapshot-threads",
+        type=int,
+        default=1,
+        help="snapshot threads of each worker of the device case's sweep on the default "
+        "device (1; the CPU leg uses 1)",
     )
     parser.add_argument(
         "--blas-threads", type=int, default=None, help="OPENBLAS_NUM_THREADS etc. (unset)"

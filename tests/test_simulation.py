@@ -119,6 +119,23 @@ def test_a_run_in_a_padded_batch_equals_the_run_alone(tmp_path):
         )
 
 
+def test_snapshots_measured_in_threads_are_the_same_records(tmp_path):
+    # a batch's snapshots (exact Hessian spectra) measured by 3 threads at once, and in turn
+    configs = [
+        _cfg(f"run.seed={i}", "record.hessian='exact'", "learner.update_noise=0.03")
+        for i in range(4)
+    ]
+    one = simulation.simulate_batch(configs, [tmp_path / f"one{i}" for i in range(4)])
+    three = simulation.simulate_batch(
+        configs, [tmp_path / f"three{i}" for i in range(4)], snapshot_threads=3
+    )
+    for a, b in zip(one, three, strict=True):
+        assert a.snapshots.sizes["step"] == 3 and "hessian_trace" in a.snapshots
+        assert a.snapshots.equals(b.snapshots) and a.metrics.equals(b.metrics)
+    with pytest.raises(ValueError, match="snapshot_threads"):
+        simulation.simulate_batch(configs, [tmp_path / "x"] * 4, snapshot_threads=0)
+
+
 def test_giving_back_compiled_programs_changes_no_record(tmp_path):
     from repdrift.cores import release_compiled
 

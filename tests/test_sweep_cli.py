@@ -132,6 +132,13 @@ def test_bad_worker_count_is_a_usage_error(tmp_path, capsys):
     )
     assert code == 2
     assert_one_error_line(err, "--workers")
+    code, _, err = run_cli(
+        ["sweep", str(spec_file), "--out", str(tmp_path / "s"), "--snapshot-threads", "0"],
+        capsys,
+    )
+    assert code == 2
+    assert_one_error_line(err, "--snapshot-threads")
+    assert not (tmp_path / "s").exists()
 
 
 def test_inspect_of_a_created_sweep_lists_its_pending_runs(tmp_path, capsys):

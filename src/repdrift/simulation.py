@@ -33,6 +33,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -405,8 +406,16 @@ class Recorder:
                 self.records.setdefault(k, []).append(np.asarray(v)[new])
 
     def add_snapshot(self, step: int, snapshot: dict[str, np.ndarray]) -> None:
+        self.append_snapshot(step, self.measure_snapshot(step, snapshot))
+
+    def measure_snapshot(
+        self, step: int, snapshot: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray] | None:
+        """The snapshot with its measurements (``None``: the step is held already). Reads
+        nothing that changes while a batch trains, so the runs of a batch may be measured
+        in threads at once (:func:`simulate_batch`'s ``snapshot_threads``)."""
         if self.snap_steps and self.snap_steps[-1] == step:
-            return
+            return None
         m = self.member
         entry = {k: np.array(v) for k, v in snapshot.items()}
         if m.dataset is not None:
@@ -415,6 +424,11 @@ class Recorder:
         else:
             data = jax.tree_util.tree_map(np.asarray, m.data)
             entry.update(m.model.snapshot_metrics(entry, data))
+        return entry
+
+    def append_snapshot(self, step: int, entry: dict[str, np.ndarray] | None) -> None:
+        if entry is None or (self.snap_steps and self.snap_steps[-1] == step):
+            return
         self.snap_steps.append(step)
         self.snaps.append(entry)
 
@@ -713,17 +727,35 @@ def _prune(slots: Sequence[_Slot]) -> None:
         store.prune_generations(slot.path, slot.status.generation)
 
 
+def _measure_snapshots(
+    pending: list[tuple[_Slot, dict[str, np.ndarray]]], step: int, pool: Executor | None
+) -> None:
+    """Measure the batch's snapshots at ``step`` (in ``pool``'s threads, or in turn) and
+    append each to its run's record, in the batch's order either way."""
+
+    def measure(item):
+        slot, snap = item
+        return slot.recorder.measure_snapshot(step, snap)
+
+    entries = pool.map(measure, pending) if pool is not None else map(measure, pending)
+    for (slot, _), entry in zip(pending, entries, strict=True):
+        slot.recorder.append_snapshot(step, entry)
+
+
 def _drive(
     slots: list[_Slot],
     states: list[RunState],
     progress: ProgressFn | None,
     stop_after: int | None,
     release: bool = False,
+    snapshot_threads: int = 1,
 ) -> None:
     """Train the slots' runs together from ``states`` (all at one step), storing as it goes.
 
     ``release``: give back what setting the batch up compiled before training
-    (:func:`repdrift.cores.release_compiled`).
+    (:func:`repdrift.cores.release_compiled`). ``snapshot_threads``: threads measuring
+    the runs' snapshots at once (rate maps, SI, Hessian spectra: NumPy's LAPACK releases
+    the GIL); the records are the same with any number.
     """
     members = [slot.member for slot in slots]
     first = members[0]
@@ -750,11 +782,13 @@ def _drive(
 
     last_save = time.monotonic()
     first_chunk = True
+    pool = ThreadPoolExecutor(snapshot_threads) if snapshot_threads > 1 and len(slots) > 1 else None
     try:
         for chunk in engine.iterate(spec, state, batch, schedule, stop=stop):
             state = chunk.state
             step = int(state.step)
             snapshot_params = None
+            pending: list[tuple[_Slot, dict[str, np.ndarray]]] = []
             for i, slot in enumerate(slots):
                 if slot.stopped:
                     continue
@@ -781,7 +815,9 @@ def _drive(
                         slot.member,
                     )
                     snap = slot.member.model.snapshot(run_state.model)
-                    slot.recorder.add_snapshot(step, {k: np.asarray(v) for k, v in snap.items()})
+                    pending.append((slot, {k: np.asarray(v) for k, v in snap.items()}))
+            if pending:
+                _measure_snapshots(pending, step, pool)
             if progress is not None:
                 live = [s.recorder for s in slots if not s.stopped] or [slots[0].recorder]
                 shown = {}
@@ -802,6 +838,9 @@ def _drive(
         # Ctrl-C: keep everything measured so far (resume continues from here).
         _save_partial(slots, state)
         raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
     done = int(state.step) >= total or all(slot.stopped for slot in slots)
     if done:
         save_all(state, final=True)
@@ -840,6 +879,7 @@ def simulate_batch(
     stop_after: int | None = None,
     reopen: bool = True,
     release: bool = False,
+    snapshot_threads: int = 1,
 ) -> list[Run] | list[Path]:
     """Run configurations with equal :func:`batch_key` together; store each in ``outs[i]``.
 
@@ -850,8 +890,13 @@ def simulate_batch(
     Returns the stored runs, reopened; with ``reopen=False`` only their paths (a sweep
     summarises its runs itself and would read each twice). ``release=True`` gives back
     the memory of what setting the batch up compiled, before training (a sweep worker:
-    :func:`repdrift.cores.release_compiled`).
+    :func:`repdrift.cores.release_compiled`). ``snapshot_threads``: threads measuring the
+    runs' snapshots at once (the exact Hessian spectra are most of a batch's host work;
+    with an accelerator training, give the host's spare cores); the same records with any
+    number.
     """
+    if snapshot_threads < 1:
+        raise ValueError(f"snapshot_threads must be at least 1, got {snapshot_threads}")
     if len(configs) != len(outs) or not configs:
         raise ValueError("give one output directory per configuration (at least one)")
     _check_batch(configs)
@@ -870,7 +915,14 @@ def simulate_batch(
     with contextlib.ExitStack() as stack, numerics(members[0].config):
         for path in paths:
             stack.enter_context(store.hold(path))
-        _drive(slots, [_initial_state(m) for m in members], progress, stop_after, release)
+        _drive(
+            slots,
+            [_initial_state(m) for m in members],
+            progress,
+            stop_after,
+            release,
+            snapshot_threads,
+        )
     return [open_run(p) for p in paths] if reopen else paths
 
 
@@ -920,13 +972,16 @@ def resume_batch(
     stop_after: int | None = None,
     reopen: bool = True,
     release: bool = False,
+    snapshot_threads: int = 1,
 ) -> list[Run] | list[Path]:
     """Continue stopped runs to exactly the records uninterrupted runs give.
 
     Finished runs (``complete``, ``diverged``, ``silent``) are returned as they are. Runs
-    are continued together in groups of equal :func:`batch_key` and step. ``reopen`` and
-    ``release`` as in :func:`simulate_batch`.
+    are continued together in groups of equal :func:`batch_key` and step. ``reopen``,
+    ``release`` and ``snapshot_threads`` as in :func:`simulate_batch`.
     """
+    if snapshot_threads < 1:
+        raise ValueError(f"snapshot_threads must be at least 1, got {snapshot_threads}")
     paths = [Path(p) for p in paths]
     pending = [(p, _resume_slot(p)) for p in paths]
     groups: dict[tuple, list[tuple[_Slot, RunState]]] = {}
@@ -944,7 +999,7 @@ def resume_batch(
             for slot in slots:
                 slot.status = store.Status("running", *_status_tail(slot.status))
                 store.write_status(slot.path, slot.status)
-            _drive(slots, [st for _, st in items], progress, stop_after, release)
+            _drive(slots, [st for _, st in items], progress, stop_after, release, snapshot_threads)
     return [open_run(p) for p in paths] if reopen else paths
 
 

@@ -74,7 +74,7 @@ def run(
     **options: Any,
 ):
     """Create (or reopen) the sweep and run it; options (``workers``, ``scheduler``,
-    ``progress``) as :func:`.executor.run_sweep`."""
+    ``progress``, ``snapshot_threads``) as :func:`.executor.run_sweep`."""
     from repdrift.sweep.executor import connected, run_sweep
 
     with connected(options.pop("scheduler", None)) as client:  # before anything is written

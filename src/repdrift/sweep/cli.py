@@ -3,8 +3,9 @@
 ::
 
     repdrift sweep SPEC --out DIR [--workers N] [--scheduler ADDRESS] [--set path=value]...
+                   [--snapshot-threads T]
     repdrift sweep --preset NAME --out DIR
-    repdrift sweep resume DIR
+    repdrift sweep resume DIR [--workers N] [--scheduler ADDRESS] [--snapshot-threads T]
     repdrift sweep inspect DIR [--json]
     repdrift sweep compare DIR_A DIR_B [--alpha A] [--min-runs N] [--json]
     repdrift sweep presets
@@ -92,18 +93,19 @@ def _progress_bar(quiet: bool):
     return bar, update
 
 
-def _execute(sweep, *, workers, scheduler, quiet) -> None:
+def _execute(sweep, *, workers, scheduler, quiet, snapshot_threads=1) -> None:
     from repdrift.sweep.executor import run_sweep
     from repdrift.sweep.table import STATUSES
 
     bar, update = _progress_bar(quiet)
     started = time.monotonic()
     try:
+        options = {"workers": workers, "scheduler": scheduler, "snapshot_threads": snapshot_threads}
         if bar is None:
-            result = run_sweep(sweep, workers=workers, scheduler=scheduler)
+            result = run_sweep(sweep, **options)
         else:
             with bar:
-                result = run_sweep(sweep, workers=workers, scheduler=scheduler, progress=update)
+                result = run_sweep(sweep, progress=update, **options)
     except KeyboardInterrupt:
         err_console.print(
             f"repdrift: interrupted; `repdrift sweep resume {sweep.path}` continues the sweep",
@@ -145,6 +147,14 @@ def run_command(
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")
     ] = None,
+    snapshot_threads: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="threads of each worker measuring its runs' snapshots (Hessian spectra) at "
+            "once; with a GPU training, workers x threads up to the host's cores",
+        ),
+    ] = 1,
     batch_size: Annotated[
         int, typer.Option(min=1, help="most runs per batch (fixed when the sweep is created)")
     ] = 32,
@@ -171,7 +181,13 @@ def run_command(
                 f"sweep {sweep.name!r}: {len(sweep.runs):,} runs into {sweep.path}",
                 markup=False,
             )
-        _execute(sweep, workers=workers, scheduler=client, quiet=quiet)
+        _execute(
+            sweep,
+            workers=workers,
+            scheduler=client,
+            quiet=quiet,
+            snapshot_threads=snapshot_threads,
+        )
 
 
 @app.command("resume")
@@ -183,6 +199,14 @@ def resume_command(
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")
     ] = None,
+    snapshot_threads: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="threads of each worker measuring its runs' snapshots (Hessian spectra) at "
+            "once; with a GPU training, workers x threads up to the host's cores",
+        ),
+    ] = 1,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
     """Finish a stopped sweep: stopped runs continue, finished runs are not run again."""
@@ -191,7 +215,13 @@ def resume_command(
 
     sweep = open_sweep(sweep_dir)
     with connected(scheduler) as client:
-        _execute(sweep, workers=workers, scheduler=client, quiet=quiet)
+        _execute(
+            sweep,
+            workers=workers,
+            scheduler=client,
+            quiet=quiet,
+            snapshot_threads=snapshot_threads,
+        )
 
 
 def _fmt(value) -> str:

@@ -111,13 +111,16 @@ def run_batch(
     items: Sequence[tuple[str, dict[str, Any]]],
     *,
     progress: ProgressFn | None = None,
+    snapshot_threads: int = 1,
 ) -> list[tuple[str, str]]:
     """Run, continue or leave alone each run of a batch; write their summaries.
 
     Returns ``(run id, status)`` per run. Runs that never trained (no directory yet, or
     one set up by an attempt killed before its first checkpoint) are started together;
     stopped runs are continued from their checkpoints; finished runs are not run again.
-    Summaries are written for every finished run that lacks one.
+    Summaries are written for every finished run that lacks one. ``snapshot_threads``:
+    threads measuring the batch's snapshots at once
+    (:func:`repdrift.simulation.simulate_batch`).
 
     What the batch compiled is given back twice, after its set-up and at its end
     (:func:`repdrift.cores.release_compiled`): a worker process otherwise keeps every
@@ -162,10 +165,15 @@ def run_batch(
             progress=progress,
             reopen=False,
             release=True,
+            snapshot_threads=snapshot_threads,
         )
     if stopped:
         simulation.resume_batch(
-            [paths[r] for r in stopped], progress=progress, reopen=False, release=True
+            [paths[r] for r in stopped],
+            progress=progress,
+            reopen=False,
+            release=True,
+            snapshot_threads=snapshot_threads,
         )
     results = []
     for rid, path in paths.items():
@@ -272,14 +280,16 @@ def _worker_progress(batch_index: int) -> ProgressFn:
     return report
 
 
-def _run_batch_task(sweep_path: str, batch_index: int, items) -> list[tuple[str, str]]:
+def _run_batch_task(
+    sweep_path: str, batch_index: int, items, snapshot_threads: int = 1
+) -> list[tuple[str, str]]:
     """The task a local or Dask worker runs for one batch."""
     from repdrift.cores import cache_compiled, use_cores
 
     use_cores(1)  # a Dask worker's first batch starts its backend with a one-thread pool
     cache_compiled()
     progress = _worker_progress(batch_index) if _WORKER else None
-    return run_batch(sweep_path, items, progress=progress)
+    return run_batch(sweep_path, items, progress=progress, snapshot_threads=snapshot_threads)
 
 
 # --------------------------------------------------------------------- the executors
@@ -302,21 +312,36 @@ def _error_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
-def run_inline(sweep: Sweep, batches: Sequence[Batch], on_done: BatchDone, on_step: BatchStep):
+def run_inline(
+    sweep: Sweep,
+    batches: Sequence[Batch],
+    on_done: BatchDone,
+    on_step: BatchStep,
+    snapshot_threads: int = 1,
+):
     """Run the batches one after another in this process (a one-thread XLA pool)."""
     from repdrift.cores import caching_compiled, use_cores
 
     use_cores(1)
     with caching_compiled():
-        return _run_in_turn(sweep, batches, on_done, on_step)
+        return _run_in_turn(sweep, batches, on_done, on_step, snapshot_threads)
 
 
-def _run_in_turn(sweep: Sweep, batches: Sequence[Batch], on_done: BatchDone, on_step: BatchStep):
+def _run_in_turn(
+    sweep: Sweep,
+    batches: Sequence[Batch],
+    on_done: BatchDone,
+    on_step: BatchStep,
+    snapshot_threads: int = 1,
+):
     outcome = Outcome()
     for batch in batches:
         try:
             result = run_batch(
-                sweep.path, batch.items, progress=lambda s, t, m, b=batch: on_step(b, s)
+                sweep.path,
+                batch.items,
+                progress=lambda s, t, m, b=batch: on_step(b, s),
+                snapshot_threads=snapshot_threads,
             )
         except (KeyboardInterrupt, SystemExit):
             raise
@@ -334,8 +359,10 @@ def run_local(
     workers: int,
     on_done: BatchDone,
     on_step: BatchStep,
+    snapshot_threads: int = 1,
 ) -> Outcome:
-    """Run the batches on ``workers`` local processes, each with a one-thread XLA pool."""
+    """Run the batches on ``workers`` local processes, each with a one-thread XLA pool
+    (and ``snapshot_threads`` threads for its snapshots)."""
     import multiprocessing as mp
     import queue as queue_mod
 
@@ -350,7 +377,9 @@ def run_local(
         initargs=(progress_queue, os.getpid()),
     ) as pool:
         futures = {
-            pool.submit(_run_batch_task, str(sweep.path), b.index, b.items): b.index
+            pool.submit(
+                _run_batch_task, str(sweep.path), b.index, b.items, snapshot_threads
+            ): b.index
             for b in batches
         }
         pending = set(futures)
@@ -390,6 +419,7 @@ def run_dask(
     scheduler: Any,
     on_done: BatchDone,
     on_step: BatchStep,
+    snapshot_threads: int = 1,
 ) -> Outcome:
     """Run the batches as tasks of a Dask distributed cluster (``scheduler``: an address
     or a ``distributed.Client``)."""
@@ -402,6 +432,7 @@ def run_dask(
                 str(sweep.path.resolve()),
                 b.index,
                 b.items,
+                snapshot_threads,
                 key=f"repdrift-sweep-{sweep.digest[:12]}-b{b.index:05d}-{time.time_ns()}",
                 pure=False,
             ): b
@@ -489,6 +520,7 @@ def run_sweep(
     workers: int | None = None,
     scheduler: Any = None,
     progress: Callable[[SweepProgress], None] | None = None,
+    snapshot_threads: int = 1,
 ) -> SweepResult:
     """Run every run of the sweep that has not finished; return the final table.
 
@@ -497,9 +529,16 @@ def run_sweep(
     ``DIR/runs.parquet`` is rewritten as batches finish and at the end. Batches that fail
     are reported in the result (``repdrift sweep resume`` retries them); the sweep itself
     carries on with the others. One process at a time drives a sweep.
+
+    ``snapshot_threads``: threads of each worker that measure its batch's snapshots at
+    once — the exact Hessian spectra are most of the host's work, so with an accelerator
+    training, workers × threads up to the host's cores; the records are the same with any
+    number.
     """
     if workers is not None and workers < 1:
         raise SweepError(f"--workers must be at least 1, got {workers}")
+    if snapshot_threads < 1:
+        raise SweepError(f"--snapshot-threads must be at least 1, got {snapshot_threads}")
     with _driving(sweep):
         summarise_finished(sweep)
         statuses = {r.run: directory.run_status(sweep, r) for r in sweep.runs}
@@ -511,13 +550,19 @@ def run_sweep(
         if not batches:
             outcome = Outcome()
         elif scheduler is not None:
-            outcome = run_dask(sweep, batches, scheduler, tracker.on_done, tracker.on_step)
+            outcome = run_dask(
+                sweep, batches, scheduler, tracker.on_done, tracker.on_step, snapshot_threads
+            )
         else:
             n = min(workers or default_workers(), len(batches))
             if n <= 1:
-                outcome = run_inline(sweep, batches, tracker.on_done, tracker.on_step)
+                outcome = run_inline(
+                    sweep, batches, tracker.on_done, tracker.on_step, snapshot_threads
+                )
             else:
-                outcome = run_local(sweep, batches, n, tracker.on_done, tracker.on_step)
+                outcome = run_local(
+                    sweep, batches, n, tracker.on_done, tracker.on_step, snapshot_threads
+                )
         df = table.write_table(sweep)
         timecourses.write(sweep, df)
     return SweepResult(df, outcome.failed, len(batches))
