@@ -120,9 +120,15 @@ def test_a_run_in_a_padded_batch_equals_the_run_alone(tmp_path):
 
 
 def test_snapshots_measured_in_threads_are_the_same_records(tmp_path):
-    # a batch's snapshots (exact Hessian spectra) measured by 3 threads at once, and in turn
+    # a batch's snapshots (exact Hessian spectra) measured by 3 threads at once, and in
+    # turn; float64, whose 64-bit JAX context is the calling thread's
     configs = [
-        _cfg(f"run.seed={i}", "record.hessian='exact'", "learner.update_noise=0.03")
+        _cfg(
+            f"run.seed={i}",
+            "record.hessian='exact'",
+            "learner.update_noise=0.03",
+            "run.dtype='float64'",
+        )
         for i in range(4)
     ]
     one = simulation.simulate_batch(configs, [tmp_path / f"one{i}" for i in range(4)])

@@ -735,7 +735,9 @@ def _measure_snapshots(
 
     def measure(item):
         slot, snap = item
-        return slot.recorder.measure_snapshot(step, snap)
+        # JAX's 64-bit switch is per thread: a pool thread sets the run's own
+        with numerics(slot.member.config):
+            return slot.recorder.measure_snapshot(step, snap)
 
     entries = pool.map(measure, pending) if pool is not None else map(measure, pending)
     for (slot, _), entry in zip(pending, entries, strict=True):
