@@ -93,7 +93,7 @@ def _progress_bar(quiet: bool):
     return bar, update
 
 
-def _execute(sweep, *, workers, scheduler, quiet, snapshot_threads=1) -> None:
+def _execute(sweep, workers, scheduler, quiet: bool, snapshot_threads: int) -> None:
     from repdrift.sweep.executor import run_sweep
     from repdrift.sweep.table import STATUSES
 
@@ -130,6 +130,21 @@ def _execute(sweep, *, workers, scheduler, quiet, snapshot_threads=1) -> None:
         raise typer.Exit(1)
 
 
+#: Options of both ``run`` and ``resume``.
+Workers = Annotated[
+    int | None, typer.Option(min=1, help="local worker processes (default: one per core)")
+]
+Scheduler = Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")]
+SnapshotThreads = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="threads of each worker measuring its runs' snapshots (Hessian spectra) at "
+        "once; with a GPU training, workers x threads up to the host's cores",
+    ),
+]
+
+
 @app.command("run")
 def run_command(
     spec: Annotated[Path | None, typer.Argument(help="a sweep spec (TOML)")] = None,
@@ -141,20 +156,9 @@ def run_command(
         list[str] | None,
         typer.Option("--set", help="override a field of every run: section.field=value"),
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="local worker processes (default: one per core)")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")
-    ] = None,
-    snapshot_threads: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="threads of each worker measuring its runs' snapshots (Hessian spectra) at "
-            "once; with a GPU training, workers x threads up to the host's cores",
-        ),
-    ] = 1,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    snapshot_threads: SnapshotThreads = 1,
     batch_size: Annotated[
         int, typer.Option(min=1, help="most runs per batch (fixed when the sweep is created)")
     ] = 32,
@@ -181,32 +185,15 @@ def run_command(
                 f"sweep {sweep.name!r}: {len(sweep.runs):,} runs into {sweep.path}",
                 markup=False,
             )
-        _execute(
-            sweep,
-            workers=workers,
-            scheduler=client,
-            quiet=quiet,
-            snapshot_threads=snapshot_threads,
-        )
+        _execute(sweep, workers, client, quiet, snapshot_threads)
 
 
 @app.command("resume")
 def resume_command(
     sweep_dir: Annotated[Path, typer.Argument(help="a sweep directory")],
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="local worker processes (default: one per core)")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")
-    ] = None,
-    snapshot_threads: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="threads of each worker measuring its runs' snapshots (Hessian spectra) at "
-            "once; with a GPU training, workers x threads up to the host's cores",
-        ),
-    ] = 1,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    snapshot_threads: SnapshotThreads = 1,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
     """Finish a stopped sweep: stopped runs continue, finished runs are not run again."""
@@ -215,13 +202,7 @@ def resume_command(
 
     sweep = open_sweep(sweep_dir)
     with connected(scheduler) as client:
-        _execute(
-            sweep,
-            workers=workers,
-            scheduler=client,
-            quiet=quiet,
-            snapshot_threads=snapshot_threads,
-        )
+        _execute(sweep, workers, client, quiet, snapshot_threads)
 
 
 def _fmt(value) -> str:
