@@ -177,6 +177,33 @@ def test_features_of_a_stored_run_do_not_depend_on_the_unit_of_time(tiny_sweep):
         np.testing.assert_allclose(scaled[name], base[name], rtol=1e-9, atol=1e-12, err_msg=name)
 
 
+def test_a_run_with_spectra_in_the_summary_windows_only_has_no_hessian_features(tmp_path):
+    # Its Hessian curves would be fitted on the last tenth alone: other values than the
+    # libraries' runs give, whose spectra cover the whole window.
+    import repdrift
+
+    common = [
+        "run.steps=2000",
+        "network.hidden=20",
+        "record.hessian='exact'",
+        "record.snapshots=6",
+        "record.linear_snapshots=20",
+        "learner.update_noise=0.02",
+    ]
+    values = {}
+    for at in ("all", "windows"):
+        cfg = repdrift.load_config(
+            preset="random", overrides=[*common, f"record.hessian_at='{at}'"]
+        )
+        obs = observe.run_observations(repdrift.simulate(cfg, tmp_path / at))
+        values[at] = (obs.hessian, features.features(obs))
+    assert values["all"][0] is not None and np.isfinite(values["all"][1]["hess_trace__trend"])
+    assert values["windows"][0] is None
+    assert math.isnan(values["windows"][1]["hess_trace__trend"])
+    assert features.missing_required(values["windows"][1], "hessian")
+    assert values["windows"][1]["units__trend"] == values["all"][1]["units__trend"]
+
+
 def test_conformal_halfwidth_and_calibration_error():
     residuals = np.arange(1, 10, dtype=float)  # 9 residuals, 90 %: the ⌈10·0.9⌉ = 9th
     assert model.conformal_halfwidth(-residuals, 0.9) == 9.0

@@ -106,7 +106,13 @@ def _lag_curves(maps: np.ndarray, steps: np.ndarray):
     return rc, pv
 
 
-def _hessian(snaps) -> dict[str, np.ndarray] | None:
+def _hessian(run) -> dict[str, np.ndarray] | None:
+    """The Hessian summaries at the snapshots; ``None`` without them, and for a run with
+    ``record.hessian_at = "windows"``: spectra in the first and last tenth only would give
+    its curve features other values than the libraries' runs, which have them all along."""
+    snaps = run.snapshots
+    if run.config.record.hessian_at == "windows":
+        return None
     names = {
         "trace": "hessian_trace",
         "max": "hessian_max",
@@ -170,7 +176,7 @@ def run_observations(run) -> Observations:
         steps = np.asarray(snaps["step"].values, float)
         maps = _maps(run)
         place, si = _spatial(run, maps)
-        obs.update(snapshot_time=steps, place=place, si=si, hessian=_hessian(snaps))
+        obs.update(snapshot_time=steps, place=place, si=si, hessian=_hessian(run))
         inside = steps >= (start if start is not None else t[0])
         if maps is not None and inside.sum() >= 2:
             obs["rc"], obs["pv"] = _lag_curves(maps[inside], steps[inside])
