@@ -501,17 +501,13 @@ def _makespan(durations: list[float], workers: int) -> float:
 
 
 def _projection(
-    plan: dict,
-    snap_each: float,
-    run_fixed: float,
-    workers: int,
-    *,
-    plain_each: float = 0.0,
-    hessian_at: str = "all",
+    plan: dict, snap_each: float, run_fixed: float, workers: int, *, hessian_at: str = "all"
 ):
     """CPU and wall seconds of the plan: each batch trains its runs, computes their
     snapshots with a Hessian spectrum at ``snap_each`` seconds each and those without
-    (``record.hessian_at``) at ``plain_each``, and pays ``run_fixed`` per run."""
+    (``record.hessian_at``) at the plan's measured cost (none when ``snap_each`` is 0),
+    and pays ``run_fixed`` per run."""
+    plain_each = plan["plain"] if snap_each else 0.0
 
     def snapshots(run) -> float:
         n, spectra = plan["snaps"][hessian_at][run]
@@ -632,32 +628,36 @@ def project_case(args) -> dict:
         f"{spectra['windows']:,} spectra ({spectra['windows'] / len(runs):.0f} per run) → "
         f"{host_cpu_of('windows') / 3600:,.1f} h CPU"
     )
-    plan = {"per_batch": per_batch, "snaps": snaps, "run_fixed": run_fixed}
-    for at in ("all", "windows"):
-        if accelerator:
-            # One device trains the batches one after another; the snapshots (NumPy's
-            # LAPACK) and each run's set-up run on the host's cores, beside the training
-            # when the sweep has several workers.
+    plan = {"per_batch": per_batch, "snaps": snaps, "run_fixed": run_fixed, "plain": plain_each}
+    rate = run_steps / train_cpu
+    if accelerator:
+        # One device trains the batches one after another; the snapshots (NumPy's LAPACK)
+        # and each run's set-up run on the host's cores, beside the training when the
+        # sweep has several workers.
+        print(
+            f"  projected on {jax_device()}: training {train_cpu / 3600:,.2f} h "
+            f"({rate:,.0f} run-steps/s; one hour needs {run_steps / 3600:,.0f})"
+        )
+        for at in ("all", "windows"):
             host = (host_cpu_of(at) + run_fixed * len(runs)) / args.workers
-            rate = run_steps / train_cpu
             print(
-                f"  projected on {jax_device()}, hessian_at = {at!r}: training "
-                f"{train_cpu / 3600:,.2f} h ({rate:,.0f} run-steps/s; one hour needs "
-                f"{run_steps / 3600:,.0f}); snapshots and set-up at initial cost on "
+                f"    hessian_at = {at!r}: snapshots and set-up at initial cost on "
                 f"{args.workers} host cores {host / 3600:,.2f} h; the sweep between "
                 f"{max(train_cpu, host) / 3600:,.2f} h (overlapped) and "
                 f"{(train_cpu + host) / 3600:,.2f} h"
             )
-        else:
-            cpu0, wall0 = _projection(plan, 0.0, 0.0, args.workers)
-            cpu1, wall1 = _projection(
-                plan, snap_each, run_fixed, args.workers, plain_each=plain_each, hessian_at=at
-            )
+    else:
+        cpu0, wall0 = _projection(plan, 0.0, 0.0, args.workers)
+        print(
+            f"  projected: training {cpu0 / 3600:,.1f} h CPU ({rate:,.0f} run-steps/s per "
+            f"core), {wall0 / 3600:,.1f} h on {args.workers} cores; with snapshots at initial "
+            "cost (an upper bound):"
+        )
+        for at in ("all", "windows"):
+            cpu1, wall1 = _projection(plan, snap_each, run_fixed, args.workers, hessian_at=at)
             print(
-                f"  projected, hessian_at = {at!r}: training {cpu0 / 3600:,.1f} h CPU "
-                f"({run_steps / train_cpu:,.0f} run-steps/s per core), {wall0 / 3600:,.1f} h on "
-                f"{args.workers} cores; with snapshots at initial cost (an upper bound) "
-                f"{cpu1 / 3600:,.1f} h CPU, {wall1 / 3600:,.1f} h on {args.workers} cores"
+                f"    hessian_at = {at!r}: {cpu1 / 3600:,.1f} h CPU, {wall1 / 3600:,.1f} h on "
+                f"{args.workers} cores"
             )
     print(f"  measured in {m.cpu:.0f} s CPU, {m.wall:.0f} s wall ({m.load})")
     return plan

@@ -106,12 +106,11 @@ def time_courses(
             finite = np.isfinite(values)
             if finite.sum() < 2:
                 continue
-            if metric in HESSIAN_METRICS and run.config.record.hessian_at == "windows":
-                # spectra in the summary's two windows only: no line across the gap
-                finite = np.ones_like(finite)
-            course = resample(
-                steps[finite], values[finite], normalise=_NORMALISE.get(metric, "start")
-            )
+            if not (metric in HESSIAN_METRICS and run.config.record.hessian_at == "windows"):
+                # a missing value is bridged; spectra in the summary's two windows only are
+                # not: no line across the gap (resample leaves it NaN)
+                steps, values = steps[finite], values[finite]
+            course = resample(steps, values, normalise=_NORMALISE.get(metric, "start"))
             frames.append(
                 pd.DataFrame(
                     {
