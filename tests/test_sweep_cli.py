@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -175,6 +178,9 @@ def _closed_port() -> int:
 
 def test_a_scheduler_that_cannot_be_reached_writes_nothing(tmp_path, capsys):
     pytest.importorskip("distributed")
+    import dask
+
+    scheduler_before = dask.config.get("scheduler", None)
     spec_file = tmp_path / "tiny.toml"
     spec_file.write_text(TINY_SPEC)
     address = f"tcp://127.0.0.1:{_closed_port()}"
@@ -187,6 +193,9 @@ def test_a_scheduler_that_cannot_be_reached_writes_nothing(tmp_path, capsys):
     assert code == 2
     assert_one_error_line(err, "--scheduler host: not a scheduler address")
     assert not out.exists()
+    # a client that failed to start leaves Dask's global scheduler as it was (it had set
+    # "dask.distributed", and every later read of a run's Zarr records then failed)
+    assert dask.config.get("scheduler", None) == scheduler_before
     # resume: the sweep is left as it was
     s, text = spec.load_spec(spec_file)
     runs = spec.expand(s)
@@ -196,3 +205,23 @@ def test_a_scheduler_that_cannot_be_reached_writes_nothing(tmp_path, capsys):
     assert code == 2
     assert_one_error_line(err, "no scheduler answered")
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    assert dask.config.get("scheduler", None) == scheduler_before
+
+
+def test_a_malformed_scheduler_address_gives_one_line_and_nothing_at_exit(tmp_path):
+    # as a command, so that what a half-started client prints when the process ends counts
+    pytest.importorskip("distributed")
+    spec_file = tmp_path / "tiny.toml"
+    spec_file.write_text(TINY_SPEC)
+    out = tmp_path / "s"
+    argv = ["sweep", str(spec_file), "--out", str(out), "--scheduler", "host"]
+    result = subprocess.run(
+        [sys.executable, "-m", "repdrift", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+    assert result.returncode == 2
+    assert_one_error_line(result.stderr, "--scheduler host: not a scheduler address")
+    assert not out.exists()

@@ -416,8 +416,8 @@ def read_generation(path: Path, status: Status) -> tuple[xr.Dataset, xr.Dataset,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            metrics = xr.open_zarr(gen / "metrics.zarr", consolidated=True).load()
-            snapshots = xr.open_zarr(gen / "snapshots.zarr", consolidated=True).load()
+            metrics = xr.open_zarr(gen / "metrics.zarr", consolidated=True, chunks=None).load()
+            snapshots = xr.open_zarr(gen / "snapshots.zarr", consolidated=True, chunks=None).load()
         with np.load(gen / "checkpoint.npz") as npz:
             checkpoint = {k: npz[k] for k in npz.files}
     except Exception as err:

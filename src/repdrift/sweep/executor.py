@@ -465,12 +465,20 @@ def connected(scheduler: Any):
         return
     try:
         from distributed import Client
+        from distributed.comm.addressing import parse_address, parse_host_port
     except ImportError:
         raise SweepError(
             "--scheduler needs Dask distributed: pip install 'dask[distributed]'"
         ) from None
     try:
-        client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+        # a malformed TCP address is refused before a client exists: a client that fails
+        # to start warns about its own clean-up when the process ends
+        protocol, location = parse_address(scheduler)
+        if protocol in ("tcp", "tls"):
+            parse_host_port(location)
+        # not the default client: a client that fails to start would otherwise leave Dask's
+        # global scheduler set to "dask.distributed" for the rest of the process
+        client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False)
     except (ValueError, TypeError) as err:
         raise SweepError(
             f"--scheduler {scheduler}: not a scheduler address: {_error_line(err)}"

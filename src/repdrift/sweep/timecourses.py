@@ -49,7 +49,7 @@ def _scalars(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{name: (steps, values)}`` of the scalar variables of one stored Zarr dataset."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ds = xr.open_zarr(path, consolidated=True)
+        ds = xr.open_zarr(path, consolidated=True, chunks=None)
     steps = np.asarray(ds["step"].values, np.int64)
     return {
         name: (steps, np.asarray(var.values))
