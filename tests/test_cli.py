@@ -465,6 +465,65 @@ def test_the_installed_command_exits_2_with_one_line(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+#: What the command and the configuration must not load before a command needs it: each
+#: costs a tenth of a second or more at every start (the command's --help took 2 s).
+HEAVY = ("jax", "optax", "xarray", "zarr", "pandas", "scipy", "matplotlib", "sklearn", "h5py")
+
+
+def test_the_command_and_the_configuration_start_without_the_numerical_stack():
+    probe = (
+        "import sys, repdrift.cli, repdrift.config, repdrift.tasks, repdrift.models; "
+        "cfg = repdrift.load_config(preset='fig2-quick'); cfg.task_params(); "
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[1:]))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *HEAVY], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == []
+    # and the help of every subcommand is printed without them as well
+    probe_help = (
+        "import sys\n"
+        "from repdrift.cli import main\n"
+        "for argv in ([], ['simulate'], ['sweep', 'run'], ['reproduce'], ['infer', 'train'],"
+        " ['data', 'analyze']):\n"
+        "    try:\n"
+        "        main([*argv, '--help'])\n"
+        "    except SystemExit as exit_:\n"
+        "        assert exit_.code == 0, (argv, exit_.code)\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[1:]))),"
+        " file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe_help, *HEAVY], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage: repdrift data analyze" in result.stdout
+    assert result.stderr.split() == []
+
+
+def test_the_lazy_names_of_the_packages_are_the_modules_own():
+    from repdrift import data, experiments, models, network, simulation, tasks
+    from repdrift.models import params as model_params
+    from repdrift.models import similarity_matching, toy
+    from repdrift.tasks import corridor
+
+    assert repdrift.simulate is simulation.simulate
+    assert repdrift.StoreError is store.StoreError
+    assert {"Config", "load_config", "simulate", "open_run"} <= set(dir(repdrift))
+    assert tasks.Dataset is tasks.dataset.Dataset and tasks.corridor is corridor
+    assert corridor.CorridorParams is tasks.CorridorParams
+    assert models.module("toy") is toy
+    assert models.module("similarity_matching") is similarity_matching
+    assert toy.ToyParams is models.PARAMS["toy"]
+    assert experiments.reproduce is experiments.reproduction.reproduce
+    assert data.analyze_session is data.analysis.analyze_session
+    # the configuration's names of the activations are the network's functions
+    assert tuple(network.ACTIVATIONS) == model_params.ACTIVATION_NAMES
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = repdrift.no_such_name
+
+
 def test_the_largest_seed_and_step_count_are_accepted_and_one_more_is_not(capsys):
     from repdrift.config import MAX_SEED, MAX_STEPS
 

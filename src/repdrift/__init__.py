@@ -9,11 +9,26 @@ Simulations, metrics and recorded-data analysis after Ratzon, Derdikman & Barak 
     run = repdrift.open_run("runs/quick")
 """
 
+import lazy_loader as _lazy
+
 from repdrift.config import Config, ConfigError, load_config
-from repdrift.simulation import Run, open_run, resume, simulate
-from repdrift.store import StoreError
 
 __version__ = "0.1.0"
+
+# The simulation and the store (and JAX, xarray and Zarr with them) load when first used,
+# so that ``import repdrift`` and the command's ``--help`` stay quick.
+__getattr__, _lazy_dir, _ = _lazy.attach(
+    __name__,
+    submod_attrs={
+        "simulation": ["Run", "open_run", "resume", "simulate"],
+        "store": ["StoreError"],
+    },
+)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_lazy_dir()))
+
 
 __all__ = [
     "Config",

@@ -29,7 +29,6 @@ from rich.table import Table
 from rich.text import Text
 
 from repdrift import config as config_mod
-from repdrift import store
 
 app = typer.Typer(
     name="repdrift",
@@ -173,10 +172,6 @@ def simulate(
     cores: Annotated[int, typer.Option(min=1, help="CPU cores for the run (fastest: 1)")] = 1,
 ) -> None:
     """Run one simulation and store it in OUT (with figures in OUT/figures)."""
-    from repdrift import simulation
-    from repdrift.cores import use_cores
-
-    use_cores(cores)
     if preset is None and config is None:
         _fail(
             f"give --preset NAME or --config FILE (presets: {', '.join(config_mod.preset_names())})"
@@ -184,6 +179,11 @@ def simulate(
     cfg = config_mod.load_config(
         config, preset=preset, overrides=set_ or [], steps=steps, seed=seed
     )
+    # the simulation's JAX loads once the configuration is known to be good
+    from repdrift import simulation
+    from repdrift.cores import use_cores
+
+    use_cores(cores)
     run = _run_with_progress(
         lambda cb: simulation.simulate(cfg, out, overwrite=overwrite, progress=cb), quiet
     )
@@ -200,7 +200,7 @@ def resume(
     cores: Annotated[int, typer.Option(min=1, help="CPU cores (use the run's own count)")] = 1,
 ) -> None:
     """Continue a stopped run to the records an uninterrupted run gives."""
-    from repdrift import simulation
+    from repdrift import simulation, store
     from repdrift.cores import use_cores
 
     use_cores(cores)
@@ -280,10 +280,8 @@ def show_config(
 
 
 def _mount_data() -> None:
-    try:
-        from repdrift.data.cli import app as data_app
-    except ImportError:  # the recorded-data extra is not importable: leave it out
-        return
+    from repdrift.data.cli import app as data_app
+
     app.add_typer(data_app, name="data", help="Analyse recorded hippocampal data.")
 
 
@@ -319,23 +317,25 @@ def _mount_infer() -> None:
 _mount_infer()
 
 
+#: The errors of bad input that ``main`` reports in one line with exit status 2, by module.
+_KNOWN_ERRORS = (
+    ("repdrift.config", "ConfigError"),
+    ("repdrift.store", "StoreError"),
+    ("repdrift.sweep.spec", "SweepError"),
+    ("repdrift.inference.errors", "InferenceError"),
+    ("repdrift.data.errors", "DataError"),
+)
+
+
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from repdrift.inference.errors import InferenceError
-    from repdrift.sweep.spec import SweepError
-
-    errors: list[type[BaseException]] = [
-        config_mod.ConfigError,
-        store.StoreError,
-        SweepError,
-        InferenceError,
-    ]
-    try:
-        from repdrift.data import DataError
-
-        errors.append(DataError)
-    except ImportError:
-        pass
-    return tuple(errors)
+    # Only the modules already loaded can have raised their error: looking them up in
+    # sys.modules spares an early error (a wrong preset) the import of the store's xarray
+    # and Zarr.
+    return tuple(
+        getattr(sys.modules[module], name)
+        for module, name in _KNOWN_ERRORS
+        if module in sys.modules
+    )
 
 
 def _click_errors(name: str) -> tuple[type[BaseException], ...]:

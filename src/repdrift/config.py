@@ -19,7 +19,7 @@ import math
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import tomli_w
 from pydantic import (
@@ -31,9 +31,11 @@ from pydantic import (
     field_validator,
 )
 
-from repdrift import tasks
-from repdrift.learners import LEARNER_KINDS, LearnerSpec
-from repdrift.network import ACTIVATIONS
+from repdrift.models.params import ACTIVATION_NAMES, LEARNER_KINDS, PARAMS, LearnerKind
+from repdrift.tasks.params import TASKS
+
+if TYPE_CHECKING:
+    from repdrift.learners import LearnerSpec
 
 
 class ConfigError(ValueError):
@@ -73,7 +75,7 @@ def _task_model(name: str, params_cls: type) -> type[BaseModel]:
 
 
 TASK_MODELS: dict[str, type[BaseModel]] = {
-    name: _task_model(name, cls) for name, cls in tasks.TASKS.items()
+    name: _task_model(name, cls) for name, cls in TASKS.items()
 }
 
 
@@ -86,10 +88,8 @@ class NetworkModelConfig(BaseModel):
 
 
 def _model_models() -> dict[str, type[BaseModel]]:
-    from repdrift import models
-
     out: dict[str, type[BaseModel]] = {"network": NetworkModelConfig}
-    for name, cls in models.PARAMS.items():
+    for name, cls in PARAMS.items():
         out[name] = _task_model(name, cls)
     return out
 
@@ -104,7 +104,7 @@ class NetworkConfig(BaseModel):
     model_config = _STRICT
 
     hidden: Annotated[int, Field(ge=1, description="number of hidden units N")] = 100
-    activation: Annotated[str, Field(description=f"one of {sorted(ACTIVATIONS)}")] = "relu"
+    activation: Annotated[str, Field(description=f"one of {sorted(ACTIVATION_NAMES)}")] = "relu"
     readout: Annotated[
         Literal["lazy", "rich"] | PositiveFloat,
         Field(description="readout sd: 'lazy' = sqrt(2/N), 'rich' = 2/N, or a number"),
@@ -121,8 +121,8 @@ class NetworkConfig(BaseModel):
     @field_validator("activation")
     @classmethod
     def _known_activation(cls, v: str) -> str:
-        if v not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {v!r}; choose one of {sorted(ACTIVATIONS)}")
+        if v not in ACTIVATION_NAMES:
+            raise ValueError(f"unknown activation {v!r}; choose one of {sorted(ACTIVATION_NAMES)}")
         return v
 
 
@@ -131,9 +131,7 @@ class LearnerConfig(BaseModel):
 
     model_config = _STRICT
 
-    kind: Annotated[
-        Literal["gd", "adam", "rmsprop", "sed"], Field(description=f"one of {LEARNER_KINDS}")
-    ] = "gd"
+    kind: Annotated[LearnerKind, Field(description=f"one of {LEARNER_KINDS}")] = "gd"
     lr: Annotated[PositiveFloat, Field(description="learning rate η")] = 0.1
     update_noise: Annotated[
         NonNegativeFloat, Field(description="σ_u: Gaussian noise per parameter per step")
@@ -271,7 +269,7 @@ class Config(BaseModel):
     def task_params(self):
         """The task's parameter dataclass."""
         values = self.task.model_dump()
-        return tasks.TASKS[values.pop("kind")](**values)
+        return TASKS[values.pop("kind")](**values)
 
     def model_params(self):
         """The parameters dataclass of a model other than the network (``None`` for it)."""
@@ -279,11 +277,11 @@ class Config(BaseModel):
         kind = values.pop("kind")
         if kind == "network":
             return None
-        from repdrift import models
-
-        return models.PARAMS[kind](**values)
+        return PARAMS[kind](**values)
 
     def learner_spec(self) -> LearnerSpec:
+        from repdrift.learners import LearnerSpec
+
         lc = self.learner
         return LearnerSpec(
             kind=lc.kind,

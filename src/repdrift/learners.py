@@ -55,19 +55,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
 from repdrift import network, noise
+from repdrift.models.params import LEARNER_KINDS, LabelNoiseDist, LearnerKind, UpdateNoiseDist
 from repdrift.network import Params
-
-LearnerKind = Literal["gd", "adam", "rmsprop", "sed"]
-LEARNER_KINDS: tuple[str, ...] = ("gd", "adam", "rmsprop", "sed")
-LabelNoiseDist = Literal["gaussian", "uniform"]
-UpdateNoiseDist = Literal["gaussian", "sign"]
 
 
 @dataclass(frozen=True)

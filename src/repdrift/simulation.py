@@ -133,7 +133,7 @@ def is_network(config: Config) -> bool:
 def _model_module(config: Config):
     from repdrift import models
 
-    return models.MODULES[config.model.kind]
+    return models.module(config.model.kind)
 
 
 def _model_params(config: Config):

@@ -9,23 +9,36 @@ information; :func:`session_table`, :func:`trend_regressions` and :func:`rate_ma
 give the trends over days of Fig. 3 of Ratzon et al. 2024.
 """
 
-from .analysis import AnalysisConfig, SessionResult, analyze_session
-from .errors import DataError
-from .layouts import Layout, describe, iter_sessions, load_sessions
-from .matfile import load_mat
-from .multiple_maps import load_track
-from .nwb import load_nwb
-from .plain import load_plain, save_session
-from .regression import (
-    drift_regressions,
-    linear_trend,
-    normalise_to_first,
-    rate_map_drift,
-    session_table,
-    trend_regressions,
+import lazy_loader as _lazy
+
+# the loaders and the analysis (SciPy, xarray, h5py) load when first used
+__getattr__, _lazy_dir, _ = _lazy.attach(
+    __name__,
+    submod_attrs={
+        "analysis": ["AnalysisConfig", "SessionResult", "analyze_session"],
+        "errors": ["DataError"],
+        "layouts": ["Layout", "describe", "iter_sessions", "load_sessions"],
+        "matfile": ["load_mat"],
+        "multiple_maps": ["load_track"],
+        "nwb": ["load_nwb"],
+        "plain": ["load_plain", "save_session"],
+        "regression": [
+            "drift_regressions",
+            "linear_trend",
+            "normalise_to_first",
+            "rate_map_drift",
+            "session_table",
+            "trend_regressions",
+        ],
+        "session": ["Session"],
+        "spike_trains": ["load_recordings", "load_true_information", "simulated_recordings"],
+    },
 )
-from .session import Session
-from .spike_trains import load_recordings, load_true_information, simulated_recordings
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_lazy_dir()))
+
 
 __all__ = [
     "AnalysisConfig",

@@ -25,7 +25,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .analysis import AnalysisConfig
 from .errors import DataError
 
 app = typer.Typer(
@@ -157,6 +156,8 @@ def analyze(
         raise _fail(f"--shuffles must be an integer in [1, {MAX_SHUFFLES:,}], got {shuffles}")
     if not 0 <= seed <= MAX_SEED:
         raise _fail(f"--seed must be an integer in [0, 2^64 − 1], got {seed}")
+    from .analysis import AnalysisConfig
+
     config = AnalysisConfig(n_shuffles=shuffles, seed=seed)
     # The folder itself, not a link to it or a name relative to it, is what is replaced.
     try:

@@ -25,13 +25,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from repdrift.experiments.jobs import Reporter
-
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class RichReporter(Reporter):
-    """One progress line per run, sweep, analysis and figure (rich, on stderr)."""
+class RichReporter:
+    """One progress line per run, sweep, analysis and figure (rich, on stderr).
+
+    Every method of :class:`repdrift.experiments.jobs.Reporter`, without importing that
+    module (and the store's xarray and Zarr with it) when the command starts.
+    """
 
     def __init__(self, progress: Progress):
         self.progress = progress

@@ -14,23 +14,39 @@
 A model other than the network is configured entirely by its ``[model]`` section: its
 parameters dataclass (``ToyParams``, ``SimilarityMatchingParams``) and the module's
 ``make_model(params)``, ``make_data(key, params, dtype=)`` and ``make_hyper(params,
-dtype=)``. Adding a model adds a module and a line in :data:`MODULES`; the engine, the
+dtype=)``. Adding a model adds a module and a line in ``_MODULES``; the engine, the
 store, ``resume`` and ``inspect`` need nothing new.
+
+The parameter classes live in :mod:`.params`, free of JAX; the model modules are imported
+when first used.
 """
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
-from repdrift.models import similarity_matching, toy
+import lazy_loader as _lazy
 
-#: ``[model] kind`` -> module of a model other than the network.
-MODULES: dict[str, ModuleType] = {"toy": toy, "similarity_matching": similarity_matching}
+from repdrift.models.params import PARAMS
 
-#: ``[model] kind`` -> its parameters dataclass.
-PARAMS: dict[str, type] = {
-    "toy": toy.ToyParams,
-    "similarity_matching": similarity_matching.SimilarityMatchingParams,
-}
+#: ``[model] kind`` -> name of the module of a model other than the network.
+_MODULES: dict[str, str] = {"toy": "toy", "similarity_matching": "similarity_matching"}
 
-__all__ = ["MODULES", "PARAMS"]
+
+def module(kind: str) -> ModuleType:
+    """The module of the model ``[model] kind = KIND`` other than the network."""
+    return importlib.import_module(f"repdrift.models.{_MODULES[kind]}")
+
+
+# the model modules (and JAX with them) load when first used
+__getattr__, _lazy_dir, _ = _lazy.attach(
+    __name__, submodules=["base", "feedforward", "params", "similarity_matching", "toy"]
+)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_lazy_dir()))
+
+
+__all__ = ["PARAMS", "module"]

@@ -113,7 +113,6 @@ test also watches ``u`` (see above).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import partial
 from typing import ClassVar, NamedTuple
@@ -124,124 +123,8 @@ import numpy as np
 
 from repdrift import noise
 from repdrift.metrics import drift, sparsity
-
-#: The input sets of the ``layout`` field.
-LAYOUTS = ("ring", "place")
-
-
-@dataclass(frozen=True)
-class SimilarityMatchingParams:
-    """Parameters of the similarity-matching network (``[model]`` with
-    ``kind = "similarity_matching"``).
-
-    Defaults are the ring model (preset ``hebbian-ring``); :data:`PLACE_DEFAULTS` holds the
-    1-D place-cell model (preset ``hebbian-place``).
-
-    Attributes:
-        layout: ``"ring"`` or ``"place"`` (see the module docstring).
-        neurons: output neurons N.
-        samples: ring angles, or positions along the track.
-        probe_stride: every ``probe_stride``-th sample is measured.
-        lr: learning rate η of W, M and b.
-        sigma_w, sigma_m: synaptic noise σ_W, σ_M (per √η).
-        lambda1, lambda2: threshold λ₁ and leak λ₂ of the output non-linearity.
-        alpha: similarity offset α (the bias enters as √α b).
-        init_scale: standard deviation of the initial W.
-        dt: time step of the neural dynamics.
-        tol: relative tolerance per unit time of the fixed point.
-        max_iterations: cap on the neural-dynamics iterations per fixed point.
-        centroid_threshold: response level above which a probe counts for a field.
-        min_field_samples: a neuron has a field when more probes than this exceed the
-            threshold.
-        grid_scales, grid_orientations, grid_offsets: grid-cell modules, orientations and
-            offsets per axis (``place`` only).
-        grid_base_spacing, grid_scale_factor: smallest grid spacing (track lengths) and
-            the ratio between modules.
-        slice_angle: direction of the 1-D slice through the 2-D grid fields, radians.
-        clip_lateral: clip ``M`` at 0 after each update (Qin et al.; default). ``False``
-            lets noise make lateral weights negative (excitatory): a control showing that
-            the noise-driven loss of active units comes from the clipping (module
-            docstring).
-    """
-
-    name: ClassVar[str] = "similarity_matching"
-
-    layout: str = "ring"
-    neurons: int = 100
-    samples: int = 1000
-    probe_stride: int = 5
-    lr: float = 0.02
-    sigma_w: float = 0.001
-    sigma_m: float = 0.001
-    lambda1: float = 0.0
-    lambda2: float = 0.01
-    alpha: float = 0.0
-    init_scale: float = 0.1
-    dt: float = 0.05
-    tol: float = 1e-4
-    max_iterations: int = 10_000
-    centroid_threshold: float = 0.01
-    min_field_samples: int = 3
-    grid_scales: int = 5
-    grid_orientations: int = 6
-    grid_offsets: int = 3
-    grid_base_spacing: float = 0.2
-    grid_scale_factor: float = 1.42
-    slice_angle: float = math.pi / 6
-    clip_lateral: bool = True
-
-    def __post_init__(self) -> None:
-        p = "similarity_matching"
-        if not isinstance(self.clip_lateral, bool):
-            raise ValueError(f"{p}: clip_lateral must be true or false, got {self.clip_lateral!r}.")
-        if self.layout not in LAYOUTS:
-            raise ValueError(f"{p}: layout must be one of {LAYOUTS}, got {self.layout!r}.")
-        for field in ("neurons", "samples", "probe_stride", "max_iterations"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"{p}: {field} must be at least 1, got {getattr(self, field)}.")
-        if self.samples // self.probe_stride < 2:
-            raise ValueError(
-                f"{p}: probe_stride={self.probe_stride} leaves fewer than 2 of "
-                f"samples={self.samples} to measure."
-            )
-        if not 0 < self.lr < 1:
-            raise ValueError(f"{p}: lr must lie in (0, 1), got {self.lr!r}.")
-        for field in ("sigma_w", "sigma_m", "lambda1", "alpha", "init_scale"):
-            if not getattr(self, field) >= 0:
-                raise ValueError(
-                    f"{p}: {field} must be non-negative, got {getattr(self, field)!r}."
-                )
-        if not self.lambda2 > 0:
-            raise ValueError(f"{p}: lambda2 must be positive, got {self.lambda2!r}.")
-        if not 0 < self.dt <= 1:
-            raise ValueError(f"{p}: dt must lie in (0, 1], got {self.dt!r}.")
-        if not self.tol > 0:
-            raise ValueError(f"{p}: tol must be positive, got {self.tol!r}.")
-        if self.min_field_samples < 0:
-            raise ValueError(f"{p}: min_field_samples must be non-negative.")
-        if self.layout == "place":
-            for field in ("grid_scales", "grid_orientations", "grid_offsets"):
-                if getattr(self, field) < 1:
-                    raise ValueError(f"{p}: {field} must be at least 1.")
-            if not (self.grid_base_spacing > 0 and self.grid_scale_factor > 0):
-                raise ValueError(f"{p}: grid spacings must be positive.")
-
-
-#: The 1-D place-cell model of Qin et al. (preset ``hebbian-place``).
-PLACE_DEFAULTS = SimilarityMatchingParams(
-    layout="place",
-    neurons=200,
-    samples=200,
-    probe_stride=1,
-    lr=0.02,
-    sigma_w=0.005,
-    sigma_m=0.005,
-    lambda1=0.02,
-    lambda2=0.05,
-    alpha=35.0,
-    init_scale=0.5,
-    centroid_threshold=0.1,
-)
+from repdrift.models.params import PLACE_DEFAULTS as PLACE_DEFAULTS
+from repdrift.models.params import SimilarityMatchingParams
 
 
 class SimilarityMatchingData(NamedTuple):

@@ -40,60 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-#: The noises of the toy model's ``noise`` field.
-TOY_NOISES = ("update", "label", "none")
-
-
-@dataclass(frozen=True)
-class ToyParams:
-    """Parameters of the 2-D toy loss (the ``[model]`` section with ``kind = "toy"``).
-
-    Defaults are the ``toy-manifold`` set-up (update noise); ``toy-manifold-label`` is the
-    same with ``noise = "label"``.
-
-    Attributes:
-        noise: ``"update"`` (θ ← θ − η(∇L + σξ)), ``"label"`` (L = (xy − sξ)²) or
-            ``"none"`` (plain GD).
-        particles: independent trajectories per run.
-        lr: learning rate η.
-        noise_std: σ of the update noise, or s of the label noise.
-        x0, y0: start point of every particle; ``x0`` far out on the axis, ``y0 ≠ 0``.
-        reflect: reflect ``x`` at the walls ``x_min`` and ``x_max``.
-        x_min, x_max: the walls (used only when ``reflect``).
-    """
-
-    name: ClassVar[str] = "toy"
-
-    noise: str = "update"
-    particles: int = 1000
-    lr: float = 0.01
-    noise_std: float = 1.0
-    x0: float = 3.0
-    y0: float = 0.01
-    reflect: bool = False
-    x_min: float = 1.0
-    x_max: float = 4.0
-
-    def __post_init__(self) -> None:
-        if self.noise not in TOY_NOISES:
-            raise ValueError(f"toy: noise must be one of {TOY_NOISES}, got {self.noise!r}.")
-        if self.particles < 1:
-            raise ValueError(f"toy: particles must be at least 1, got {self.particles}.")
-        if not self.lr > 0:
-            raise ValueError(f"toy: lr must be positive, got {self.lr!r}.")
-        if not self.noise_std >= 0:
-            raise ValueError(f"toy: noise_std must be non-negative, got {self.noise_std!r}.")
-        if self.reflect:
-            if not 0 < self.x_min < self.x_max:
-                raise ValueError(
-                    f"toy: walls need 0 < x_min < x_max, got x_min={self.x_min!r}, "
-                    f"x_max={self.x_max!r}."
-                )
-            if not self.x_min <= self.x0 <= self.x_max:
-                raise ValueError(
-                    f"toy: x0={self.x0!r} must lie between the walls "
-                    f"[{self.x_min!r}, {self.x_max!r}]."
-                )
+from repdrift.models.params import TOY_NOISES, ToyParams
 
 
 class ToyData(NamedTuple):

@@ -13,67 +13,75 @@ name                        parameters                       module
 =========================  ===============================  ==============================
 
 Datasets are computed once, outside the training loop; all randomness comes from the key.
+The parameter classes live in :mod:`.params`, free of JAX; the task modules are imported
+when first used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from typing import TYPE_CHECKING, Any
 
-import jax
-import jax.numpy as jnp
+import lazy_loader as _lazy
 
-from repdrift.tasks import arrays, corridor, random_mapping, ring
-from repdrift.tasks.arrays import ArraysParams
-from repdrift.tasks.corridor import CorridorParams
-from repdrift.tasks.dataset import Dataset
-from repdrift.tasks.random_mapping import (
+from repdrift.tasks.params import (
+    TASKS,
+    ArraysParams,
+    CorridorParams,
     RandomAutoencoderParams,
     RandomParams,
+    RingParams,
     SmoothedAutoencoderParams,
     SmoothedParams,
-)
-from repdrift.tasks.ring import RingParams
-
-TaskParams = (
-    CorridorParams
-    | RingParams
-    | RandomParams
-    | SmoothedParams
-    | RandomAutoencoderParams
-    | SmoothedAutoencoderParams
-    | ArraysParams
+    TaskParams,
 )
 
-_MAKERS: dict[type, Callable[..., Dataset]] = {
-    CorridorParams: corridor.make,
-    RingParams: ring.make,
-    RandomParams: random_mapping.make,
-    SmoothedParams: random_mapping.make,
-    RandomAutoencoderParams: random_mapping.make,
-    SmoothedAutoencoderParams: random_mapping.make,
-    ArraysParams: arrays.make,
+if TYPE_CHECKING:
+    import jax
+
+    from repdrift.tasks.dataset import Dataset
+
+#: Parameter class -> the module whose ``make`` builds its dataset.
+_MODULES: dict[type, str] = {
+    CorridorParams: "corridor",
+    RingParams: "ring",
+    RandomParams: "random_mapping",
+    SmoothedParams: "random_mapping",
+    RandomAutoencoderParams: "random_mapping",
+    SmoothedAutoencoderParams: "random_mapping",
+    ArraysParams: "arrays",
 }
 
-TASKS: dict[str, type] = {cls.name: cls for cls in _MAKERS}
-"""Task name -> parameter class."""
 
-
-def make(key: jax.Array, params: TaskParams, *, dtype=jnp.float32) -> Dataset:
+def make(key: jax.Array, params: TaskParams, *, dtype: Any = None) -> Dataset:
     """Draw the dataset of the task whose parameters are ``params``.
 
-    Same key and parameters give identical arrays.
+    Same key and parameters give identical arrays; ``dtype`` defaults to float32.
 
     Raises:
         TypeError: if ``params`` is not one of the task parameter classes.
         ValueError: for impossible parameter combinations (message names the field).
     """
-    maker = _MAKERS.get(type(params))
-    if maker is None:
+    module = _MODULES.get(type(params))
+    if module is None:
         raise TypeError(
             f"unknown task parameters {type(params).__name__}; expected one of "
-            + ", ".join(cls.__name__ for cls in _MAKERS)
+            + ", ".join(cls.__name__ for cls in _MODULES)
         )
-    return maker(key, params, dtype=dtype)
+    maker = importlib.import_module(f"repdrift.tasks.{module}").make
+    return maker(key, params) if dtype is None else maker(key, params, dtype=dtype)
+
+
+# the task modules (and JAX with them) load when first used
+__getattr__, _lazy_dir, _ = _lazy.attach(
+    __name__,
+    submodules=["arrays", "corridor", "dataset", "random_mapping", "ring", "signals"],
+    submod_attrs={"dataset": ["Dataset"]},
+)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_lazy_dir()))
 
 
 __all__ = [

@@ -22,33 +22,18 @@ positions −5.6 … 5.6 along the track.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from repdrift.tasks.dataset import Dataset
+from repdrift.tasks.params import ArraysParams
 
 #: Datasets shipped with repdrift, by the name ``path = "published:NAME"`` gives.
 PUBLISHED = {"fig2": "fig2_published_dataset.npz"}
-
-
-@dataclass(frozen=True)
-class ArraysParams:
-    """A dataset read from an ``.npz`` file (``inputs``, ``targets``, optional
-    ``position`` and ``direction``).
-
-    Attributes:
-        path: the file, or ``published:fig2`` for the published Fig. 2 dataset.
-    """
-
-    name: ClassVar[str] = "arrays"
-
-    path: str = "published:fig2"
 
 
 def resolve(path: str):

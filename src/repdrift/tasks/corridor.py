@@ -79,65 +79,15 @@ texture resolution is its own parameter (the original tied it to ``view_size``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from functools import partial
-from typing import ClassVar, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from repdrift.tasks.dataset import Dataset
+from repdrift.tasks.params import SCALINGS, CorridorParams
 from repdrift.tasks.signals import interp_periodic, minmax_scale, smooth_circular, window_offsets
-
-#: Values of ``CorridorParams.scaling``: the interval inputs and targets are mapped to.
-SCALINGS = ("unit", "symmetric")
-
-
-@dataclass(frozen=True)
-class CorridorParams:
-    """Parameters of the corridor task; defaults are the values of the paper's Fig. 2.
-
-    Attributes:
-        samples: number of input-target pairs (steps of the trajectory).
-        size_x: arena width (length units).
-        size_y: arena length along the track (length units).
-        view_size: number of rays (view values).
-        fov_deg: full field of view, degrees (the original's ``pi / FOV_angle_frac`` is
-            the half-angle: 8 -> 45 degrees).
-        speed: mean speed ``V0``, length units per step.
-        speed_sd: standard deviation of the speed noise before truncation.
-        heading_sd: standard deviation of the heading change per step, radians (the
-            original's ``2 pi * (pi * 0.1 / 360) = pi**2 / 1800``).
-        turn_buffer: distance from the end walls at which the agent turns back (the
-            original's ``0.1 * size_y``).
-        side_buffer: distance from the side walls at which the agent bounces;
-            ``size_x / 2`` pins the agent to the midline like the original.
-        texture_kernel: texture smoothing width as a fraction of the perimeter.
-        texture_resolution: texture samples per length unit.
-        speed_input: include the speed in the input.
-        scaling: ``"unit"`` maps inputs and targets to ``[0, 1]`` — what the published
-            Fig. 2 run trained on (its ``data.pkl``: views in [0, 1], the heading-change
-            column taking 0, ½ and 1) — or ``"symmetric"`` to ``[-1, 1]`` (the original
-            code's later ``min_max_norm``). The scaling sets the pace of sparsification
-            under update noise (see the README).
-    """
-
-    name: ClassVar[str] = "corridor"
-
-    samples: int = 150
-    size_x: float = 1.0
-    size_y: float = 14.0
-    view_size: int = 17
-    fov_deg: float = 45.0
-    speed: float = 0.2
-    speed_sd: float = 0.1
-    heading_sd: float = math.pi**2 / 1800
-    turn_buffer: float = 1.4
-    side_buffer: float = 0.1
-    texture_kernel: float = 0.09
-    texture_resolution: float = 17.0
-    speed_input: bool = True
-    scaling: str = field(default="unit", metadata={"choices": SCALINGS})
 
 
 class Trajectory(NamedTuple):

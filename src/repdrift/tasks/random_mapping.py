@@ -24,103 +24,21 @@ Reference: Ratzon, Derdikman & Barak (2024), eLife 13:RP90069, Methods.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
-from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 
 from repdrift.tasks.dataset import Dataset
-from repdrift.tasks.signals import minmax_scale, smooth_reflect
-
-DISTRIBUTIONS = ("uniform", "gaussian")
-
-
-@dataclass(frozen=True)
-class RandomParams:
-    """Random mapping: i.i.d. inputs and targets.
-
-    Attributes:
-        samples: number of input-target pairs.
-        d_in: input dimension.
-        d_out: target dimension.
-        distribution: ``"uniform"`` (``U(0, 1)``, the original) or ``"gaussian"``.
-    """
-
-    name: ClassVar[str] = "random"
-
-    samples: int = 10
-    d_in: int = 20
-    d_out: int = 10
-    distribution: str = "uniform"
-
-
-@dataclass(frozen=True)
-class SmoothedParams:
-    """Smoothed random mapping: i.i.d. entries smoothed along samples and dimensions.
-
-    Attributes:
-        samples: number of input-target pairs.
-        d_in: input dimension.
-        d_out: target dimension.
-        distribution: ``"uniform"`` (``U(0, 1)``, the original) or ``"gaussian"``.
-        smooth_factor: Gaussian width along samples is ``samples / smooth_factor`` rows.
-        dim_smooth_factor: Gaussian width along dimensions is ``dims / dim_smooth_factor``
-            columns, ``dims`` being ``d_in`` for inputs and ``d_out`` for targets.
-    """
-
-    name: ClassVar[str] = "smoothed"
-
-    samples: int = 10
-    d_in: int = 20
-    d_out: int = 10
-    distribution: str = "uniform"
-    smooth_factor: float = 5.0
-    dim_smooth_factor: float = 5.0
-
-
-@dataclass(frozen=True)
-class RandomAutoencoderParams:
-    """Random autoencoder: i.i.d. inputs, target = input.
-
-    Attributes:
-        samples: number of samples.
-        d_in: input (and target) dimension.
-        distribution: ``"uniform"`` (``U(0, 1)``, the original) or ``"gaussian"``.
-    """
-
-    name: ClassVar[str] = "random_autoencoder"
-
-    samples: int = 10
-    d_in: int = 20
-    distribution: str = "uniform"
-
-
-@dataclass(frozen=True)
-class SmoothedAutoencoderParams:
-    """Smoothed autoencoder: smoothed inputs as in ``smoothed``, target = input.
-
-    Attributes:
-        samples: number of samples.
-        d_in: input (and target) dimension.
-        distribution: ``"uniform"`` (``U(0, 1)``, the original) or ``"gaussian"``.
-        smooth_factor: Gaussian width along samples is ``samples / smooth_factor`` rows.
-        dim_smooth_factor: Gaussian width along dimensions is ``d_in / dim_smooth_factor``.
-    """
-
-    name: ClassVar[str] = "smoothed_autoencoder"
-
-    samples: int = 10
-    d_in: int = 20
-    distribution: str = "uniform"
-    smooth_factor: float = 5.0
-    dim_smooth_factor: float = 5.0
-
-
-RandomMappingParams = (
-    RandomParams | SmoothedParams | RandomAutoencoderParams | SmoothedAutoencoderParams
+from repdrift.tasks.params import (
+    DISTRIBUTIONS,
+    RandomAutoencoderParams,
+    RandomMappingParams,
+    RandomParams,
+    SmoothedAutoencoderParams,
+    SmoothedParams,
 )
+from repdrift.tasks.signals import minmax_scale, smooth_reflect
 
 
 def _check(params: RandomMappingParams) -> None:

@@ -36,44 +36,14 @@ Reference: Ratzon, Derdikman & Barak (2024), eLife 13:RP90069, Methods.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
-from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 
 from repdrift.tasks.dataset import Dataset
+from repdrift.tasks.params import RingParams
 from repdrift.tasks.signals import interp_periodic, minmax_scale, smooth_circular, window_offsets
-
-
-@dataclass(frozen=True)
-class RingParams:
-    """Parameters of the ring task (lengths in scene samples).
-
-    Attributes:
-        samples: number of input-target pairs (steps).
-        view_size: scene values per view.
-        scene_size: circumference of the ring, in scene samples (unit spacing).
-        scene_sigma: width of the circular Gaussian smoothing of the scene.
-        fov: width of the viewed window along the ring.
-        step: mean step length.
-        step_spread: relative spread of the step length, in [0, 1]; 0 = constant step.
-        turn_prob: probability of reversing direction before each step.
-        movement_input: append the signed, scaled step to the input.
-    """
-
-    name: ClassVar[str] = "ring"
-
-    samples: int = 10
-    view_size: int = 20
-    scene_size: int = 120
-    scene_sigma: float = 4.0
-    fov: float = 30.0
-    step: float = 12.0
-    step_spread: float = 0.0
-    turn_prob: float = 0.0
-    movement_input: bool = False
 
 
 def _check(p: RingParams) -> None:
