@@ -136,14 +136,3 @@ def reproduce(
         lines = "; ".join(f"{k}: {v}" for k, v in failed.items())
         raise ReproduceFailure(f"{lines} (the report in {ws.root} says what was checked)")
     return summary
-
-
-__all__ = [
-    "FIGURES",
-    "MODULES",
-    "ReproduceError",
-    "ReproduceFailure",
-    "Workspace",
-    "figures_of",
-    "reproduce",
-]
