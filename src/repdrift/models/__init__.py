@@ -14,8 +14,9 @@
 A model other than the network is configured entirely by its ``[model]`` section: its
 parameters dataclass (``ToyParams``, ``SimilarityMatchingParams``) and the module's
 ``make_model(params)``, ``make_data(key, params, dtype=)`` and ``make_hyper(params,
-dtype=)``. Adding a model adds a module and a line in ``_MODULES``; the engine, the
-store, ``resume`` and ``inspect`` need nothing new.
+dtype=)``. Adding a model adds a module named after its kind and a line in
+:data:`.params.PARAMS`; the engine, the store, ``resume`` and ``inspect`` need nothing
+new.
 
 The parameter classes live in :mod:`.params`, free of JAX; the model modules are imported
 when first used.
@@ -30,13 +31,13 @@ import lazy_loader as _lazy
 
 from repdrift.models.params import PARAMS
 
-#: ``[model] kind`` -> name of the module of a model other than the network.
-_MODULES: dict[str, str] = {"toy": "toy", "similarity_matching": "similarity_matching"}
-
 
 def module(kind: str) -> ModuleType:
-    """The module of the model ``[model] kind = KIND`` other than the network."""
-    return importlib.import_module(f"repdrift.models.{_MODULES[kind]}")
+    """The module of the model ``[model] kind = KIND`` other than the network (each is
+    named after its kind)."""
+    if kind not in PARAMS:
+        raise KeyError(f"no model module for kind {kind!r}; known: {sorted(PARAMS)}")
+    return importlib.import_module(f"repdrift.models.{kind}")
 
 
 # the model modules (and JAX with them) load when first used
