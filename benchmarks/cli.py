@@ -9,12 +9,15 @@ median over R repeats of the wall-clock time and the largest peak resident memor
   sub-help      ``repdrift sweep run --help``
   bad-input     ``repdrift simulate --preset nope --out DIR``: exit status 2, one line
   config        ``repdrift config --preset fig2-quick`` (validates and prints the config)
+  inspect       ``repdrift inspect DIR`` of a finished small run (made once, first): reads
+                the records with xarray and Zarr, without JAX
   import-api    ``python -c "import repdrift"``
   import-sim    ``python -c "import repdrift.simulation"``: the numerical stack (JAX,
                 xarray, Zarr) that a simulation loads, for comparison
 
 The configuration and the command load without JAX, xarray, Zarr, SciPy or pandas; each
 command imports what it needs when it runs (tests/test_cli.py checks which modules load).
+``inspect`` needs xarray and Zarr to read a run, but not JAX.
 """
 
 from __future__ import annotations
@@ -45,11 +48,21 @@ def main() -> None:
     args = parser.parse_args()
     cmd = [sys.executable, "-m", "repdrift"]
     with tempfile.TemporaryDirectory() as tmp:
+        run = f"{tmp}/run"
+        small = ["--preset", "sweep-member", "--set", "run.steps=300", "--no-figures"]
+        made = subprocess.run(
+            [*cmd, "simulate", *small, "--out", run, "--quiet"],
+            capture_output=True,
+            text=True,
+        )
+        if made.returncode != 0:
+            raise SystemExit(f"could not make the run to inspect: {made.stderr.strip()}")
         cases = {
             "help": ([*cmd, "--help"], 0),
             "sub-help": ([*cmd, "sweep", "run", "--help"], 0),
             "bad-input": ([*cmd, "simulate", "--preset", "nope", "--out", f"{tmp}/x"], 2),
             "config": ([*cmd, "config", "--preset", "fig2-quick"], 0),
+            "inspect": ([*cmd, "inspect", run], 0),
             "import-api": ([sys.executable, "-c", "import repdrift"], 0),
             "import-sim": ([sys.executable, "-c", "import repdrift.simulation"], 0),
         }

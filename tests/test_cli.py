@@ -508,13 +508,30 @@ def test_the_command_and_the_configuration_start_without_the_numerical_stack():
     assert {"jax", "optax", "xarray", "zarr"} <= set(loaded)
 
 
+def test_inspect_reads_a_run_without_jax_and_without_its_dataset(small_run):
+    loaded, printed = _heavy_modules_loaded_by(
+        "from repdrift.cli import main\n"
+        "try:\n"
+        f"    main(['inspect', '--json', {str(small_run)!r}])\n"
+        "except SystemExit as exit_:\n"
+        "    assert not exit_.code, exit_.code"
+    )
+    assert not {"jax", "optax", "scipy", "matplotlib", "sklearn"} & set(loaded), loaded
+    assert {"xarray", "zarr"} <= set(loaded)  # the records are read
+    summary = json.loads(printed)
+    assert summary["status"] == "complete" and summary["final"]["step_metrics"] > 0
+    assert repdrift.open_run(small_run, with_dataset=False).dataset is None
+    assert repdrift.open_run(small_run).dataset.inputs.shape[0] > 0
+
+
 def test_the_lazy_names_of_the_packages_are_the_modules_own():
-    from repdrift import data, experiments, models, network, simulation, tasks
+    from repdrift import data, experiments, models, network, runs, simulation, tasks
     from repdrift.models import params as model_params
     from repdrift.models import similarity_matching, toy
     from repdrift.tasks import corridor
 
     assert repdrift.simulate is simulation.simulate
+    assert repdrift.open_run is runs.open_run is simulation.open_run
     assert repdrift.StoreError is store.StoreError
     assert {"Config", "load_config", "simulate", "open_run"} <= set(dir(repdrift))
     assert tasks.Dataset is tasks.dataset.Dataset and tasks.corridor is corridor

@@ -20,7 +20,8 @@ __version__ = "0.1.0"
 __getattr__, _lazy_dir, _ = _lazy.attach(
     __name__,
     submod_attrs={
-        "simulation": ["Run", "open_run", "resume", "simulate"],
+        "runs": ["Run", "open_run"],
+        "simulation": ["resume", "simulate"],
         "store": ["StoreError"],
     },
 )

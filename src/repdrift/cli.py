@@ -219,9 +219,9 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Status, progress, configuration and initial/final metrics of a run."""
-    from repdrift import simulation
+    from repdrift.runs import open_run  # the records only: no JAX, no dataset
 
-    run = simulation.open_run(run_dir)
+    run = open_run(run_dir, with_dataset=False)
     summary = run.summary()
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=1) + "\n")

@@ -44,10 +44,12 @@ import numpy as np
 import xarray as xr
 
 from repdrift import cores, engine, learners, store, tasks
-from repdrift.config import Config, ConfigError, load_config
+from repdrift.config import Config, ConfigError
 from repdrift.metrics import tuning
 from repdrift.models import feedforward
 from repdrift.models.base import Model
+from repdrift.runs import Run, open_run, read_dataset, write_dataset
+from repdrift.runs import read_config as _read_config
 
 #: Dimension names of the network's snapshot arrays and metrics.
 SNAPSHOT_DIMS: dict[str, tuple[str, ...]] = {
@@ -57,8 +59,6 @@ SNAPSHOT_DIMS: dict[str, tuple[str, ...]] = {
     "rate_map": ("unit", "bin"),
     "si_bits_per_activity": ("unit",),
 }
-
-DATASET_FILE = "dataset.npz"
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]
 
@@ -525,103 +525,6 @@ def _initial_state(member: Member) -> RunState:
     )
 
 
-# ------------------------------------------------------------------------------- runs
-
-
-@dataclass
-class Run:
-    """A stored run, reopened. ``metrics`` and ``snapshots`` are in-memory xarray datasets;
-    ``dataset`` is the dataset it trained on (NumPy arrays)."""
-
-    path: Path
-    config: Config
-    status: store.Status
-    metrics: xr.Dataset
-    snapshots: xr.Dataset
-    dataset: tasks.Dataset | None = None
-
-    def scalars_at(self, which: str) -> dict[str, float]:
-        """Every recorded scalar metric at the ``initial`` or ``final`` stored step."""
-        pick = 0 if which == "initial" else -1
-        out: dict[str, float] = {}
-        for ds in (self.metrics, self.snapshots):
-            if ds.sizes.get("step", 0) == 0:
-                continue
-            for name, var in ds.data_vars.items():
-                if var.dims == ("step",) and name != "status":
-                    value = float(var.values[pick])
-                    out[name] = value if math.isfinite(value) else None
-            out[f"step_{'metrics' if ds is self.metrics else 'snapshots'}"] = int(
-                ds["step"].values[pick]
-            )
-        return out
-
-    def summary(self) -> dict[str, Any]:
-        """What ``repdrift inspect --json`` prints."""
-        return {
-            "path": str(self.path),
-            "status": self.status.status,
-            "steps_done": self.status.steps_done,
-            "steps_total": self.status.steps_total,
-            "message": self.status.message,
-            "config": self.config.model_dump(mode="json"),
-            "initial": self.scalars_at("initial"),
-            "final": self.scalars_at("final"),
-        }
-
-
-def _write_dataset(path: Path, dataset: tasks.Dataset) -> None:
-    import io
-
-    arrays = {
-        name: np.asarray(value)
-        for name, value in zip(
-            ("inputs", "targets", "position", "direction"), _dataset_fields(dataset), strict=True
-        )
-        if value is not None
-    }
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    store.atomic_write_bytes(path / DATASET_FILE, buffer.getvalue())
-
-
-def read_dataset(path: str | Path) -> tasks.Dataset | None:
-    """The dataset stored with a run (``None`` for runs stored without one)."""
-    file = Path(path) / DATASET_FILE
-    if not file.is_file():
-        return None
-    try:
-        with np.load(file) as npz:
-            return tasks.Dataset(
-                npz["inputs"],
-                npz["targets"],
-                npz["position"] if "position" in npz.files else None,
-                npz["direction"] if "direction" in npz.files else None,
-            )
-    except Exception as err:
-        raise store.StoreError(f"run {path} is corrupt: {DATASET_FILE}: {err}") from None
-
-
-def _read_config(path: Path) -> Config:
-    try:
-        return load_config(path / store.CONFIG_FILE)
-    except ConfigError as err:
-        raise store.StoreError(f"run {path} is corrupt: {err}") from None
-
-
-def open_run(path: str | Path) -> Run:
-    """Reopen a run directory (raises :class:`repdrift.store.StoreError` if it is not one)."""
-    path = Path(path)
-    status = store.read_status(path)
-    config = _read_config(path)
-    dataset = read_dataset(path)
-    if status.generation is None:
-        empty = xr.Dataset(coords={"step": np.zeros(0, np.int64)})
-        return Run(path, config, status, empty, empty, dataset)
-    metrics, snapshots, _ = store.read_generation(path, status)
-    return Run(path, config, status, metrics, snapshots, dataset)
-
-
 # ------------------------------------------------------------------------ the driver
 
 
@@ -910,7 +813,7 @@ def simulate_batch(
     for path, member in zip(paths, members, strict=True):
         store.atomic_write_text(path / store.CONFIG_FILE, member.config.to_toml())
         if member.dataset is not None:
-            _write_dataset(path, member.dataset)
+            write_dataset(path, member.dataset)
         status = store.Status("starting", 0, member.schedule.steps, None, time.time())
         store.write_status(path, status)
         slots.append(_Slot(path, member, Recorder(member), status))

@@ -103,7 +103,7 @@ def loss_plateau_steps(sweep_path, table: pd.DataFrame) -> pd.DataFrame:
 
     from repdrift.experiments.fig2 import fall_numbers
     from repdrift.metrics.timescale import loss_plateau_step
-    from repdrift.simulation import open_run
+    from repdrift.runs import open_run
 
     rows = []
     for row in table.itertuples(index=False):

@@ -241,7 +241,7 @@ def _snapshots_frame(run, name: str) -> pd.DataFrame:
 def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
     from repdrift.plotting.fig2 import draw_fig2, place_map_correlations
     from repdrift.plotting.supplementary import draw_control
-    from repdrift.simulation import open_run
+    from repdrift.runs import open_run
 
     folder = ws.figure_dir(NAME)
     run = open_run(ws.run_path("fig2"))

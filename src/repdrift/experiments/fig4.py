@@ -146,7 +146,7 @@ def exponent_numbers(
 def still_falling(sweep_path: Path, table: pd.DataFrame, drop: float = 0.2) -> dict[str, Any]:
     """Runs whose fraction of active units still fell by more than ``drop`` (relative)
     over the last fifth of the run: their end point is not the end of their fall."""
-    from repdrift.simulation import open_run
+    from repdrift.runs import open_run
 
     runs = []
     for row in table.itertuples(index=False):
@@ -233,7 +233,7 @@ def hebbian_numbers(noisy, quiet, unclipped=None) -> dict[str, Any]:
 def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
     from repdrift.plotting.fig4 import draw_a, draw_b, draw_c
     from repdrift.plotting.hebbian import draw_hebbian, hebbian_phases, phase_spans
-    from repdrift.simulation import open_run
+    from repdrift.runs import open_run
 
     folder = ws.figure_dir(NAME)
     files: list[Path] = []

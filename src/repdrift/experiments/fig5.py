@@ -210,7 +210,7 @@ def two_times(run) -> tuple[int, int]:
 def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
     from repdrift.plotting.fig5 import draw_a, draw_b, draw_spectra
     from repdrift.plotting.toy import draw_toy
-    from repdrift.simulation import open_run
+    from repdrift.runs import open_run
 
     folder = ws.figure_dir(NAME)
     files: list[Path] = []

@@ -152,7 +152,7 @@ def run_state(path: Path, config: Config) -> str:
                 f"{path} is not a run directory; remove it or choose another --out"
             )
         return "new"
-    from repdrift.simulation import open_run
+    from repdrift.runs import open_run
 
     try:
         stored = open_run(path).config

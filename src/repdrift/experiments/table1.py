@@ -105,7 +105,7 @@ def _run_row(name: str, kind: str, run) -> dict[str, Any]:
 
 def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
     from repdrift.plotting.supplementary import draw_phases
-    from repdrift.simulation import open_run
+    from repdrift.runs import open_run
 
     folder = ws.figure_dir(NAME)
     rows = []

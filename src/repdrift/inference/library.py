@@ -140,9 +140,9 @@ def _sweep_runs(path: Path) -> tuple[str, list[Path]]:
 
 
 def _row_of(path: Path, library: str) -> dict[str, Any] | None:
-    from repdrift import simulation
+    from repdrift.runs import open_run
 
-    return run_row(simulation.open_run(path), library)
+    return run_row(open_run(path), library)
 
 
 ProgressFn = Callable[[int, int], None]

@@ -150,7 +150,7 @@ def window_start(steps: np.ndarray, loss: np.ndarray) -> float | None:
 
 
 def run_observations(run) -> Observations:
-    """The :class:`Observations` of a reopened :class:`repdrift.simulation.Run`.
+    """The :class:`Observations` of a reopened :class:`repdrift.runs.Run`.
 
     Raises :class:`InferenceError` for a run without activity records.
     """

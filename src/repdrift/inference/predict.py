@@ -118,10 +118,10 @@ def _truth(config) -> dict[str, Any] | None:
 
 
 def _run_item(path: Path, name: str) -> Item:
-    from repdrift import simulation
     from repdrift.inference.observe import run_observations
+    from repdrift.runs import open_run
 
-    run = simulation.open_run(path)
+    run = open_run(path)
     return Item(name, features(run_observations(run)), _truth(run.config))
 
 

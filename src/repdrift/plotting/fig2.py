@@ -5,7 +5,7 @@ regularization", eLife 13:RP90069, Fig. 2: after the loss converges, noisy learn
 reducing the fraction of active units and raising their spatial information, while the
 place fields drift.
 
-:func:`draw_fig2` writes, for a run opened with :func:`repdrift.simulation.open_run`:
+:func:`draw_fig2` writes, for a run opened with :func:`repdrift.open_run`:
 
 =======================  ==================================================================
 name                     content
@@ -48,7 +48,7 @@ from matplotlib.figure import Figure
 from repdrift.metrics import drift, timescale, tuning
 
 if TYPE_CHECKING:
-    from repdrift.simulation import Run
+    from repdrift.runs import Run
 
 #: Names of the figures :func:`draw_fig2` can write, in order.
 FIGURES = ("loss", "activity", "spatial_information", "rate_maps", "drift", "summary")
@@ -388,7 +388,7 @@ def draw_fig2(
     """Write the Fig. 2 figures of ``run`` into ``out_dir``; return the written paths.
 
     Args:
-        run: a stored run (:func:`repdrift.simulation.open_run`).
+        run: a stored run (:func:`repdrift.open_run`).
         out_dir: folder for the figures (created if needed); each figure ``name`` is
             written as ``out_dir / "<name>.<format>"`` for every format.
         formats: file formats understood by matplotlib (``"png"``, ``"pdf"``, ``"svg"``).

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from repdrift.simulation import Run
+    from repdrift.runs import Run
 
 
 def draw_run(run: Run, out_dir: str | Path) -> list[Path]:

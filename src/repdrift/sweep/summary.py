@@ -197,7 +197,7 @@ def _first_of(ds, *names: str) -> np.ndarray | None:
 
 
 def summarise_run(run) -> dict[str, Any]:
-    """:func:`summary_columns` of a reopened :class:`repdrift.simulation.Run`."""
+    """:func:`summary_columns` of a reopened :class:`repdrift.runs.Run`."""
     metrics, snaps = run.metrics, run.snapshots
     if metrics.sizes.get("step", 0) == 0:
         return summary_columns(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))

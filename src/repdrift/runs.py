@@ -1,0 +1,123 @@
+"""A stored run, reopened: its configuration, status, records, snapshots and dataset.
+
+This needs only NumPy, xarray and Zarr (through :mod:`repdrift.store`), not JAX: ``repdrift
+inspect`` and the analyses that read finished runs reopen them without loading the
+numerical stack a simulation needs. :mod:`repdrift.simulation` writes what this reads and
+re-exports :class:`Run` and :func:`open_run`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from repdrift import store
+from repdrift.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from repdrift.tasks import Dataset
+
+DATASET_FILE = "dataset.npz"
+_DATASET_FIELDS = ("inputs", "targets", "position", "direction")
+
+
+@dataclass
+class Run:
+    """A stored run, reopened. ``metrics`` and ``snapshots`` are in-memory xarray datasets;
+    ``dataset`` is the dataset it trained on (NumPy arrays)."""
+
+    path: Path
+    config: Config
+    status: store.Status
+    metrics: xr.Dataset
+    snapshots: xr.Dataset
+    dataset: Dataset | None = None
+
+    def scalars_at(self, which: str) -> dict[str, float]:
+        """Every recorded scalar metric at the ``initial`` or ``final`` stored step."""
+        pick = 0 if which == "initial" else -1
+        out: dict[str, float] = {}
+        for ds in (self.metrics, self.snapshots):
+            if ds.sizes.get("step", 0) == 0:
+                continue
+            for name, var in ds.data_vars.items():
+                if var.dims == ("step",) and name != "status":
+                    value = float(var.values[pick])
+                    out[name] = value if math.isfinite(value) else None
+            out[f"step_{'metrics' if ds is self.metrics else 'snapshots'}"] = int(
+                ds["step"].values[pick]
+            )
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """What ``repdrift inspect --json`` prints."""
+        return {
+            "path": str(self.path),
+            "status": self.status.status,
+            "steps_done": self.status.steps_done,
+            "steps_total": self.status.steps_total,
+            "message": self.status.message,
+            "config": self.config.model_dump(mode="json"),
+            "initial": self.scalars_at("initial"),
+            "final": self.scalars_at("final"),
+        }
+
+
+def write_dataset(path: Path, dataset: Dataset) -> None:
+    """Store the dataset a run trains on in ``path`` (atomically)."""
+    arrays = {
+        name: np.asarray(value)
+        for name in _DATASET_FIELDS
+        if (value := getattr(dataset, name)) is not None
+    }
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    store.atomic_write_bytes(path / DATASET_FILE, buffer.getvalue())
+
+
+def read_dataset(path: str | Path) -> Dataset | None:
+    """The dataset stored with a run (``None`` for runs stored without one)."""
+    file = Path(path) / DATASET_FILE
+    if not file.is_file():
+        return None
+    try:
+        with np.load(file) as npz:
+            arrays = {name: npz[name] for name in _DATASET_FIELDS if name in npz.files}
+    except Exception as err:
+        raise store.StoreError(f"run {path} is corrupt: {DATASET_FILE}: {err}") from None
+    if not {"inputs", "targets"} <= arrays.keys():
+        raise store.StoreError(f"run {path} is corrupt: {DATASET_FILE}: no inputs or targets")
+    from repdrift.tasks.dataset import Dataset  # a JAX pytree: loaded only when needed
+
+    return Dataset(**arrays)
+
+
+def read_config(path: Path) -> Config:
+    """The configuration a run was stored with."""
+    try:
+        return load_config(path / store.CONFIG_FILE)
+    except ConfigError as err:
+        raise store.StoreError(f"run {path} is corrupt: {err}") from None
+
+
+def open_run(path: str | Path, *, with_dataset: bool = True) -> Run:
+    """Reopen a run directory (raises :class:`repdrift.store.StoreError` if it is not one).
+
+    ``with_dataset=False`` leaves the stored dataset unread (``run.dataset`` is ``None``):
+    what ``repdrift inspect`` does, which needs only the records.
+    """
+    path = Path(path)
+    status = store.read_status(path)
+    config = read_config(path)
+    dataset = read_dataset(path) if with_dataset else None
+    if status.generation is None:
+        empty = xr.Dataset(coords={"step": np.zeros(0, np.int64)})
+        return Run(path, config, status, empty, empty, dataset)
+    metrics, snapshots, _ = store.read_generation(path, status)
+    return Run(path, config, status, metrics, snapshots, dataset)
