@@ -118,3 +118,50 @@ def test_errors_name_the_field(overrides, field):
 def test_readme_holds_the_generated_configuration_reference():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert config.config_reference() in readme
+
+
+def test_every_task_and_model_field_is_described_in_the_reference():
+    for models in (config.TASK_MODELS, config.MODEL_MODELS):
+        for kind, model in models.items():
+            for name, info in model.model_fields.items():
+                if name != "kind":
+                    assert info.description, f"{kind}.{name} has no description"
+            if kind != "network":  # its intro paragraph is whole, not its first line
+                assert model.__doc__.rstrip().endswith((".", ")")), model.__doc__
+    # pairs documented together ("x0, y0: ...") give each field the text
+    toy = config.MODEL_MODELS["toy"].model_fields
+    assert toy["x0"].description == toy["y0"].description
+    assert "start point" in toy["x0"].description
+    assert "ratio between modules" in (
+        config.MODEL_MODELS["similarity_matching"].model_fields["grid_scale_factor"].description
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "sentence"),
+    [
+        ("Fig. 2 of the paper: a corridor. More here.", "Fig. 2 of the paper: a corridor."),
+        ("The model of Qin et al. (2023), ring.\nNext.", "The model of Qin et al. (2023), ring."),
+        (
+            "Sweep (Table 2, Figs. 4A and S1), e.g. this. Then",
+            "Sweep (Table 2, Figs. 4A and S1), e.g. this.",
+        ),
+        ("A list follows:\n* one. two\n* three", "A list follows"),
+        ("No stop at all\n\nsecond paragraph.", "No stop at all"),
+        ("Values 0.5 and 1.5 stay.", "Values 0.5 and 1.5 stay."),
+    ],
+)
+def test_first_sentence_skips_the_stops_of_abbreviations(text, sentence):
+    assert config.first_sentence(text) == sentence
+
+
+def test_presets_lists_one_whole_line_per_preset(capsys):
+    from repdrift.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["presets"])
+    assert exit_.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == config.preset_names()
+    fig2 = next(line for line in lines if line.startswith("fig2 "))
+    assert "Fig. 2 of the paper" in fig2  # not cut at "Fig."

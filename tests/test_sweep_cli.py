@@ -163,9 +163,10 @@ def test_inspect_of_a_created_sweep_lists_its_pending_runs(tmp_path, capsys):
 def test_presets_lists_every_sweep_preset(capsys):
     code, stdout, _ = run_cli(["sweep", "presets"], capsys)
     assert code == 0
-    for name in spec.preset_names():
-        assert name in stdout
-    assert "1,151 runs" in stdout  # table2
+    lines = stdout.splitlines()  # one line each, in order
+    assert [line.split()[0] for line in lines] == spec.preset_names()
+    table2 = next(line for line in lines if line.startswith("table2 "))
+    assert "1,151 runs" in table2 and "(Table 2, Figs. 4" in table2  # not cut at "Figs."
 
 
 def _closed_port() -> int:

@@ -259,9 +259,11 @@ def inspect(
 @app.command()
 def presets() -> None:
     """List the shipped presets."""
-    for name in config_mod.preset_names():
-        desc = " ".join(config_mod.preset_description(name).split()).split(". ")[0]
-        console.print(f"[bold]{name}[/]  {desc}")
+    names = config_mod.preset_names()
+    width = max(map(len, names))
+    for name in names:
+        desc = config_mod.first_sentence(config_mod.preset_description(name))
+        console.print(f"[bold]{name:<{width}}[/]  {desc}", no_wrap=True, overflow="ellipsis")
 
 
 @app.command("config")

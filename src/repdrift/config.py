@@ -15,7 +15,9 @@ values (:class:`ConfigError`). Presets are TOML files shipped in ``repdrift/pres
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -48,29 +50,55 @@ PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
+def _first_paragraph(doc: str | None) -> str:
+    return " ".join(inspect.cleandoc(doc or "").split("\n\n")[0].split())
+
+
+def _attribute_docs(params_cls: type) -> dict[str, str]:
+    """Each field's description from the ``Attributes:`` section of a parameter class's
+    docstring (``name: text`` or ``a, b: text``, continued on more deeply indented lines)."""
+    _, found, section = inspect.cleandoc(params_cls.__doc__ or "").partition("Attributes:\n")
+    out: dict[str, str] = {}
+    names: list[str] = []
+    for line in section.splitlines() if found else []:
+        indent = len(line) - len(line.lstrip())
+        entry = re.match(r"\s{4}(\w+(?:,\s*\w+)*):\s+(.*)", line)
+        if entry and indent == 4:
+            names = [n.strip() for n in entry.group(1).split(",")]
+            out.update(dict.fromkeys(names, entry.group(2)))
+        elif indent > 4 and names:
+            for n in names:
+                out[n] += " " + line.strip()
+        else:
+            break
+    return out
+
+
 def _task_model(name: str, params_cls: type) -> type[BaseModel]:
-    """A pydantic model for one task: ``kind`` plus the fields of its params dataclass.
+    """A pydantic model for one task: ``kind`` plus the fields of its params dataclass,
+    each described by the class's ``Attributes:`` docstring.
 
     Integers must be ≥ 1 and numbers finite and ≥ 0; combinations the task cannot
     build are reported by the task itself when the dataset is made.
     """
+    described = _attribute_docs(params_cls)
     fields: dict[str, Any] = {"kind": (Literal[name], name)}
     for f in dataclasses.fields(params_cls):
-        default = f.default
+        default = Field(f.default, description=described.get(f.name))
         choices = f.metadata.get("choices")
         # bool before int: bool is a subclass of int.
         if choices:
             fields[f.name] = (Literal[tuple(choices)], default)
-        elif isinstance(default, bool):
+        elif isinstance(f.default, bool):
             fields[f.name] = (bool, default)
-        elif isinstance(default, int):
+        elif isinstance(f.default, int):
             fields[f.name] = (Annotated[int, Field(ge=1)], default)
-        elif isinstance(default, float):
+        elif isinstance(f.default, float):
             fields[f.name] = (NonNegativeFloat, default)
         else:
-            fields[f.name] = (type(default), default)
+            fields[f.name] = (type(f.default), default)
     model = create_model(f"{params_cls.__name__}Config", __config__=_STRICT, **fields)
-    model.__doc__ = (params_cls.__doc__ or "").strip().split("\n")[0]
+    model.__doc__ = _first_paragraph(params_cls.__doc__)
     return model
 
 
@@ -371,6 +399,23 @@ def preset_description(name: str) -> str:
     return str(tomllib.loads(text).get("description", "")).strip()
 
 
+#: Words whose full stop does not end a sentence ("Fig. 2", "Qin et al.", "e.g.").
+_ABBREVIATIONS = frozenset({"Fig", "Figs", "al", "e.g", "i.e", "cf", "vs", "Eq", "Ref", "approx"})
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a description, on one line (for ``repdrift presets``): up to
+    the first full stop that ends a sentence — not that of "Fig. 2" or "et al." — or to the
+    end of the first paragraph, or the colon that opens a list."""
+    paragraph = re.split(r"\n\s*\n|:?\s*\n\s*[*-]\s", text.strip(), maxsplit=1)[0]
+    paragraph = " ".join(paragraph.split())
+    for stop in re.finditer(r"\.(?=\s|$)", paragraph):
+        word = re.search(r"[\w.]*$", paragraph[: stop.start()]).group()
+        if word not in _ABBREVIATIONS:
+            return paragraph[: stop.start() + 1]
+    return paragraph
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
@@ -471,22 +516,28 @@ def load_config(
     return validate(apply_overrides(data, overrides))
 
 
+def _markdown(text: str) -> str:
+    """Docstring text in a Markdown table cell: reST literals as code, pipes escaped."""
+    return text.replace("``", "`").replace("|", "\\|")
+
+
 def config_reference() -> str:
     """A Markdown reference of every section and field, generated from the models."""
     lines = []
 
     def table(title: str, model: type[BaseModel]) -> None:
         lines.append(f"### `[{title}]`\n")
-        doc = (model.__doc__ or "").strip().split("\n")[0]
+        doc = _first_paragraph(model.__doc__)
         if doc:
-            lines.append(doc + "\n")
+            lines.append(_markdown(doc) + "\n")
         lines.append("| field | default | meaning |")
         lines.append("|---|---|---|")
         for name, info in model.model_fields.items():
             default = info.default
             if isinstance(default, float) and not math.isfinite(default):
                 default = str(default)
-            lines.append(f"| `{name}` | `{default!r}` | {info.description or ''} |")
+            meaning = "which section this is" if name == "kind" else info.description or ""
+            lines.append(f"| `{name}` | `{default!r}` | {_markdown(meaning)} |")
         lines.append("")
 
     for section in ("network", "learner", "record", "run"):

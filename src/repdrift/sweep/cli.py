@@ -349,6 +349,7 @@ def compare_command(
 @app.command("presets")
 def presets_command() -> None:
     """List the shipped sweep presets."""
+    from repdrift.config import first_sentence
     from repdrift.sweep.spec import (
         expand,
         preset_names,
@@ -357,8 +358,12 @@ def presets_command() -> None:
         spec_from_text,
     )
 
-    for name in preset_names():
+    names = preset_names()
+    width = max(map(len, names))
+    for name in names:
         text = preset_text(name)
         runs = len(expand(spec_from_text(text, origin=f"sweep preset {name!r}")))
-        desc = " ".join(spec_description(text).split()).split(". ")[0]
-        console.print(f"[bold]{name}[/] ({runs:,} runs)  {desc}")
+        desc = first_sentence(spec_description(text))
+        console.print(
+            f"[bold]{name:<{width}}[/] {runs:>6,} runs  {desc}", no_wrap=True, overflow="ellipsis"
+        )
