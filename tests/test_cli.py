@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -522,6 +523,25 @@ def test_inspect_reads_a_run_without_jax_and_without_its_dataset(small_run):
     assert summary["status"] == "complete" and summary["final"]["step_metrics"] > 0
     assert repdrift.open_run(small_run, with_dataset=False).dataset is None
     assert repdrift.open_run(small_run).dataset.inputs.shape[0] > 0
+
+
+def test_a_run_with_an_unknown_status_or_an_empty_configuration_is_corrupt(small_run, tmp_path):
+    bogus = tmp_path / "bogus"
+    shutil.copytree(small_run, bogus)
+    status = json.loads((bogus / store.STATUS_FILE).read_text())
+    (bogus / store.STATUS_FILE).write_text(json.dumps({**status, "status": "bogus"}))
+    empty = tmp_path / "empty"
+    shutil.copytree(small_run, empty)
+    (empty / store.CONFIG_FILE).write_text("")
+    for run, needle in ((bogus, "holds status 'bogus'"), (empty, "lacks [model], [task]")):
+        before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+        for argv in (["inspect", str(run)], ["resume", str(run), "--quiet"]):
+            result = repdrift_cmd(*argv)
+            assert result.returncode == 2, (argv, result.stderr)
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and "is corrupt" in lines[0] and needle in lines[0], lines
+        # nothing was rewritten
+        assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
 def test_the_lazy_names_of_the_packages_are_the_modules_own():

@@ -165,3 +165,23 @@ def test_presets_lists_one_whole_line_per_preset(capsys):
     assert [line.split()[0] for line in lines] == config.preset_names()
     fig2 = next(line for line in lines if line.startswith("fig2 "))
     assert "Fig. 2 of the paper" in fig2  # not cut at "Fig."
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needles"),
+    [
+        (["task.kind=ring", "task.turn_prob=2"], ["config: task: ring: turn_prob"]),
+        (["task.speed=0"], ["config: task: corridor: speed must be positive"]),
+        (["model.kind=toy", "model.noise=foo"], ["config: model: toy: noise"]),
+        (["model.kind=similarity_matching", "model.layout=foo"], ["layout"]),
+        (["record.bins=1000000000"], ["record.bins", "less than or equal"]),
+        (["record.per_decade=1000000000"], ["record.per_decade"]),
+        (["network.hidden=1000000000"], ["network.hidden"]),
+        (["task.samples=100000000000"], ["task.samples"]),
+    ],
+)
+def test_what_a_task_or_model_cannot_build_is_refused_when_the_config_is_read(overrides, needles):
+    with pytest.raises(ConfigError) as info:
+        load_config(overrides=overrides)
+    for needle in needles:
+        assert needle in str(info.value)

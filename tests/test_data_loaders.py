@@ -276,6 +276,23 @@ def test_plain_format_position_units_and_errors(tmp_path):
     np.savez(tmp_path / "novel.npz", activity=activity, position=np.linspace(0, 1, 50))
     with pytest.raises(DataError, match=r"novel\.npz: needs 'velocity_cm_s' or 'direction'"):
         load_plain(tmp_path / "novel.npz")
+    np.savez(
+        tmp_path / "rate.npz",
+        activity=activity,
+        position=np.linspace(0, 1, 50),
+        direction=np.ones(50),
+        frame_rate_hz=0.0,
+    )
+    with pytest.raises(DataError, match=r"rate\.npz: 'frame_rate_hz' must be a positive"):
+        load_plain(tmp_path / "rate.npz")
+    np.savez(
+        tmp_path / "empty.npz",
+        activity=np.zeros((0, 2)),
+        position=np.zeros(0),
+        direction=np.zeros(0),
+    )
+    with pytest.raises(DataError, match=r"empty\.npz: 'activity' needs at least 2 frames"):
+        load_plain(tmp_path / "empty.npz")
     pd.DataFrame({"position": [0.1, 0.2], "direction": [1, 1]}).to_parquet(tmp_path / "p.parquet")
     with pytest.raises(DataError, match=r"p\.parquet: no cell_<k> columns"):
         load_plain(tmp_path / "p.parquet")

@@ -598,6 +598,10 @@ def test_every_scale_declares_valid_jobs(scale, tmp_path):
             ["reproduce", "fig2", "--scale", "quick", "--out", "{tmp}/foreign"],
             "not a repdrift reproduction",
         ),
+        (
+            ["reproduce", "fig3", "--scale", "smoke", "--out", "{tmp}/o", "--data", "{tmp}/nope"],
+            "--data {tmp}/nope does not exist",
+        ),
     ],
 )
 def test_bad_requests_exit_2_with_one_line(args, message, tmp_path, capsys):
@@ -607,6 +611,7 @@ def test_bad_requests_exit_2_with_one_line(args, message, tmp_path, capsys):
         main([a.format(tmp=tmp_path) for a in args])
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
+    message = message.format(tmp=tmp_path)
     assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
     assert sorted(p.name for p in (tmp_path / "foreign").iterdir()) == ["data.csv"]

@@ -403,6 +403,8 @@ def test_bad_inputs_exit_2_with_one_line_and_write_nothing(
             ["neither a sweep directory nor a library.parquet"],
         ),
         (["infer", "train", tiny_sweep, "--out", tiny_sweep], ["not empty"]),
+        # scikit-learn's seeds are 32-bit: a larger one is refused before training
+        (["infer", "train", tiny_sweep, "--out", tmp_path / "m", "--seed", 2**32], ["--seed"]),
     ]
     for argv, needles in cases:
         code, out, err = run_cli(argv, capsys)
@@ -432,6 +434,11 @@ def test_a_corrupt_or_foreign_model_is_refused(tiny_model, tiny_sweep, tmp_path,
     code, _, err = run_cli(["infer", "predict", broken, target], capsys)
     assert code == 2
     assert_one_error_line(err, "trained with scikit-learn 0.1")
+    manifest["versions"] = [1]  # edited into the wrong shape
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    code, _, err = run_cli(["infer", "predict", broken, target], capsys)
+    assert code == 2
+    assert_one_error_line(err, "manifest.json is corrupt", "versions")
 
 
 def test_training_needs_two_rules(tiny_table):

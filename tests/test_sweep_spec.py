@@ -69,6 +69,22 @@ BAD_SPECS = [
     ({"parts": [{"name": "a", "sample": 0}]}, ["parts[0].sample"]),
     ({"base": {"learner": {"lr": -1.0}}}, ["base", "learner.lr"]),
     ({"base": {"optimizer": {"lr": 1.0}}}, ["optimizer", "unknown section"]),
+    # sizes that would exhaust the memory while expanding are refused first
+    ({"grid": {"learner.lr": {"linspace": [0.1, 0.2, 10**8]}}}, ["linspace", "at most"]),
+    ({"grid": {"run.seed": {"integers": [0, 10**9]}}}, ["integers", "at most"]),
+    (
+        {"grid": {"learner.lr": [0.1] * 1001, "run.seed": {"integers": [0, 999]}}},
+        ["1,001,000 runs", "at most 1,000,000"],
+    ),
+    (
+        {"random": {"n": 10**11, "learner.lr": {"uniform": [0.1, 0.2]}}},
+        ["100,000,000,000 runs", "at most"],
+    ),
+    # a combination the task cannot build is found when the run is planned
+    (
+        {"grid": {"task": [{"kind": "ring", "turn_prob": 2.0}]}},
+        ["run r00000", "ring: turn_prob must lie in [0, 1]"],
+    ),
 ]
 
 
@@ -445,3 +461,8 @@ def test_sweep_smoke_mixes_shapes_rules_and_noises():
     assert combos == {("gd", "update"), ("gd", "label"), ("adam", "none"), ("sed", "none")}
     assert len({r.config.task.kind for r in runs}) >= 3
     assert len({r.config.run.steps for r in runs}) == 1
+
+
+def test_an_empty_spec_is_refused():
+    with pytest.raises(SweepError, match="empty"):
+        parse_spec({})

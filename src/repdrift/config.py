@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from repdrift.models.params import ACTIVATION_NAMES, LEARNER_KINDS, PARAMS, LearnerKind
-from repdrift.tasks.params import TASKS
+from repdrift.tasks.params import TASKS, check_task
 
 if TYPE_CHECKING:
     from repdrift.learners import LearnerSpec
@@ -48,6 +48,11 @@ _STRICT = ConfigDict(extra="forbid", frozen=True, strict=False, validate_default
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+#: The largest integer a task or model field may take (samples, units, particles, ...):
+#: far above any published set-up, low enough that a typo is an error, not an allocation.
+MAX_SIZE = 10_000_000
 
 
 def _first_paragraph(doc: str | None) -> str:
@@ -92,7 +97,7 @@ def _task_model(name: str, params_cls: type) -> type[BaseModel]:
         elif isinstance(f.default, bool):
             fields[f.name] = (bool, default)
         elif isinstance(f.default, int):
-            fields[f.name] = (Annotated[int, Field(ge=1)], default)
+            fields[f.name] = (Annotated[int, Field(ge=1, le=MAX_SIZE)], default)
         elif isinstance(f.default, float):
             fields[f.name] = (NonNegativeFloat, default)
         else:
@@ -131,7 +136,7 @@ class NetworkConfig(BaseModel):
 
     model_config = _STRICT
 
-    hidden: Annotated[int, Field(ge=1, description="number of hidden units N")] = 100
+    hidden: Annotated[int, Field(ge=1, le=1_000_000, description="number of hidden units N")] = 100
     activation: Annotated[str, Field(description=f"one of {sorted(ACTIVATION_NAMES)}")] = "relu"
     readout: Annotated[
         Literal["lazy", "rich"] | PositiveFloat,
@@ -204,14 +209,22 @@ class RecordConfig(BaseModel):
     model_config = _STRICT
 
     dense_until: Annotated[int, Field(ge=0, description="record every step up to this step")] = 100
-    per_decade: Annotated[int, Field(ge=1, description="log-spaced records per decade")] = 50
+    per_decade: Annotated[
+        int, Field(ge=1, le=100_000, description="log-spaced records per decade")
+    ] = 50
     snapshots: Annotated[
-        int, Field(ge=2, description="log-spaced parameter snapshots (step 0 and last incl.)")
+        int,
+        Field(
+            ge=2, le=100_000, description="log-spaced parameter snapshots (step 0 and last incl.)"
+        ),
     ] = 20
     linear_snapshots: Annotated[
-        int, Field(ge=0, description="extra evenly spaced snapshots (for drift matrices)")
+        int,
+        Field(ge=0, le=100_000, description="extra evenly spaced snapshots (for drift matrices)"),
     ] = 0
-    bins: Annotated[int, Field(ge=1, description="rate-map bins per running direction")] = 50
+    bins: Annotated[
+        int, Field(ge=1, le=10_000, description="rate-map bins per running direction")
+    ] = 50
     si_threshold: Annotated[
         NonNegativeFloat, Field(description="a unit is a place unit if SI > this (bits)")
     ] = 0.01
@@ -372,9 +385,20 @@ def validate(data: dict[str, Any]) -> Config:
     if isinstance(task, dict) and "kind" not in task:
         data = {**data, "task": {"kind": "corridor", **task}}
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_error(err)) from None
+    # Combinations a task or a model cannot build (a ring's turn_prob above 1, a toy's
+    # walls the wrong way round): found here, before anything is written or run.
+    for section, check in (
+        ("task", lambda: check_task(config.task_params())),
+        ("model", config.model_params),
+    ):
+        try:
+            check()
+        except ValueError as err:
+            raise ConfigError(f"config: {section}: {err}") from None
+    return config
 
 
 def preset_names() -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,10 +99,21 @@ def read_dataset(path: str | Path) -> Dataset | None:
     return Dataset(**arrays)
 
 
+#: The sections a run's stored configuration has (it is written whole, every default in it).
+_STORED_SECTIONS = ("model", "task", "network", "learner", "record", "run")
+
+
 def read_config(path: Path) -> Config:
     """The configuration a run was stored with."""
+    file = path / store.CONFIG_FILE
     try:
-        return load_config(path / store.CONFIG_FILE)
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        missing = [name for name in _STORED_SECTIONS if not isinstance(data.get(name), dict)]
+        if missing:
+            raise ConfigError(f"{store.CONFIG_FILE} lacks [{'], ['.join(missing)}]")
+        return load_config(data)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise store.StoreError(f"run {path} is corrupt: {store.CONFIG_FILE}: {err}") from None
     except ConfigError as err:
         raise store.StoreError(f"run {path} is corrupt: {err}") from None
 

@@ -55,6 +55,10 @@ GENERATION_FILE = "generation.json"
 FORMAT_VERSION = 1
 
 
+#: What ``status.json`` may hold (see the module docstring).
+RUN_STATUSES = ("starting", "running", "partial", "complete", "diverged", "silent")
+
+
 class StoreError(ValueError):
     """A run directory problem, stated in one line."""
 
@@ -267,6 +271,11 @@ def read_status(path: Path) -> Status:
         return Status("partial", 0, 0, None, 0.0, "stopped before it started")
     except (ValueError, KeyError, TypeError):
         raise StoreError(f"run {path} is corrupt: {STATUS_FILE} is unreadable") from None
+    if status.status not in RUN_STATUSES or status.steps_done < 0:
+        raise StoreError(
+            f"run {path} is corrupt: {STATUS_FILE} holds status {status.status!r} at step "
+            f"{status.steps_done} (a status is one of {', '.join(RUN_STATUSES)})"
+        )
     if status.status in ("running", "starting") and _live_pid(path) is None:
         status = Status(
             "partial",

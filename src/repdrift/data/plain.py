@@ -32,6 +32,7 @@ under ``repdrift`` as JSON, or as constant columns of the same names.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,10 @@ def load_plain(path: str | Path) -> Session:
             path, f"'activity' must be a numeric frames × cells array, got shape {activity.shape}"
         )
     frames = activity.shape[0]
+    if frames < 2 or activity.shape[1] < 1:
+        raise DataError(
+            path, f"'activity' needs at least 2 frames and 1 cell, got shape {activity.shape}"
+        )
     position = np.asarray(fields["position"], dtype=float).ravel()
     if "position_range" in fields:
         low, high = np.asarray(fields["position_range"], dtype=float).ravel()[:2]
@@ -134,7 +139,12 @@ def load_plain(path: str | Path) -> Session:
     else:
         time_s = None
         default_rate = 20.0
-    rate = float(_scalar(fields.get("frame_rate_hz", default_rate)))
+    try:
+        rate = float(_scalar(fields.get("frame_rate_hz", default_rate)))
+    except (TypeError, ValueError):
+        rate = math.nan
+    if not (math.isfinite(rate) and rate > 0):
+        raise DataError(path, "'frame_rate_hz' must be a positive number of frames per second")
     if time_s is None:
         time_s = np.arange(frames) / rate
     session = _scalar(fields.get("session", 0))

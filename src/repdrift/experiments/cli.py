@@ -102,6 +102,9 @@ def reproduce(
         check_scale(scale)
     except ReproduceError as err:
         raise _fail(str(err)) from None
+    if data is not None and not data.is_dir():
+        # named on purpose: a mistyped folder must not leave Fig. 3's claims unchecked
+        raise _fail(f"--data {data} does not exist or is not a folder")
     started = time.monotonic()
     progress = Progress(
         TextColumn("[bold]{task.description}"),

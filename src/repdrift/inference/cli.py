@@ -56,7 +56,9 @@ def train_command(
     evaluate: Annotated[
         bool, typer.Option(help="evaluate (random, held-out task and size class) and draw")
     ] = True,
-    seed: Annotated[int, typer.Option(min=0, help="seed of the folds and the trees")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=2**32 - 1, help="seed of the folds and the trees")
+    ] = 0,
     workers: Annotated[int, typer.Option(min=1, help="processes for reading and folds")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print the evaluation as JSON")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress lines")] = False,

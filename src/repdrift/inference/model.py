@@ -395,7 +395,10 @@ def load(folder: str | Path) -> tuple[RuleModel, dict[str, Any]]:
     file = folder / MODEL_FILE
     if not file.is_file():
         raise InferenceError(f"{folder}: {MODEL_FILE} is missing")
-    trained = manifest.get("versions", {}).get("scikit-learn")
+    versions = manifest.get("versions")
+    if not isinstance(versions, dict):
+        raise InferenceError(f"{folder / MANIFEST_FILE} is corrupt: 'versions' is not a table")
+    trained = versions.get("scikit-learn")
     if trained != sklearn.__version__:
         raise InferenceError(
             f"{folder} was trained with scikit-learn {trained}; this is {sklearn.__version__} "

@@ -94,6 +94,9 @@ SECTIONS: tuple[str, ...] = tuple(config_mod.Config.model_fields)
 #: Rules that, under the paper's conditions, get no noise.
 NOISELESS_RULES: tuple[str, ...] = ("adam", "rmsprop", "sed")
 _GENERATORS = ("linspace", "geomspace", "integers")
+
+#: The most runs a sweep may expand to (the paper's sweeps hold 1,151).
+MAX_RUNS = 1_000_000
 _DISTRIBUTIONS = ("choice", "uniform", "log_uniform", "integers")
 _NOISE_PATHS = ("learner.update_noise", "learner.label_noise")
 
@@ -174,6 +177,8 @@ def _generated(table: dict[str, Any]) -> list[Any] | None:
         low, high = _pair("integers", raw, integers=True)
         if low > high:
             raise ValueError(f"integers needs low <= high (got {raw!r})")
+        if high - low + 1 > MAX_RUNS:
+            raise ValueError(f"integers spans {high - low + 1:,} values; at most {MAX_RUNS:,}")
         return list(range(low, high + 1))
     if (
         not isinstance(raw, list)
@@ -187,6 +192,8 @@ def _generated(table: dict[str, Any]) -> list[Any] | None:
             f"{name} needs [start, stop, num] with num a positive integer (got {raw!r})"
         )
     start, stop, num = raw
+    if num > MAX_RUNS:
+        raise ValueError(f"{name} asks for {num:,} values; at most {MAX_RUNS:,} are allowed")
     if name == "geomspace":
         if not (start > 0 and stop > 0):
             raise ValueError(f"geomspace needs positive start and stop (got {raw!r})")
@@ -572,6 +579,8 @@ def _format(err: ValidationError) -> str:
 
 def parse_spec(data: dict[str, Any]) -> SweepSpec:
     """Validate spec data (raises :class:`SweepError` naming the field)."""
+    if not data:
+        raise SweepError("sweep spec: it is empty; give [base] with [grid], [random] or [[parts]]")
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
@@ -713,6 +722,13 @@ class _Item:
 
 def _part_items(spec: SweepSpec, index: int, part: PartSpec) -> list[_Item]:
     grid = part._grid
+    size = math.prod(len(values) for values in grid.values())
+    size *= part.random.n if part.random is not None else 1
+    if size > MAX_RUNS:
+        raise SweepError(
+            f"sweep spec: part {part.name!r} expands to {size:,} runs; at most "
+            f"{MAX_RUNS:,} are allowed"
+        )
     points: list[tuple[tuple[str, Any], ...]] = [()]
     for path, values in grid.items():
         points = [(*p, (path, v)) for p in points for v in values]

@@ -86,7 +86,12 @@ import jax
 import jax.numpy as jnp
 
 from repdrift.tasks.dataset import Dataset
-from repdrift.tasks.params import SCALINGS, CorridorParams
+from repdrift.tasks.params import (
+    CorridorParams,
+    check_task,
+    perimeter,
+    texture_samples,
+)
 from repdrift.tasks.signals import interp_periodic, minmax_scale, smooth_circular, window_offsets
 
 
@@ -110,11 +115,6 @@ class Trajectory(NamedTuple):
     heading_change: jax.Array
     turned: jax.Array
     reflected: jax.Array
-
-
-def perimeter(size_x: float, size_y: float) -> float:
-    """Length of the arena's walls, ``2 (size_x + size_y)``."""
-    return 2.0 * (size_x + size_y)
 
 
 def wrap_angle(angle: jax.Array) -> jax.Array:
@@ -173,11 +173,6 @@ def perimeter_point(s: jax.Array, size_x: float, size_y: float) -> tuple[jax.Arr
     return x, y
 
 
-def texture_samples(params: CorridorParams) -> int:
-    """Number of texture samples around the perimeter."""
-    return round(perimeter(params.size_x, params.size_y) * params.texture_resolution)
-
-
 def make_texture(key: jax.Array, params: CorridorParams) -> jax.Array:
     """Draw the wall texture, ``(n,)`` samples at perimeter coordinates ``k P / n``.
 
@@ -214,53 +209,13 @@ def view(
     return texture_at(texture, s, params.size_x, params.size_y)
 
 
-def _max_step(params: CorridorParams) -> float:
-    return 2.0 * params.speed if params.speed_sd > 0 else params.speed
-
-
-def _check(p: CorridorParams) -> None:
-    positive = ("samples", "view_size", "size_x", "size_y", "speed", "texture_resolution")
-    for name in positive:
-        value = getattr(p, name)
-        if not value > 0:
-            raise ValueError(f"corridor: {name} must be positive, got {value!r}.")
-    non_negative = ("speed_sd", "heading_sd", "turn_buffer", "side_buffer", "texture_kernel")
-    for name in non_negative:
-        value = getattr(p, name)
-        if not value >= 0:
-            raise ValueError(f"corridor: {name} must be non-negative, got {value!r}.")
-    if not 0 <= p.fov_deg < 360:
-        raise ValueError(f"corridor: fov_deg must lie in [0, 360), got {p.fov_deg!r}.")
-    if 2 * p.side_buffer > p.size_x:
-        raise ValueError(
-            f"corridor: side_buffer={p.side_buffer} leaves no room across an arena of "
-            f"size_x={p.size_x}; it can be at most size_x / 2."
-        )
-    track = p.size_y - 2 * p.turn_buffer
-    if not track > _max_step(p):
-        raise ValueError(
-            f"corridor: the track between the turn buffers (size_y - 2 turn_buffer = "
-            f"{track:g}) must be longer than the largest step ({_max_step(p):g}, that is "
-            "2 speed with speed noise, speed without)."
-        )
-    if p.scaling not in SCALINGS:
-        raise ValueError(
-            f"corridor: scaling must be one of {', '.join(SCALINGS)}, got {p.scaling!r}."
-        )
-    if texture_samples(p) < 2:
-        raise ValueError(
-            "corridor: the texture needs at least 2 samples around the perimeter; raise "
-            f"texture_resolution (got {p.texture_resolution!r})."
-        )
-
-
 def trajectory(key: jax.Array, params: CorridorParams, steps: int) -> Trajectory:
     """Simulate ``steps`` steps of the agent (rules in the module docstring).
 
     Raises:
         ValueError: for parameter values that leave no room to move.
     """
-    _check(params)
+    check_task(params)
     return _simulate(key, params, steps)
 
 
@@ -342,7 +297,7 @@ def make(key: jax.Array, params: CorridorParams, *, dtype=jnp.float32) -> Datase
         ValueError: for impossible combinations, e.g. turn buffers that leave a track no
             longer than one step.
     """
-    _check(params)
+    check_task(params)
     return _build(key, params, dtype)
 
 

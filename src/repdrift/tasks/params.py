@@ -217,3 +217,110 @@ TASKS: dict[str, type] = {
         ArraysParams,
     )
 }
+
+
+# ----------------------------------------------------------------- checks
+
+
+def perimeter(size_x: float, size_y: float) -> float:
+    """Length of the arena's walls, ``2 (size_x + size_y)``."""
+    return 2.0 * (size_x + size_y)
+
+
+def texture_samples(params: CorridorParams) -> int:
+    """Number of texture samples around the perimeter."""
+    return round(perimeter(params.size_x, params.size_y) * params.texture_resolution)
+
+
+def _max_step(params: CorridorParams) -> float:
+    return 2.0 * params.speed if params.speed_sd > 0 else params.speed
+
+
+def _check_corridor(p: CorridorParams) -> None:
+    positive = ("samples", "view_size", "size_x", "size_y", "speed", "texture_resolution")
+    for name in positive:
+        value = getattr(p, name)
+        if not value > 0:
+            raise ValueError(f"corridor: {name} must be positive, got {value!r}.")
+    non_negative = ("speed_sd", "heading_sd", "turn_buffer", "side_buffer", "texture_kernel")
+    for name in non_negative:
+        value = getattr(p, name)
+        if not value >= 0:
+            raise ValueError(f"corridor: {name} must be non-negative, got {value!r}.")
+    if not 0 <= p.fov_deg < 360:
+        raise ValueError(f"corridor: fov_deg must lie in [0, 360), got {p.fov_deg!r}.")
+    if 2 * p.side_buffer > p.size_x:
+        raise ValueError(
+            f"corridor: side_buffer={p.side_buffer} leaves no room across an arena of "
+            f"size_x={p.size_x}; it can be at most size_x / 2."
+        )
+    track = p.size_y - 2 * p.turn_buffer
+    if not track > _max_step(p):
+        raise ValueError(
+            f"corridor: the track between the turn buffers (size_y - 2 turn_buffer = "
+            f"{track:g}) must be longer than the largest step ({_max_step(p):g}, that is "
+            "2 speed with speed noise, speed without)."
+        )
+    if p.scaling not in SCALINGS:
+        raise ValueError(
+            f"corridor: scaling must be one of {', '.join(SCALINGS)}, got {p.scaling!r}."
+        )
+    if texture_samples(p) < 2:
+        raise ValueError(
+            "corridor: the texture needs at least 2 samples around the perimeter; raise "
+            f"texture_resolution (got {p.texture_resolution!r})."
+        )
+
+
+def _check_ring(p: RingParams) -> None:
+    if p.samples < 1:
+        raise ValueError(f"ring: samples must be at least 1, got {p.samples}.")
+    if p.view_size < 1:
+        raise ValueError(f"ring: view_size must be at least 1, got {p.view_size}.")
+    if p.scene_size < 2:
+        raise ValueError(f"ring: scene_size must be at least 2, got {p.scene_size}.")
+    if not p.scene_sigma >= 0:
+        raise ValueError(f"ring: scene_sigma must be non-negative, got {p.scene_sigma!r}.")
+    if not 0 <= p.fov < p.scene_size:
+        raise ValueError(
+            f"ring: fov must lie in [0, scene_size={p.scene_size}), got {p.fov!r}; a wider "
+            "window would see parts of the scene twice."
+        )
+    if not p.step > 0:
+        raise ValueError(f"ring: step must be positive, got {p.step!r}.")
+    if not 0 <= p.step_spread <= 1:
+        raise ValueError(f"ring: step_spread must lie in [0, 1], got {p.step_spread!r}.")
+    if not 0 <= p.turn_prob <= 1:
+        raise ValueError(f"ring: turn_prob must lie in [0, 1], got {p.turn_prob!r}.")
+
+
+def _check_random_mapping(params: RandomMappingParams) -> None:
+    task = params.name
+    if params.samples < 1:
+        raise ValueError(f"{task}: samples must be at least 1, got {params.samples}.")
+    if params.d_in < 1:
+        raise ValueError(f"{task}: d_in must be at least 1, got {params.d_in}.")
+    if isinstance(params, RandomParams | SmoothedParams) and params.d_out < 1:
+        raise ValueError(f"{task}: d_out must be at least 1, got {params.d_out}.")
+    if params.distribution not in DISTRIBUTIONS:
+        raise ValueError(
+            f"{task}: distribution must be one of {DISTRIBUTIONS}, got {params.distribution!r}."
+        )
+    if isinstance(params, SmoothedParams | SmoothedAutoencoderParams):
+        for field in ("smooth_factor", "dim_smooth_factor"):
+            value = getattr(params, field)
+            if not value > 0:
+                raise ValueError(f"{task}: {field} must be positive, got {value!r}.")
+
+
+def check_task(params: TaskParams) -> None:
+    """Raise ``ValueError`` (naming the task and the field) for parameters the task cannot
+    build. Plain arithmetic, no JAX: the configuration runs it when it validates, and each
+    task runs it again before it draws its dataset. ``arrays`` is checked when its file
+    is read."""
+    if isinstance(params, CorridorParams):
+        _check_corridor(params)
+    elif isinstance(params, RingParams):
+        _check_ring(params)
+    elif isinstance(params, RandomMappingParams):
+        _check_random_mapping(params)

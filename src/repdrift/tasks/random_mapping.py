@@ -31,33 +31,14 @@ import jax.numpy as jnp
 
 from repdrift.tasks.dataset import Dataset
 from repdrift.tasks.params import (
-    DISTRIBUTIONS,
     RandomAutoencoderParams,
     RandomMappingParams,
     RandomParams,
     SmoothedAutoencoderParams,
     SmoothedParams,
+    check_task,
 )
 from repdrift.tasks.signals import minmax_scale, smooth_reflect
-
-
-def _check(params: RandomMappingParams) -> None:
-    task = params.name
-    if params.samples < 1:
-        raise ValueError(f"{task}: samples must be at least 1, got {params.samples}.")
-    if params.d_in < 1:
-        raise ValueError(f"{task}: d_in must be at least 1, got {params.d_in}.")
-    if isinstance(params, RandomParams | SmoothedParams) and params.d_out < 1:
-        raise ValueError(f"{task}: d_out must be at least 1, got {params.d_out}.")
-    if params.distribution not in DISTRIBUTIONS:
-        raise ValueError(
-            f"{task}: distribution must be one of {DISTRIBUTIONS}, got {params.distribution!r}."
-        )
-    if isinstance(params, SmoothedParams | SmoothedAutoencoderParams):
-        for field in ("smooth_factor", "dim_smooth_factor"):
-            value = getattr(params, field)
-            if not value > 0:
-                raise ValueError(f"{task}: {field} must be positive, got {value!r}.")
 
 
 def _draw(key: jax.Array, shape: tuple[int, int], distribution: str) -> jax.Array:
@@ -90,7 +71,7 @@ def make(key: jax.Array, params: RandomMappingParams, *, dtype=jnp.float32) -> D
         params, RandomParams | SmoothedParams | RandomAutoencoderParams | SmoothedAutoencoderParams
     ):
         raise TypeError(f"not a random-mapping parameter set: {type(params).__name__}")
-    _check(params)
+    check_task(params)
     return _build(key, params, dtype)
 
 

@@ -42,30 +42,8 @@ import jax
 import jax.numpy as jnp
 
 from repdrift.tasks.dataset import Dataset
-from repdrift.tasks.params import RingParams
+from repdrift.tasks.params import RingParams, check_task
 from repdrift.tasks.signals import interp_periodic, minmax_scale, smooth_circular, window_offsets
-
-
-def _check(p: RingParams) -> None:
-    if p.samples < 1:
-        raise ValueError(f"ring: samples must be at least 1, got {p.samples}.")
-    if p.view_size < 1:
-        raise ValueError(f"ring: view_size must be at least 1, got {p.view_size}.")
-    if p.scene_size < 2:
-        raise ValueError(f"ring: scene_size must be at least 2, got {p.scene_size}.")
-    if not p.scene_sigma >= 0:
-        raise ValueError(f"ring: scene_sigma must be non-negative, got {p.scene_sigma!r}.")
-    if not 0 <= p.fov < p.scene_size:
-        raise ValueError(
-            f"ring: fov must lie in [0, scene_size={p.scene_size}), got {p.fov!r}; a wider "
-            "window would see parts of the scene twice."
-        )
-    if not p.step > 0:
-        raise ValueError(f"ring: step must be positive, got {p.step!r}.")
-    if not 0 <= p.step_spread <= 1:
-        raise ValueError(f"ring: step_spread must lie in [0, 1], got {p.step_spread!r}.")
-    if not 0 <= p.turn_prob <= 1:
-        raise ValueError(f"ring: turn_prob must lie in [0, 1], got {p.turn_prob!r}.")
 
 
 def make(key: jax.Array, params: RingParams, *, dtype=jnp.float32) -> Dataset:
@@ -80,7 +58,7 @@ def make(key: jax.Array, params: RingParams, *, dtype=jnp.float32) -> Dataset:
         ValueError: for impossible sizes, a window wider than the ring, or spreads and
             probabilities outside [0, 1].
     """
-    _check(params)
+    check_task(params)
     return _build(key, params, dtype)
 
 
