@@ -107,6 +107,10 @@ def test_small_frame_differences_are_cut_to_the_shorter(tmp_path):
     ("damage", "message"),
     [
         (lambda f: (f / "behavior_2.mat").unlink(), r"behavior_2\.mat: file not found"),
+        (
+            lambda f: (f / "finalEventsMat_2.mat").unlink(),
+            r"finalEventsMat_2\.mat: file not found \(session 2 has behaviour but no events\)",
+        ),
         (lambda f: (f / "frameLog_1.csv").unlink(), r"frameLog_1\.csv: file not found"),
         (
             lambda f: (f / "finalEventsMat_2.mat").write_bytes(b"MATLAB 5.0" + b"\0" * 200),

@@ -331,3 +331,24 @@ def test_hessian_at_windows_computes_the_spectra_the_summary_reads_and_nothing_e
         np.testing.assert_array_equal(
             resumed.snapshots[name].values.astype(float), win.snapshots[name].values.astype(float)
         )
+
+
+def test_resume_refuses_a_run_whose_status_and_configuration_disagree(tmp_path):
+    repdrift.simulate(_cfg(), tmp_path / "part", stop_after=100)
+    config = tmp_path / "part" / store.CONFIG_FILE
+    config.write_text(config.read_text().replace("steps = 300", "steps = 50"))
+    before = {p: p.read_bytes() for p in (tmp_path / "part").rglob("*") if p.is_file()}
+    with pytest.raises(
+        store.StoreError, match=r"counts 100 of 300 steps but config\.toml asks for 50"
+    ):
+        repdrift.resume(tmp_path / "part")
+    assert {p: p.read_bytes() for p in (tmp_path / "part").rglob("*") if p.is_file()} == before
+    # a run killed before its first status takes its length from the configuration
+    repdrift.simulate(_cfg(), tmp_path / "fresh", stop_after=0)
+    (tmp_path / "fresh" / store.STATUS_FILE).unlink()
+    run = repdrift.resume(tmp_path / "fresh")
+    assert (run.status.status, run.status.steps_done, run.status.steps_total) == (
+        "complete",
+        300,
+        300,
+    )

@@ -860,6 +860,14 @@ def _resume_slot(path: Path) -> tuple[_Slot, RunState] | None:
     config = _read_config(path)
     if status.status in FINISHED:
         return None
+    if status.generation is None and status.steps_done == 0:
+        # nothing trained yet (perhaps killed before its first status): the config decides
+        status = store.Status(status.status, 0, config.run.steps, None, status.updated, "")
+    elif status.steps_total != config.run.steps or status.steps_done > config.run.steps:
+        raise store.StoreError(
+            f"run {path} is corrupt: {store.STATUS_FILE} counts {status.steps_done:,} of "
+            f"{status.steps_total:,} steps but {store.CONFIG_FILE} asks for {config.run.steps:,}"
+        )
     member = build(config, read_dataset(path))
     if status.generation is None:
         return _Slot(path, member, Recorder(member), status), _initial_state(member)

@@ -48,6 +48,7 @@ from .session import Session
 RELEVANT_TRIALS: tuple[int, ...] = (2, 3, 4, 5, 6)
 FRAME_RATE_HZ = 20.0
 _EVENTS = re.compile(r"^finalEventsMat_(\d+)\.mat$", re.IGNORECASE)
+_BEHAVIOUR = re.compile(r"^behavior_(\d+)\.mat$", re.IGNORECASE)
 _DAY = re.compile(r"day\s*_?(\d+)", re.IGNORECASE)
 
 
@@ -63,10 +64,21 @@ def track_name(folder: Path) -> str:
 
 
 def session_numbers(folder: Path) -> list[int]:
-    """Session numbers ``s`` of the ``finalEventsMat_s.mat`` files, sorted."""
+    """Session numbers ``s`` of the ``finalEventsMat_s.mat`` files, sorted.
+
+    A session with a behaviour file but no events file is an error, not a session left
+    out: the days of the others would be analysed as if it had never been recorded.
+    """
     numbers = sorted(int(m.group(1)) for p in folder.iterdir() if (m := _EVENTS.match(p.name)))
     if not numbers:
         raise DataError(folder, "no finalEventsMat_<session>.mat files")
+    behaviour = {int(m.group(1)) for p in folder.iterdir() if (m := _BEHAVIOUR.match(p.name))}
+    orphans = sorted(behaviour - set(numbers))
+    if orphans:
+        raise DataError(
+            folder / f"finalEventsMat_{orphans[0]}.mat",
+            f"file not found (session {orphans[0]} has behaviour but no events)",
+        )
     return numbers
 
 
