@@ -1,5 +1,6 @@
 """Configuration: presets, overrides, TOML round trip, and the README's reference."""
 
+import re
 from pathlib import Path
 
 import jax
@@ -185,3 +186,19 @@ def test_what_a_task_or_model_cannot_build_is_refused_when_the_config_is_read(ov
         load_config(overrides=overrides)
     for needle in needles:
         assert needle in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("network.hidden=true", "network.hidden: expected a number, got True"),
+        ("learner.lr=false", "learner.lr: expected a number, got False"),
+        ("run.seed=true", "run.seed: expected a number"),
+        ("task.speed_input='yes'", "task.speed_input: expected true or false (got 'yes')"),
+        ("task.speed_input=1", "task.speed_input: expected true or false (got 1)"),
+    ],
+)
+def test_booleans_and_numbers_are_not_taken_for_each_other(override, needle):
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load_config(overrides=[override])
+    assert load_config(overrides=["task.speed_input=false"]).task.speed_input is False

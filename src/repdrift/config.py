@@ -379,11 +379,39 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+def _check_booleans(data: dict[str, Any]) -> None:
+    """Refuse a boolean where a number is expected, and anything but a boolean where a
+    boolean is: pydantic would read ``hidden = true`` as 1 unit and ``speed_input = "no"``
+    as false, and TOML has booleans of its own."""
+    models: dict[str, Any] = {
+        name: Config.model_fields[name].annotation
+        for name in ("network", "learner", "record", "run")
+    }
+    for name, table in (("task", TASK_MODELS), ("model", MODEL_MODELS)):
+        values = data.get(name)
+        if isinstance(values, dict):
+            models[name] = table.get(values.get("kind", "corridor" if name == "task" else ""))
+    for section, model in models.items():
+        values = data.get(section)
+        if model is None or not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            info = model.model_fields.get(key)
+            expected = info.annotation if info is not None else None
+            if isinstance(value, bool) and expected in (int, float):
+                raise ConfigError(f"config: {section}.{key}: expected a number, got {value!r}")
+            if expected is bool and not isinstance(value, bool):
+                raise ConfigError(
+                    f"config: {section}.{key}: expected true or false (got {value!r})"
+                )
+
+
 def validate(data: dict[str, Any]) -> Config:
     """Validate a nested dict into a :class:`Config` (raises :class:`ConfigError`)."""
     task = data.get("task")
     if isinstance(task, dict) and "kind" not in task:
         data = {**data, "task": {"kind": "corridor", **task}}
+    _check_booleans(data)
     try:
         config = Config.model_validate(data)
     except ValidationError as err:
