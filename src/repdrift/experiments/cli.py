@@ -82,7 +82,7 @@ def reproduce(
         Path | None,
         typer.Option(
             help="folder of recorded data (multiple_maps, si_bias); default "
-            "$REPDRIFT_DATA or ../shared/data"
+            "$REPDRIFT_DATA, else shared/data or ../shared/data (the first that exists)"
         ),
     ] = None,
     workers: Annotated[
