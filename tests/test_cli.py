@@ -629,6 +629,25 @@ def test_out_where_nothing_may_be_written_is_refused_before_anything_is_made(tmp
         store.prepare_out(tmp_path / "run", overwrite=False)
 
 
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [(PermissionError(13, "Permission denied"), 2), (OSError(28, "No space left on device"), 1)],
+)
+def test_a_folder_that_may_not_be_written_is_bad_input_a_full_disk_is_not(
+    small_run, monkeypatch, capsys, error, code
+):
+    def refuse(path):
+        error.filename = str(path)
+        raise error
+
+    monkeypatch.setattr(store, "read_status", refuse)
+    with pytest.raises(SystemExit) as exit_:
+        main(["resume", str(small_run), "--quiet"])
+    assert exit_.value.code == code
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and error.strerror in lines[0] and str(small_run) in lines[0]
+
+
 USE_ONE_CORE = """
 import json, os
 from repdrift.cores import use_cores

@@ -373,10 +373,12 @@ def main(argv: list[str] | None = None) -> None:
     except _known_errors() as err:
         err_console.print(f"repdrift: error: {_one_line(err)}", markup=False)
         code = 2
-    except OSError as err:  # the file system refused (no space, permissions changed): status 1
+    except OSError as err:
+        # A folder the user named that may not be written is bad input (status 2, as when
+        # `simulate` finds it first); the file system failing otherwise (no space) is 1.
         where = f" ({err.filename})" if err.filename else ""
         err_console.print(f"repdrift: error: {err.strerror or err}{where}", markup=False)
-        code = 1
+        code = 2 if isinstance(err, PermissionError) else 1
     raise SystemExit(code)
 
 
