@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -552,6 +553,8 @@ def test_the_lazy_names_of_the_packages_are_the_modules_own():
 
     assert repdrift.simulate is simulation.simulate
     assert repdrift.open_run is runs.open_run is simulation.open_run
+    # the stored dataset's arrays are the dataset class's fields, in order
+    assert tuple(f.name for f in dataclasses.fields(tasks.Dataset)) == runs.DATASET_FIELDS
     assert repdrift.StoreError is store.StoreError
     assert {"Config", "load_config", "simulate", "open_run"} <= set(dir(repdrift))
     assert tasks.Dataset is tasks.dataset.Dataset and tasks.corridor is corridor

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from repdrift.tasks import Dataset
 
 DATASET_FILE = "dataset.npz"
-_DATASET_FIELDS = ("inputs", "targets", "position", "direction")
+#: The arrays of a task's dataset, in the order of :class:`repdrift.tasks.Dataset`.
+DATASET_FIELDS = ("inputs", "targets", "position", "direction")
 
 
 @dataclass
@@ -74,7 +75,7 @@ def write_dataset(path: Path, dataset: Dataset) -> None:
     """Store the dataset a run trains on in ``path`` (atomically)."""
     arrays = {
         name: np.asarray(value)
-        for name in _DATASET_FIELDS
+        for name in DATASET_FIELDS
         if (value := getattr(dataset, name)) is not None
     }
     buffer = io.BytesIO()
@@ -89,7 +90,7 @@ def read_dataset(path: str | Path) -> Dataset | None:
         return None
     try:
         with np.load(file) as npz:
-            arrays = {name: npz[name] for name in _DATASET_FIELDS if name in npz.files}
+            arrays = {name: npz[name] for name in DATASET_FIELDS if name in npz.files}
     except Exception as err:
         raise store.StoreError(f"run {path} is corrupt: {DATASET_FILE}: {err}") from None
     if not {"inputs", "targets"} <= arrays.keys():

@@ -48,7 +48,7 @@ from repdrift.config import Config, ConfigError
 from repdrift.metrics import tuning
 from repdrift.models import feedforward
 from repdrift.models.base import Model
-from repdrift.runs import Run, open_run, read_dataset, write_dataset
+from repdrift.runs import DATASET_FIELDS, Run, open_run, read_dataset, write_dataset
 from repdrift.runs import read_config as _read_config
 
 #: Dimension names of the network's snapshot arrays and metrics.
@@ -189,11 +189,12 @@ def make_dataset(config: Config) -> tasks.Dataset:
         ds = tasks.make(k_task, config.task_params(), dtype=jnp.float32)
     except (ValueError, OSError) as err:
         raise ConfigError(f"config: task: {err}") from None
-    return tasks.Dataset(*(None if a is None else np.asarray(a) for a in _dataset_fields(ds)))
-
-
-def _dataset_fields(ds: tasks.Dataset) -> tuple:
-    return (ds.inputs, ds.targets, ds.position, ds.direction)
+    return tasks.Dataset(
+        **{
+            name: None if (value := getattr(ds, name)) is None else np.asarray(value)
+            for name in DATASET_FIELDS
+        }
+    )
 
 
 def build(config: Config, dataset: tasks.Dataset | None = None) -> Member:
