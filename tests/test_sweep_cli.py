@@ -226,3 +226,28 @@ def test_a_malformed_scheduler_address_gives_one_line_and_nothing_at_exit(tmp_pa
     assert result.returncode == 2
     assert_one_error_line(result.stderr, "--scheduler host: not a scheduler address")
     assert not out.exists()
+
+
+def test_simulate_into_a_sweeps_runs_is_refused(tmp_path, capsys):
+    # A sweep's runs are written by the sweep alone: a run of another configuration under
+    # one of its run ids would be read as that run.
+    spec_file = tmp_path / "tiny.toml"
+    spec_file.write_text(TINY_SPEC)
+    s, text = spec.load_spec(spec_file)
+    out = tmp_path / "sweep"
+    runs = spec.expand(s)
+    directory.create(out, name="tiny", spec_text=text, runs=runs, batches=[[r.run for r in runs]])
+    member = out / directory.RUNS_DIR / runs[1].run
+    member.mkdir()
+    (member / "notes.txt").write_text("keep me")
+    for target in (out / directory.RUNS_DIR / runs[0].run, member):
+        code, _, err = run_cli(
+            ["simulate", "--preset", "sweep-member", "--out", str(target), "--overwrite"], capsys
+        )
+        assert code == 2
+        assert_one_error_line(err, "is in the runs of the sweep", "sweep resume")
+    assert not (out / directory.RUNS_DIR / runs[0].run).exists()
+    assert sorted(p.name for p in member.iterdir()) == ["notes.txt"]
+    # a directory merely named "runs" outside any sweep is an ordinary --out
+    assert directory.sweep_holding(tmp_path / "runs" / "r00000") is None
+    assert directory.sweep_holding(member) == out.resolve()

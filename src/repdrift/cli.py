@@ -179,6 +179,13 @@ def simulate(
     cfg = config_mod.load_config(
         config, preset=preset, overrides=set_ or [], steps=steps, seed=seed
     )
+    from repdrift.sweep.directory import sweep_holding
+
+    if (sweep_dir := sweep_holding(out)) is not None:
+        _fail(
+            f"--out {out} is in the runs of the sweep {sweep_dir}, which writes them itself "
+            f"(`repdrift sweep resume {sweep_dir}`); choose a directory outside it"
+        )
     # the simulation's JAX loads once the configuration is known to be good
     from repdrift import simulation
     from repdrift.cores import use_cores

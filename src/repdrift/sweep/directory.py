@@ -175,6 +175,21 @@ def open_sweep(path: str | Path) -> Sweep:
     return sweep
 
 
+def sweep_holding(path: str | Path) -> Path | None:
+    """The sweep directory whose ``runs/`` folder ``path`` is (or would be) in, else ``None``.
+
+    A sweep's runs are written only by the sweep (``repdrift sweep run`` / ``resume``):
+    ``repdrift simulate --out`` there would put a run of another configuration, or another
+    batch, under a run id of the plan.
+    """
+    parent = Path(path).absolute().parent
+    with contextlib.suppress(OSError):
+        parent = parent.resolve()
+    if parent.name != RUNS_DIR:
+        return None
+    return parent.parent if is_sweep(parent.parent) else None
+
+
 def run_status(sweep: Sweep, planned: PlannedRun) -> store.Status:
     """The stored status of a run; ``pending`` when nothing of it is stored yet."""
     path = sweep.run_path(planned.run)
@@ -268,5 +283,6 @@ __all__ = [
     "remove_stale_lock",
     "run_status",
     "summary_file",
+    "sweep_holding",
     "write_summary",
 ]
