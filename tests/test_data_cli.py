@@ -152,3 +152,24 @@ def test_analyze_one_real_track(tmp_path):
     summary = json.loads(result.stdout)
     assert summary["n_sessions"] == 8
     assert any("trial 6 has no behaviour" in note for note in summary["notes"])
+
+
+def test_notes_wait_for_success_so_a_later_error_is_the_one_line(tmp_path):
+    folder = tmp_path / "C1_M1" / "Environment A"
+    write_track(folder, n_sessions=3, frames_per_trial=400)
+    # session 1's frame log gives trial 4 fewer imaging frames than its behaviour: a note
+    log = folder / "frameLog_1.csv"
+    lines = log.read_text().splitlines()
+    fields = lines[4].split(",")
+    fields[3] = str(int(fields[3]) - 50)
+    lines[4] = ",".join(fields)
+    log.write_text("\n".join(lines) + "\n")
+    ok = run(folder, "--out", tmp_path / "ok", "--shuffles", 20)
+    assert ok.exit_code == 0, ok.output
+    notes = [line for line in ok.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "session 1: trial 4 has 400 behaviour frames" in notes[0]
+    # the same track with session 3 unreadable: the error alone, nothing written
+    (folder / "finalEventsMat_3.mat").write_bytes(b"garbage")
+    bad = run(folder, "--out", tmp_path / "bad", "--shuffles", 20)
+    _one_error_line(bad, "finalEventsMat_3.mat", "not a MATLAB MAT-file")
+    assert not (tmp_path / "bad").exists()

@@ -165,6 +165,7 @@ def analyze(
     except (OSError, RuntimeError) as err:  # RuntimeError: a loop of links
         raise _fail(f"{out}: cannot use --out ({err})") from None
     tmp: Path | None = None
+    notes: list[str] = []
     try:
         _check_out(out, overwrite)
         layout = describe(path)
@@ -185,10 +186,9 @@ def analyze(
             task = progress.add_task(f"{layout.name}: analysing", total=layout.n_sessions)
 
             def done(session, result) -> None:
-                for note in result.notes:
-                    progress.console.print(
-                        f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True
-                    )
+                # kept until the analysis has succeeded: an error in a later session is
+                # then the one line printed
+                notes.extend(result.notes)
                 progress.update(task, advance=1, description=session.label())
 
             report = analyze_path(path, config, on_session=done, layout=layout)
@@ -206,6 +206,8 @@ def analyze(
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     summary = report.summary()
     if json_output:
         summary["outputs"] = {k: str(out / f.name) for k, f in files.items()}
