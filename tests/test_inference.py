@@ -439,6 +439,22 @@ def test_a_corrupt_or_foreign_model_is_refused(tiny_model, tiny_sweep, tmp_path,
     code, _, err = run_cli(["infer", "predict", broken, target], capsys)
     assert code == 2
     assert_one_error_line(err, "manifest.json is corrupt", "versions")
+    good = json.loads((tiny_model / "manifest.json").read_text())
+    for key, edit in (
+        ("classes", lambda m: m["classes"].reverse()),
+        ("tiers", lambda m: m["tiers"].popitem()),
+        ("tiers", lambda m: next(iter(m["tiers"].values()))["features"].pop()),
+        ("seed", lambda m: m.update(seed=m["seed"] + 1)),
+    ):
+        manifest = json.loads(json.dumps(good))
+        edit(manifest)
+        (broken / "manifest.json").write_text(json.dumps(manifest))
+        code, _, err = run_cli(["infer", "predict", broken, target], capsys)
+        assert code == 2
+        assert_one_error_line(err, "does not describe model.joblib", repr(key))
+    # the unedited manifest loads (only the checked entries were changed above)
+    (broken / "manifest.json").write_text(json.dumps(good))
+    assert run_cli(["infer", "predict", broken, target], capsys)[0] == 0
 
 
 def test_training_needs_two_rules(tiny_table):

@@ -44,6 +44,8 @@ from repdrift.inference.features import FEATURES, REQUIRED, TIERS
 
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
+#: The manifest's entries that describe the trained model (:func:`load` checks them).
+DESCRIBED = ("classes", "runs_per_rule", "steps_per_rule", "seed", "tiers")
 MANIFEST_KIND = "repdrift-infer-model"
 FORMAT_VERSION = 1
 #: Coverage of the noise interval.
@@ -412,4 +414,13 @@ def load(folder: str | Path) -> tuple[RuleModel, dict[str, Any]]:
         raise InferenceError(f"{file} cannot be loaded: {type(err).__name__}: {err}") from None
     if not isinstance(model, RuleModel):
         raise InferenceError(f"{file} does not hold a repdrift inference model")
+    # the manifest is what a reader sees of the model: it must describe this very one
+    fresh = json.loads(json.dumps(manifest_of(model, [], 0)))
+    edited = [k for k in DESCRIBED if manifest.get(k) != fresh[k]]
+    if edited:
+        raise InferenceError(
+            f"{folder / MANIFEST_FILE} does not describe {MODEL_FILE}: its "
+            f"{', '.join(repr(k) for k in edited)} differ from the model's (edited?); "
+            "retrain with `repdrift infer train`"
+        )
     return model, manifest
