@@ -213,6 +213,72 @@ def test_inspect_reads_a_table_written_without_the_newer_columns(tiny_sweep, cap
     assert info["status"] == {"complete": 4}
 
 
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_damaged_runs_stop_resume_with_one_line_until_repair_runs_them_again(
+    tiny_sweep, tmp_path, capsys
+):
+    # Damage from outside (every write of repdrift is atomic): an unreadable status, a
+    # finished run's records gone (its summary intact), a summary edited, the time courses'
+    # data gone. A plain resume refuses with one line and changes nothing; --repair reads
+    # every run, moves the damaged ones to damaged/, runs them again and fixes the rest.
+    copy = tmp_path / "damaged"
+    shutil.copytree(tiny_sweep, copy)
+    reference = pd.read_parquet(tiny_sweep / "runs.parquet").set_index("run")
+    (copy / "runs" / "r00001" / store.STATUS_FILE).write_text("{not json")
+    generation = store.read_status(copy / "runs" / "r00002").generation
+    shutil.rmtree(store.generation_path(copy / "runs" / "r00002", generation) / "metrics.zarr")
+    edited = json.loads((copy / "summaries" / "r00003.json").read_text())
+    edited["active_units"] = 0.5
+    (copy / "summaries" / "r00003.json").write_text(json.dumps(edited))
+    shutil.rmtree(copy / "timecourses.zarr" / "loss" / "c")  # its chunks
+    before = _files(copy)
+    capsys.readouterr()
+    assert _cli(["sweep", "resume", str(copy), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("repdrift: error: ")
+    assert "r00001" in err[0] and "status.json is unreadable" in err[0] and "--repair" in err[0]
+    assert _files(copy) == before  # nothing run, nothing written
+
+    assert _cli(["sweep", "resume", str(copy), "--quiet", "--repair"]) == 0
+    printed = capsys.readouterr().err
+    assert "r00001 was run again" in printed and "r00002 was run again" in printed
+    aside = sorted(p.name.split("-")[0] for p in (copy / directory.DAMAGED_DIR).iterdir())
+    assert aside == ["r00001", "r00002"]
+    kept = next((copy / directory.DAMAGED_DIR).glob("r00002-*"))
+    assert (kept / "run" / store.STATUS_FILE).is_file() and (kept / "summary.json").is_file()
+    df = pd.read_parquet(copy / "runs.parquet").set_index("run")
+    assert (df["status"] == "complete").all()
+    # the runs run again (alone: their batch mates had finished) and the edited summary
+    # give the numbers of the undamaged sweep
+    for name in ("loss", "active_units", "active", "eig_sum", "eig_max"):
+        assert np.allclose(df[name], reference[name], rtol=1e-5), name
+    assert df.loc["r00003", "active_units"] == pytest.approx(
+        reference.loc["r00003", "active_units"]
+    )
+    courses = xr.open_zarr(copy / "timecourses.zarr")
+    run = repdrift.open_run(copy / "runs" / "r00002")
+    got = courses["loss"].sel(run="r00002", step=run.metrics["step"]).values
+    assert np.array_equal(got, run.metrics["loss"].values)
+    # now whole: a plain resume runs nothing and moves nothing
+    generations = _generations(copy)
+    assert _cli(["sweep", "resume", str(copy), "--quiet"]) == 0
+    assert _generations(copy) == generations
+    assert len(list((copy / directory.DAMAGED_DIR).iterdir())) == 2
+    # time courses damaged alone look up to date (the same runs and generations): only
+    # --repair rebuilds them
+    shutil.rmtree(copy / "timecourses.zarr" / "loss" / "c")
+    assert _cli(["sweep", "resume", str(copy), "--quiet", "--repair"]) == 0
+    courses = xr.open_zarr(copy / "timecourses.zarr")
+    got = courses["loss"].sel(run="r00002", step=run.metrics["step"]).values
+    assert np.array_equal(got, run.metrics["loss"].values)
+    assert _generations(copy) == generations
+
+
 def _three_of_one_batch():
     """The two SGD runs of TINY and a copy of the first under another seed."""
     runs = [r for r in spec.expand(spec.spec_from_text(TINY)) if r.part == "sgd"]
@@ -365,7 +431,7 @@ def test_a_batch_killed_during_its_final_writes_continues_together(tmp_path, mon
     monkeypatch.undo()
     assert [store.read_status(p).status for p in paths] == ["complete", "complete", "partial"]
     assert _step(paths[0]) == _step(paths[1]) == 200 > _step(paths[2]) > 100
-    executor.summarise_finished(sweep)
+    assert executor.check_runs(sweep) == {}
     assert executor.run_batch(sweep.path, items) == [(rid, "complete") for rid in ids]
     _assert_batch_equals(sweep, items, reference)
 

@@ -6,6 +6,7 @@
                    [--snapshot-threads T]
     repdrift sweep --preset NAME --out DIR
     repdrift sweep resume DIR [--workers N] [--scheduler ADDRESS] [--snapshot-threads T]
+                          [--repair]
     repdrift sweep inspect DIR [--json]
     repdrift sweep compare DIR_A DIR_B [--alpha A] [--min-runs N] [--json]
     repdrift sweep presets
@@ -81,7 +82,8 @@ def _progress_bar(quiet: bool):
     state = {"task": None}
 
     def update(p) -> None:
-        if state["task"] is None:
+        if state["task"] is None:  # shown once the sweep runs: an error before is one line
+            bar.start()
             state["task"] = bar.add_task("sweep", total=max(p.run_steps_total, 1))
         bar.update(
             state["task"],
@@ -93,25 +95,34 @@ def _progress_bar(quiet: bool):
     return bar, update
 
 
-def _execute(sweep, workers, scheduler, quiet: bool, snapshot_threads: int) -> None:
+def _execute(
+    sweep, workers, scheduler, quiet: bool, snapshot_threads: int, repair: bool = False
+) -> None:
     from repdrift.sweep.executor import run_sweep
     from repdrift.sweep.table import STATUSES
 
     bar, update = _progress_bar(quiet)
     started = time.monotonic()
     try:
-        options = {"workers": workers, "scheduler": scheduler, "snapshot_threads": snapshot_threads}
-        if bar is None:
-            result = run_sweep(sweep, **options)
-        else:
-            with bar:
-                result = run_sweep(sweep, progress=update, **options)
+        options = {
+            "workers": workers,
+            "scheduler": scheduler,
+            "snapshot_threads": snapshot_threads,
+            "repair": repair,
+        }
+        try:
+            result = run_sweep(sweep, progress=update, **options)
+        finally:
+            if bar is not None and bar.live.is_started:
+                bar.stop()
     except KeyboardInterrupt:
         err_console.print(
             f"repdrift: interrupted; `repdrift sweep resume {sweep.path}` continues the sweep",
             markup=False,
         )
         raise typer.Exit(130) from None
+    for rid, (why, where) in result.set_aside.items():
+        err_console.print(f"repdrift: {rid} was run again: {why} (kept in {where})", markup=False)
     counts = result.table["status"].value_counts()
     shown = ", ".join(f"{int(counts[s])} {s}" for s in STATUSES if s in counts)
     err_console.print(
@@ -195,6 +206,13 @@ def resume_command(
     scheduler: Scheduler = None,
     snapshot_threads: SnapshotThreads = 1,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            help="read every stored run whole; move those that cannot be read to "
+            "DIR/damaged/ and run them again; rewrite wrong summaries; rebuild the time courses"
+        ),
+    ] = False,
 ) -> None:
     """Finish a stopped sweep: stopped runs continue, finished runs are not run again."""
     from repdrift.sweep.directory import open_sweep
@@ -202,7 +220,7 @@ def resume_command(
 
     sweep = open_sweep(sweep_dir)
     with connected(scheduler) as client:
-        _execute(sweep, workers, client, quiet, snapshot_threads)
+        _execute(sweep, workers, client, quiet, snapshot_threads, repair)
 
 
 def _fmt(value) -> str:

@@ -9,12 +9,15 @@ Layout of a sweep directory ``DIR``::
     DIR/summaries/r00000.json the run's summary columns, written once it has finished
     DIR/runs.parquet          the results table (rewritten atomically as runs finish)
     DIR/running.pid           present while a sweep process drives the sweep
+    DIR/damaged/r00000-T/     a run that could not be read, set aside by
+                              ``repdrift sweep resume --repair`` (``run/`` and ``summary.json``)
 
 Nothing is ever deleted or overwritten in a sweep directory except the table (replaced
 atomically by a newer one computed from the run directories), files the store itself
-replaces inside a run directory, and the summary of a finished run that a resumed batch
+replaces inside a run directory, the summary of a finished run that a resumed batch
 puts back to its mates' checkpoint (see ``executor._align``: it finishes again, to the same
-numbers); a run is stored in ``runs/<id>`` and nowhere else.
+numbers), and a summary that ``--repair`` finds different from its run's records; a run is
+stored in ``runs/<id>``, and a damaged one is moved, never deleted, to ``damaged/``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +39,7 @@ SPEC_FILE = "spec.toml"
 TABLE_FILE = "runs.parquet"
 RUNS_DIR = "runs"
 SUMMARIES_DIR = "summaries"
+DAMAGED_DIR = "damaged"
 FORMAT_VERSION = 1
 
 #: Run statuses that will not change any more.
@@ -232,15 +237,41 @@ def read_summary(root: str | Path, run_id: str) -> dict[str, Any] | None:
     return {k: (math.nan if v is None else v) for k, v in data.items()}
 
 
+def summary_text(columns: dict[str, Any]) -> str:
+    """The stored form of a run's summary columns (JSON, NaN as null)."""
+    return json.dumps(
+        {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in columns.items()
+        }
+    )
+
+
 def write_summary(root: str | Path, run_id: str, columns: dict[str, Any]) -> None:
     """Store a run's summary columns atomically (NaN as null)."""
-    clean = {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-        for k, v in columns.items()
-    }
     path = summary_file(root, run_id)
     path.parent.mkdir(exist_ok=True)
-    store.atomic_write_text(path, json.dumps(clean))
+    store.atomic_write_text(path, summary_text(columns))
+
+
+def set_aside(sweep: Sweep, run_id: str) -> Path:
+    """Move a damaged run and its summary out of the sweep, to ``DIR/damaged/<id>-<time>/``
+    (``run/``, ``summary.json``), so that the sweep runs it again; returns that folder.
+
+    The summary goes first: a kill in between leaves the run in place, still damaged, and
+    never a summary beside a run that is run again (a finished run's summary is written
+    only where none is).
+    """
+    base = sweep.path / DAMAGED_DIR / f"{run_id}-{time.strftime('%Y%m%dT%H%M%S')}"
+    dest, n = base, 1
+    while dest.exists():
+        dest, n = base.with_name(f"{base.name}.{n}"), n + 1
+    dest.mkdir(parents=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.rename(summary_file(sweep.path, run_id), dest / "summary.json")
+    with contextlib.suppress(FileNotFoundError):
+        os.rename(sweep.run_path(run_id), dest / "run")
+    return dest
 
 
 def remove_stale_lock(path: Path, *, older_than_s: float) -> bool:
@@ -269,6 +300,7 @@ def remove_stale_lock(path: Path, *, older_than_s: float) -> bool:
 
 
 __all__ = [
+    "DAMAGED_DIR",
     "FINISHED",
     "SPEC_FILE",
     "SUMMARIES_DIR",
@@ -282,7 +314,9 @@ __all__ = [
     "read_summary",
     "remove_stale_lock",
     "run_status",
+    "set_aside",
     "summary_file",
+    "summary_text",
     "sweep_holding",
     "write_summary",
 ]

@@ -29,6 +29,7 @@ them with one thread each (``dask worker ADDRESS --nworkers N --nthreads 1``). S
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import signal
@@ -223,16 +224,69 @@ def _align(root: Path, paths: dict[str, Path]) -> None:
             store.prune_generations(path, store.read_status(path).generation)
 
 
-def summarise_finished(sweep: Sweep) -> None:
-    """Write the missing summaries of finished runs (a sweep killed between a run's end
-    and its summary leaves one missing)."""
-    from repdrift import simulation
+def check_runs(sweep: Sweep, *, full: bool = False) -> dict[str, str]:
+    """Read the sweep's stored runs, write the summaries missing, and return the runs that
+    cannot be used, each with why (``{run id: reason}``).
 
+    Always read: a run's status; every run the sweep will continue (stopped, or set up and
+    never trained): its configuration, which must be the plan's, its dataset and its stored
+    generation (records, snapshots, checkpoint); and a finished run without its summary (a
+    sweep killed between a run's end and its summary), which gets it here. With ``full``
+    (``repdrift sweep resume --repair``) every finished run is read whole as well, and a
+    summary that differs from the one its records give is rewritten.
+    """
+    from repdrift import runs
+
+    damaged: dict[str, str] = {}
     for planned in sweep.runs:
-        st = directory.run_status(sweep, planned)
-        if st.status in FINISHED and directory.read_summary(sweep.path, planned.run) is None:
-            run = simulation.open_run(sweep.run_path(planned.run))
-            directory.write_summary(sweep.path, planned.run, summary.summarise_run(run))
+        rid, path = planned.run, sweep.run_path(planned.run)
+        status = directory.run_status(sweep, planned)
+        if status.status == "pending":
+            continue
+        if status.status == "corrupt":
+            damaged[rid] = status.message
+            continue
+        finished = status.status in FINISHED
+        stored = _stored_summary(sweep, rid) if finished else None
+        if finished and stored is not None and not full:
+            continue
+        try:
+            run = runs.open_run(path)
+        except store.StoreError as err:
+            damaged[rid] = str(err)
+            continue
+        if run.config != planned.config:
+            damaged[rid] = f"run {path}: its {store.CONFIG_FILE} is not the one the plan gives it"
+        elif finished:
+            columns = summary.summarise_run(run)
+            if stored != directory.summary_text(columns):
+                directory.write_summary(sweep.path, rid, columns)
+    return damaged
+
+
+def _stored_summary(sweep: Sweep, run_id: str) -> str | None:
+    """The stored summary's text; ``None`` when it is missing or not a JSON table."""
+    try:
+        text = directory.summary_file(sweep.path, run_id).read_text()
+        return text if isinstance(json.loads(text), dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _damaged_line(sweep: Sweep, damaged: dict[str, str]) -> str:
+    """One line naming the runs that cannot be read, and how to go on."""
+    (first, reason), others = next(iter(damaged.items())), list(damaged)[1:]
+    more = ""
+    if others:
+        more = f"; and {len(others)} more: {', '.join(others[:5])}"
+        more += " ..." if len(others) > 5 else ""
+    one = not others
+    return (
+        f"sweep {sweep.path}: {'a run' if one else f'{len(damaged)} runs'} cannot be read "
+        f"({first}: {reason}{more}); `repdrift sweep resume {sweep.path} --repair` moves "
+        f"{'it' if one else 'them'} to {sweep.path / directory.DAMAGED_DIR} and runs "
+        f"{'it' if one else 'them'} again"
+    )
 
 
 _WORKER: dict[str, Any] = {}
@@ -509,11 +563,13 @@ class SweepProgress:
 
 @dataclass
 class SweepResult:
-    """The end of one ``run_sweep`` call: the table and the batches that failed."""
+    """The end of one ``run_sweep`` call: the table, the batches that failed, and the runs
+    that ``repair`` set aside and ran again (``{run id: (why, the folder it went to)}``)."""
 
     table: Any
     failed: dict[int, str]
     batches: int
+    set_aside: dict[str, tuple[str, Path]] = field(default_factory=dict)
 
 
 def default_workers() -> int:
@@ -529,6 +585,7 @@ def run_sweep(
     scheduler: Any = None,
     progress: Callable[[SweepProgress], None] | None = None,
     snapshot_threads: int = 1,
+    repair: bool = False,
 ) -> SweepResult:
     """Run every run of the sweep that has not finished; return the final table.
 
@@ -542,13 +599,24 @@ def run_sweep(
     once — the exact Hessian spectra are most of the host's work, so with an accelerator
     training, workers × threads up to the host's cores; the records are the same with any
     number.
+
+    First the stored runs are read (:func:`check_runs`). A run that cannot be read (its
+    files damaged from outside: all writes are atomic) stops the call with a
+    :class:`SweepError` before anything runs, unless ``repair``: then every stored run is
+    read whole, and each damaged one is moved with its summary to ``DIR/damaged/``
+    (:func:`repdrift.sweep.directory.set_aside`) and run again — alone, if its batch mates
+    have finished, so its last bits may differ from an uninterrupted batch's — and the time
+    courses are rebuilt.
     """
     if workers is not None and workers < 1:
         raise SweepError(f"--workers must be at least 1, got {workers}")
     if snapshot_threads < 1:
         raise SweepError(f"--snapshot-threads must be at least 1, got {snapshot_threads}")
     with _driving(sweep):
-        summarise_finished(sweep)
+        damaged = check_runs(sweep, full=repair)
+        if damaged and not repair:
+            raise SweepError(_damaged_line(sweep, damaged))
+        set_aside = {rid: (why, directory.set_aside(sweep, rid)) for rid, why in damaged.items()}
         statuses = {r.run: directory.run_status(sweep, r) for r in sweep.runs}
         unfinished = {r.run for r in sweep.runs if statuses[r.run].status not in FINISHED}
         batches = _batches_to_run(sweep, unfinished)
@@ -572,8 +640,8 @@ def run_sweep(
                     sweep, batches, n, tracker.on_done, tracker.on_step, snapshot_threads
                 )
         df = table.write_table(sweep)
-        timecourses.write(sweep, df)
-    return SweepResult(df, outcome.failed, len(batches))
+        timecourses.write(sweep, df, force=repair)
+    return SweepResult(df, outcome.failed, len(batches), set_aside)
 
 
 @contextlib.contextmanager

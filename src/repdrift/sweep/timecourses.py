@@ -132,10 +132,10 @@ def build(sweep: Sweep, statuses=None, df=None) -> xr.Dataset:
     )
 
 
-def write(sweep: Sweep, df=None) -> Path | None:
-    """Build and store ``DIR/timecourses.zarr`` unless it is up to date; its path (None
-    when no run has stored anything yet). ``df``: the results table just written, if at
-    hand."""
+def write(sweep: Sweep, df=None, *, force: bool = False) -> Path | None:
+    """Build and store ``DIR/timecourses.zarr`` unless it is up to date (or ``force``: a
+    store damaged from outside looks up to date); its path (None when no run has stored
+    anything yet). ``df``: the results table just written, if at hand."""
     final = sweep.path / TIMECOURSES_DIR
     statuses = [directory.run_status(sweep, r) for r in sweep.runs]
     print_ = _fingerprint(sweep, statuses)
@@ -143,7 +143,7 @@ def write(sweep: Sweep, df=None) -> Path | None:
         return None
     with contextlib.suppress(OSError, ValueError, KeyError):
         stored = json.loads((final / "repdrift-source.json").read_text())
-        if stored == print_:
+        if stored == print_ and not force:
             return final
     ds = build(sweep, statuses, df)
     tmp = sweep.path / f".{TIMECOURSES_DIR}.{os.getpid()}"
