@@ -89,8 +89,10 @@ def test_fig2_quick_without_noise_stays_flat(tmp_path):
     info, run = _simulate(tmp_path / "control", "--set", "learner.update_noise=0", "--no-figures")
     af_plateau = _at(run.metrics, "active_fraction", PLATEAU_STEP)
     assert abs(info["final"]["active_fraction"] - af_plateau) <= 0.01
+    # the criterion of claim C5 (docs/reproduce.md): the mean SI moves at most 5 % (the
+    # noisy run of the same preset gains >= 50 %, above)
     si = _at(run.snapshots, "mean_si_place_units", PLATEAU_STEP)
-    assert abs(info["final"]["mean_si_place_units"] - si) < 0.1
+    assert abs(info["final"]["mean_si_place_units"] / si - 1) <= 0.05
 
 
 def test_the_published_fig2_run_on_its_own_dataset(tmp_path):

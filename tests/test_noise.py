@@ -254,10 +254,10 @@ def _reference_normal_like(key, like):
     return jax.random.normal(jax.random.wrap_key_data(words), like.shape, like.dtype)
 
 
-def _log_tau(dist: str, sigma: float) -> np.ndarray:
+def _log_tau(dist: str, sigma: float, segment: int = SEGMENT) -> np.ndarray:
     """The paper's sparsification rate (log10 per step) of each run of a fixed batch: sweep
     members (random task, 10 samples, 20 → 100 → 10, lr 0.1) with update noise ``sigma``,
-    the fraction of active units recorded every ``SEGMENT`` steps."""
+    the fraction of active units recorded every ``segment`` steps (``CALLS`` calls)."""
     members = [
         simulation.build(
             load_config(
@@ -277,13 +277,13 @@ def _log_tau(dist: str, sigma: float) -> np.ndarray:
     batch = engine.Batch(
         engine.stack([m.data for m in members]), engine.stack([m.hyper for m in members])
     )
-    lengths = jnp.full((spec.segments_per_call,), SEGMENT, jnp.int32)
+    lengths = jnp.full((spec.segments_per_call,), segment, jnp.int32)
     curves = [np.asarray(engine.measure(spec, state, batch)["fraction_active_units"])[None]]
     for _ in range(CALLS):
         state, records = engine.advance(spec, state, batch, lengths)
         curves.append(np.asarray(records["fraction_active_units"]))
     curves = np.concatenate(curves)  # (records, runs)
-    steps = SEGMENT * np.arange(curves.shape[0])
+    steps = segment * np.arange(curves.shape[0])
     assert curves[-1].mean() < 0.5 * curves[0].mean()  # the runs did sparsify
     return np.array([sparsification_timescale(steps, c).log_tau for c in curves.T])
 
@@ -294,6 +294,7 @@ def drift(request):
         "gaussian": _log_tau("gaussian", SIGMA),
         "sign": _log_tau("sign", SIGMA),
         "half variance": _log_tau("gaussian", SIGMA / np.sqrt(2)),
+        "half variance, twice as long": _log_tau("gaussian", SIGMA / np.sqrt(2), 2 * SEGMENT),
     }
     # The same runs with JAX's own Gaussians. The engine's compiled programs are cached by
     # their (static) model, so the caches are cleared around the substitution.
@@ -324,6 +325,13 @@ def test_drift_statistics_agree_with_jax_random_and_with_sign_noise(drift):
     assert abs(_paired_t(drift["gaussian"], drift["jax.random"])) < critical
     assert abs(_paired_t(drift["gaussian"], drift["sign"])) < critical
     assert _paired_t(drift["gaussian"], drift["half variance"]) > critical
-    # rate ∝ σ² predicts log10 2 = 0.30; the paper's procedure on these curves gives ~0.22.
-    halved = drift["gaussian"] - drift["half variance"]
-    assert 0.1 < halved.mean() < 0.45
+    # rate ∝ σ² (the paper's diffusion argument; Fig. 4B's exponent 2.07): with half the
+    # variance a run's curve is the same over twice the steps, so on records spaced twice as
+    # far apart the paper's procedure gives half the rate, log10 2 = 0.30 lower, within the
+    # 99.9 % interval of the paired difference — which excludes rate ∝ σ (0.15 lower).
+    # (Over the same steps the slower runs have not finished falling, and the procedure
+    # gives ~0.22 instead.)
+    halved = drift["gaussian"] - drift["half variance, twice as long"]
+    half_width = critical * halved.std(ddof=1) / np.sqrt(halved.size)
+    assert abs(halved.mean() - np.log10(2)) < half_width
+    assert abs(halved.mean() - np.log10(2) / 2) > half_width
