@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import repdrift
 from cli_helpers import assert_one_error_line, run_cli
 from repdrift.cli import main
 from repdrift.inference import evaluate, features, library, model, observe, predict
@@ -318,6 +319,27 @@ def test_predict_a_run(tiny_model, tiny_sweep, capsys):
     assert sum(p["probabilities"].values()) == pytest.approx(1.0)
     lo, hi = p["noise"]["gd+update"]["interval"]
     assert lo < p["noise"]["gd+update"]["estimate"] < hi
+    # the run's own σ_u (it is one of the training runs) lies in the stated interval
+    sigma = repdrift.open_run(tiny_sweep / "runs" / "r00001").config.learner.update_noise
+    assert lo <= sigma <= hi, (sigma, lo, hi)
+
+
+def test_noise_metrics_on_hand_values():
+    # true σ against estimates off by factors 1, 1.2, 2 and 1/1.6; the fifth run (true 0)
+    # has no log and is left out
+    true = np.array([1e-2, 1e-2, 1e-3, 1e-1, 0.0])
+    centre = np.array([1e-2, 1.2e-2, 2e-3, 1e-1 / 1.6, 1e-3])
+    low = np.array([5e-3, 1.3e-2, 1e-3, 5e-2, 0.0])  # the second interval misses its truth
+    high = np.array([2e-2, 2e-2, 4e-3, 2e-1, 1.0])
+    got = evaluate.noise_metrics(true, centre, low, high)
+    assert got["runs"] == 4
+    # log10 truths -2, -2, -3, -1 (mean -2, sum of squares about it 2); errors in log10
+    # 0, log 1.2, log 2, log 1.6
+    errors = np.log10([1.0, 1.2, 2.0, 1.6])
+    assert got["r2_log10"] == pytest.approx(1 - np.sum(errors**2) / 2.0, rel=1e-12)
+    assert got["within_factor"] == 0.5  # 1 and 1.2 are within ×1.5; 2 and 1.6 are not
+    assert got["median_factor_off"] == pytest.approx(math.sqrt(1.2 * 1.6), rel=1e-12)
+    assert got["interval_coverage"] == 0.75
 
 
 def test_predict_a_sweep(tiny_model, tiny_sweep, capsys):
