@@ -353,3 +353,133 @@ def test_standard_normal_moments_and_symmetry():
     assert abs(tail - 0.0026998) < 5 * np.sqrt(0.0027 / n)
     # Consecutive draws are uncorrelated.
     assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 5 / np.sqrt(n)
+
+
+# ------------------------------------------------- SED's learning rate and mean update
+
+
+def test_sed_update_is_proportional_to_the_learning_rate():
+    # θ ← θ − η (L(θ + δ) − L(θ)) δ: for one key (one δ) the update is linear in η.
+    x, y, params = _small_problem(jax.random.key(22))
+    learner = learners.make(learners.LearnerSpec("sed"))
+    state = learner.init(jax.random.key(23), params)
+    step = jax.jit(learner.step)
+    half, _, _ = step(state, params, learners.hyper(0.5), x, y)
+    full, _, _ = step(state, params, learners.hyper(1.0), x, y)
+    for name in params:
+        p = np.asarray(params[name], np.float64)
+        du_half = np.asarray(half[name], np.float64) - p
+        du_full = np.asarray(full[name], np.float64) - p
+        assert np.abs(du_full).max() > 1e-4, name  # the step really moved
+        # Up to the float32 rounding of θ − update (a few ulp of |θ|).
+        np.testing.assert_allclose(du_half, 0.5 * du_full, rtol=0, atol=4e-7 * np.abs(p).max())
+
+
+def test_sed_mean_update_is_minus_lr_times_the_perturbation_covariance_times_the_gradient():
+    # E[(L(θ + δ) − L(θ)) δ] = Σ ∇L + O(σ⁴) (Cauwenberghs 1992; the ½ δᵀHδ term gives
+    # third moments of a centred Gaussian, which vanish), with Σ diagonal: variance
+    # sed_perturbation / rows per tensor (rows = 16 hidden units for W1 and b1, 3 outputs
+    # for W2 — unequal on purpose). So the mean update is −η Σ ∇L. A small perturbation
+    # (0.001) keeps the O(σ⁴) bias well inside the statistical error.
+    lr, perturbation, draws = 0.5, 1e-3, 40_000
+    hidden, d_out = 16, 3
+    x, y, params = _small_problem(jax.random.key(3), hidden=hidden, d_out=d_out)
+    hp = learners.hyper(lr, sed_perturbation=perturbation)
+    _, updates = _mean_update(
+        learners.LearnerSpec("sed"), hp, params, x, y, draws, jax.random.key(4)
+    )
+    grads = jax.grad(network.mse)(params, x, y)
+    rows = {"W1": hidden, "b1": hidden, "W2": d_out}
+    for name in params:
+        u = np.asarray(updates[name], np.float64).reshape(draws, -1)
+        step = -(perturbation / rows[name]) * np.asarray(grads[name], np.float64).ravel()
+        # Every component within 5 standard errors of −η Σ ∇L ...
+        mean, stderr = u.mean(axis=0), u.std(axis=0) / np.sqrt(draws)
+        assert np.all(np.abs(mean - lr * step) <= 5 * stderr), name
+        # ... and the tensor's update projected on −Σ∇L: its coefficient is η, with 5
+        # standard errors below η/2 (so η = 1, i.e. a dropped learning rate, is far outside).
+        coefficient = u @ step / (step @ step)
+        c_err = coefficient.std() / np.sqrt(draws)
+        assert 5 * c_err < lr / 2, name
+        assert abs(coefficient.mean() - lr) < 5 * c_err, name
+
+
+# ------------------------------------------------------------- the size of input noise
+
+
+def _input_revealing_loss(params, x, y):
+    """Σ w · x: its gradient in w is the (noisy) input, so a GD step reveals it."""
+    return jnp.sum(params["w"] * x)
+
+
+def test_input_noise_is_normal_with_the_requested_sd():
+    # With L = Σ w·x and η = 1 the step is w ← w − x̃, x̃ = x + σ_in ξ: the noise is −new_w − x.
+    sigma = 0.3
+    learner = learners.make(learners.LearnerSpec("gd", input_noise=True), _input_revealing_loss)
+    x = jnp.linspace(-1.0, 1.0, 200 * 50).reshape(200, 50)
+    params = {"w": jnp.zeros_like(x)}
+    hp = learners.hyper(1.0, input_noise=sigma)
+
+    def noise(key):
+        new, _, _ = learner.step(learner.init(key, params), params, hp, x, jnp.zeros((200, 1)))
+        return -new["w"] - x
+
+    draws = np.asarray(jax.jit(jax.vmap(noise))(jax.random.split(jax.random.key(24), 10)))
+    z = draws.ravel()
+    n = z.size  # 100,000
+    assert abs(z.mean()) < 5 * sigma / np.sqrt(n)
+    # Sample variance of a normal: standard error σ² sqrt(2 / n) (±2.2 % at 5 of them).
+    assert abs(z.var() - sigma**2) < 5 * sigma**2 * np.sqrt(2.0 / n)
+    assert stats.kstest(z[:20_000] / sigma, "norm").pvalue > 0.01
+    # Fresh noise for every key.
+    assert abs(np.corrcoef(draws[0].ravel(), draws[1].ravel())[0, 1]) < 5 / np.sqrt(x.size)
+
+
+# ----------------------------------------- update noise enters Adam / RMSprop as a gradient
+
+
+@pytest.mark.parametrize("kind", ["adam", "rmsprop"])
+@pytest.mark.parametrize("slope", [0.0, 0.1])
+def test_update_noise_enters_adam_and_rmsprop_through_the_gradient(kind, slope):
+    # L = c Σ w has the gradient c everywhere; the noisy gradient is g = c + σ ξ. The first
+    # step from zero moments, with the noise added *before* the optimiser:
+    #   Adam (optax, ε outside the root, bias-corrected): m̂ = g, v̂ = g², so
+    #     Δ = −η g / (|g| + ε)                             ≈ −η sign(g);
+    #   RMSprop (PyTorch's, v₀ = 0, no bias correction): v = (1 − ρ) g², so
+    #     Δ = −η g / (sqrt(1 − ρ) |g| + ε)                 ≈ −η sign(g) / sqrt(1 − ρ).
+    # Every entry has the same magnitude, and P(Δ < 0) = P(g > 0) = Φ(c / σ). Noise added
+    # after the optimiser would instead give Δ = −η (c / (|c| + ε) + σ ξ): Gaussian entries.
+    lr, sigma, n = 1e-3, 0.2, 50_000
+    spec = learners.LearnerSpec(kind, update_noise=True)
+    size = lr if kind == "adam" else lr / np.sqrt(1.0 - spec.rms_decay)
+
+    def loss(params, x, y):
+        return slope * jnp.sum(params["w"])
+
+    params = {"w": jnp.zeros((n,))}
+    hp = learners.hyper(lr, update_noise=sigma)
+    key = jax.random.key(25)
+    learner = learners.make(spec, loss)
+    new, _, _ = learner.step(learner.init(key, params), params, hp, jnp.zeros(1), jnp.zeros(1))
+    delta = np.asarray(new["w"], np.float64)
+
+    magnitude = np.abs(delta) / size
+    assert magnitude.max() <= 1.0 + 1e-6
+    # |Δ| / size = |g| / (|g| + ε'), ε' ≤ 1e-7: below 1 − 1e-3 only where |g| < 1e-4,
+    # probability < 4e-4.
+    assert np.mean(magnitude > 1.0 - 1e-3) > 0.998
+    p_down = stats.norm.cdf(slope / sigma)
+    assert abs(np.mean(delta < 0) - p_down) < 5 * np.sqrt(p_down * (1 - p_down) / n)
+
+    # Exactly, entry by entry: the same key gives GD (η = 1) the same noise, and its step
+    # is −g, which reveals g.
+    gd = learners.make(learners.LearnerSpec("gd", update_noise=True), loss)
+    revealed, _, _ = gd.step(
+        gd.init(key, params), params, learners.hyper(1.0, update_noise=sigma), 0, 0
+    )
+    g = -np.asarray(revealed["w"], np.float64)
+    if kind == "adam":
+        expected = -lr * g / (np.abs(g) + spec.eps)
+    else:
+        expected = -lr * g / (np.sqrt(1.0 - spec.rms_decay) * np.abs(g) + spec.eps)
+    np.testing.assert_allclose(delta, expected, rtol=1e-5, atol=1e-9)
