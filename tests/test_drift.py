@@ -48,19 +48,60 @@ def test_independent_maps_correlate_about_zero(method):
     np.testing.assert_allclose(c, c.T)
 
 
-def test_only_units_active_at_both_times_count():
+@pytest.mark.parametrize("method", ["mean_unit", "pooled"])
+def test_only_units_active_at_both_times_count(method):
     base = random_maps(2, snapshots=1, units=50, bins=40)[0]
     later = base.copy()
     later[:10] = base[:10, ::-1]  # the first ten units remap
     maps = np.stack([base, later])
-    everyone = rate_map_correlation_matrix(maps)[0, 1]
-    assert everyone < 0.9
+    everyone = rate_map_correlation_matrix(maps, method=method)[0, 1]
+    # Exactly: numpy's Pearson r per unit, averaged (mean_unit), or of the concatenated
+    # maps (pooled).
+    if method == "mean_unit":
+        want = np.mean([np.corrcoef(base[k], later[k])[0, 1] for k in range(50)])
+    else:
+        want = np.corrcoef(base.ravel(), later.ravel())[0, 1]
+    assert everyone == pytest.approx(want, rel=1e-12)
+    # In expectation: 40 units keep their maps (r = 1). A map of n = 40 i.i.d. bins against
+    # its reverse has E r = −1/(n − 1) (the centred bins covary at −σ²/n) and, its 20 bin
+    # pairs each counted twice, sd √(4·20)/40 ≈ 0.22: the mean over 50 units is
+    # 0.8 − 10/(50·39) = 0.795 ± 0.014. Pooled, the later maps are a permutation of the
+    # earlier values (same mean and variance), so r is the 40 kept units' share of the sum
+    # of squares, 0.8, ± 0.029 (exponential bins: Var (x − 1)² = 8). Within 3 sd:
+    if method == "mean_unit":
+        assert everyone == pytest.approx(0.8 - 10 / (50 * 39), abs=0.045)
+    else:
+        assert everyone == pytest.approx(0.8, abs=0.087)
     # silence the remapped units in the second snapshot: they no longer count
-    later[:10] = 0.0
-    assert rate_map_correlation_matrix(np.stack([base, later]))[0, 1] == pytest.approx(1.0)
+    silent = later.copy()
+    silent[:10] = 0.0
+    got = rate_map_correlation_matrix(np.stack([base, silent]), method=method)[0, 1]
+    assert got == pytest.approx(1.0, abs=1e-12)
     active = np.ones((2, 50), dtype=bool)
     active[1, :10] = False
-    assert rate_map_correlation_matrix(maps, active=active)[0, 1] == pytest.approx(1.0)
+    got = rate_map_correlation_matrix(maps, active=active, method=method)[0, 1]
+    assert got == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("rho", [0.2, 0.5, 0.9])
+@pytest.mark.parametrize("method", ["mean_unit", "pooled"])
+def test_maps_built_with_a_known_correlation_recover_it(method, rho):
+    # Each snapshot is ρ × the previous one plus √(1 − ρ²) × fresh unit-variance noise, so
+    # snapshots k apart correlate at ρ^k in every unit, every bin and pooled. With 200
+    # units × 100 bins the sample r of one unit has sd (1 − ρ^2k)/√100 ≤ 0.1, its mean over
+    # 200 units sd ≤ 0.007, its bias −ρ(1 − ρ²)/200 ≤ 0.002; pooled (20,000 entries) and
+    # per-bin PV means (over 200 units, 100 bins) have the same sd: 0.025 is ≥ 3.5 sd.
+    rng = np.random.default_rng(3)
+    units, bins = 200, 100
+    a = rng.standard_normal((units, bins))
+    b = rho * a + np.sqrt(1 - rho**2) * rng.standard_normal((units, bins))
+    c = rho * b + np.sqrt(1 - rho**2) * rng.standard_normal((units, bins))
+    maps = 10.0 + np.stack([a, b, c])  # positive rates; correlations ignore the offset
+    assert (maps > 0).all()
+    want = rho ** np.abs(np.subtract.outer(np.arange(3), np.arange(3)))
+    got = rate_map_correlation_matrix(maps, method=method)
+    np.testing.assert_allclose(got, want, atol=0.025)
+    np.testing.assert_allclose(population_vector_correlation_matrix(maps), want, atol=0.025)
 
 
 def test_no_common_active_unit_gives_nan():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +15,15 @@ import pytest
 import repdrift
 from repdrift import experiments, store
 from repdrift.experiments import breakdown, claims, fig2, fig4, fig5, sweep_runs, sweeps, table1
-from repdrift.experiments.settings import default_data_dir
 from repdrift.experiments.workspace import open_workspace
 from repdrift.metrics import loss_plateau_step
+from test_data_fixtures import data_root, require_data
 
 pytestmark = pytest.mark.slow
 
-DATA = Path(os.environ.get("REPDRIFT_DATA", default_data_dir()))
+#: The recorded data, where the data tests look for them (``REPDRIFT_DATA`` or
+#: ``../shared/data``): Fig. 3 reads them from here.
+DATA = data_root()
 
 
 @pytest.fixture(scope="module")
@@ -70,15 +71,19 @@ def test_fig2_numbers_are_the_stored_runs(repro):
     assert run.config.learner.update_noise > 0
 
 
+@pytest.mark.data
 def test_fig3_numbers_are_the_analysis_trends(repro):
+    from repdrift.data import trend_regressions
+
     out, _ = repro
     r = _results(out, "fig3")
+    # Every smoke data set is analysed: without the recorded data this skips (and fails in
+    # CI, see conftest.py) instead of passing having checked nothing.
+    assert set(r["datasets"]) == set(experiments.fig3.SMOKE_DATASETS)
+    for folder in experiments.fig3.SMOKE_DATASETS.values():
+        require_data(*folder.parts)
     for name, d in r["datasets"].items():
-        if not d["available"]:
-            assert not (DATA / experiments.fig3.SMOKE_DATASETS[name]).exists()
-            continue
-        from repdrift.data import trend_regressions
-
+        assert d["available"], (name, d.get("why"))
         sessions = pd.read_parquet(out / "data" / name / "sessions.parquet")
         trends = trend_regressions(sessions)
         got = d["trends"]["fraction_place"]["slope_per_day"]
@@ -97,7 +102,9 @@ def test_fig4_numbers_are_the_sweep_tables(repro):
     assert r["b"]["ours"]["exponent"] == pytest.approx(slope)
     assert r["b"]["ours"]["runs"] == len(b)
     table = sweep_runs.read_table(out / "sweeps" / sweeps.TABLE2)
+    assert set(r["a"]) == set(fig4.GROUPS_A)
     for group, entry in r["a"].items():
+        assert entry["runs"] > 0, group
         assert entry["runs"] == int(
             ((table["group"] == group) & (table["status"] == "complete")).sum()
         )
@@ -138,8 +145,7 @@ def test_breakdowns_are_the_sweep_table(repro):
         r = _results(out, figure)
         for group in groups:
             kept = table[(table["group"] == group) & table["included"].astype(bool)]
-            if len(kept) == 0:
-                continue
+            assert len(kept) > 0, (figure, group)  # smoke: 2-3 runs per group, all kept
             want = float(np.median(kept["active_units"].astype(float).dropna()))
             assert r["ours"][group]["active_units"]["median"] == pytest.approx(want)
         published = breakdown.stats_dict(
@@ -174,6 +180,22 @@ def test_claims_report(repro):
         if c["verdict"] != "not checked":
             assert c["measured"] and c["evidence"]
     assert (out / "claims.html").read_text().count("data:image/png;base64,") >= 20
+    # Most verdicts at smoke scale say nothing about the paper (docs/reproduce.md): runs of
+    # 2,000-3,000 steps have not sparsified. Two claims do not wait for sparsification and
+    # are decided with wide margins even here (smoke: loss × 1/36 by 3 % of the run, then
+    # within 0.3 decades; r = 0.98 over 4 runs), as at quick scale:
+    # C1, the loss of full-batch GD converging fast and staying flat;
+    # C8, the non-zero Hessian eigenvalues following the active units (a silent unit adds
+    # only zero rows to the Hessian, whatever the run's length).
+    assert by_id["C1"]["verdict"] == "reproduced", by_id["C1"]["measured"]
+    assert by_id["C8"]["verdict"] == "reproduced", by_id["C8"]["measured"]
+    # C10's control, by theory: on L = x²y² noise-free GD takes y to 0 geometrically
+    # (factor 1 − 2ηx² per step) and then ∂L/∂x = 2xy² vanishes: x stops for good.
+    assert abs(by_id["C10"]["values"]["noise_free"]["relative_change"]) < 1e-6
+    # C12 is checked exactly when recorded data were analysed.
+    fig3_sets = _results(out, "fig3")["datasets"].values()
+    analysed = any(d["available"] for d in fig3_sets)
+    assert (by_id["C12"]["verdict"] != "not checked") == analysed
 
 
 def test_running_again_reuses_everything(repro):

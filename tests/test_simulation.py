@@ -77,19 +77,33 @@ def test_stored_values_are_the_metric_functions_on_stored_parameters(tmp_path):
         active = sparsity.active_units(hidden)
         place = active & tuning.place_units(si, cfg.record.si_threshold)
         assert int(run.snapshots["place_units"].values[i]) == place.sum()
-        if place.any():
-            assert float(run.snapshots["mean_si_place_units"].values[i]) == pytest.approx(
-                si[place].mean(), rel=1e-5
-            )
+        # Every snapshot of this run has place units (18-20 of 20), so the mean-SI check
+        # below is never skipped.
+        assert place.any()
+        assert float(run.snapshots["mean_si_place_units"].values[i]) == pytest.approx(
+            si[place].mean(), rel=1e-5
+        )
         assert float(run.snapshots["mean_si_active_units"].values[i]) == pytest.approx(
             np.nanmean(si[active]), rel=1e-5
         )
         ev = hessian.hessian_eigenvalues(
             {k: v.astype(np.float64) for k, v in params.items()}, ds.inputs, ds.targets
         )
-        assert float(run.snapshots["hessian_trace"].values[i]) == pytest.approx(
-            hessian.hessian_summary(ev).trace, rel=1e-9
-        )
+        # Each stored name holds its own field (the five are zipped by position), and the
+        # fields are the spectrum's own sum, maximum, log-sum and count.
+        summary = hessian.hessian_summary(ev)
+        stored = {
+            name: float(run.snapshots[f"hessian_{name}"].values[i])
+            for name in ("trace", "max", "log_sum", "n_nonzero", "fraction_nonzero")
+        }
+        for name, value in stored.items():
+            assert value == pytest.approx(getattr(summary, name), rel=1e-9), name
+        nonzero = np.abs(ev) > 1e-10 * np.abs(ev).max()
+        assert stored["trace"] == pytest.approx(np.sum(ev), rel=1e-9)
+        assert stored["max"] == pytest.approx(np.max(ev), rel=1e-9)
+        assert stored["log_sum"] == pytest.approx(np.sum(np.log(np.abs(ev[nonzero]))), rel=1e-9)
+        assert stored["n_nonzero"] == nonzero.sum()
+        assert stored["fraction_nonzero"] == pytest.approx(nonzero.sum() / ev.size, rel=1e-12)
 
 
 def test_a_run_in_a_padded_batch_equals_the_run_alone(tmp_path):

@@ -102,32 +102,50 @@ def test_summarise_run_reads_stored_arrays_and_skips_snapshots_without_a_hessian
         },
         coords={"step": steps},
     )
-    snap_steps = np.array([0, 10, 100, 500, 1000])
-    trace = np.array([4.0, 4.0, np.nan, 3.0, 2.0])
+    # The snapshot at step 50 has no Hessian (its trace is NaN) and wild values in the other
+    # two summaries: it must be dropped from all three. The three curves are not
+    # proportional to each other, so a column read from the wrong array gives another value.
+    snap_steps = np.array([0, 50, 100, 900, 1000])
     snaps = xr.Dataset(
         {
-            "hessian_trace": ("step", trace),
-            "hessian_max": ("step", trace / 2),
-            "hessian_fraction_nonzero": ("step", np.full(5, 0.25)),
+            "hessian_trace": ("step", np.array([4.0, np.nan, 3.8, 2.2, 2.0])),
+            "hessian_max": ("step", np.array([10.0, 99.0, 6.0, 3.0, 1.0])),
+            "hessian_fraction_nonzero": ("step", np.array([0.5, 0.9, 0.4, 0.2, 0.1])),
         },
         coords={"step": snap_steps},
     )
     run = SimpleNamespace(path="fake", metrics=metrics, snapshots=snaps)
     got = summary.summarise_run(run)
-    keep = np.isfinite(trace)
-    expected = summary_columns(
-        steps,
-        units,
-        active,
-        loss,
-        snap_steps[keep],
-        trace[keep],
-        trace[keep] / 2,
-        np.full(4, 0.25),
-    )
-    for name in summary.PAPER_COLUMNS:
-        assert got[name] == pytest.approx(expected[name], nan_ok=True)
-    assert np.isfinite(got["eig_sum"])
+    # By hand: the 101-point grid is 0, 10, …, 1000. The first window (0 … 90) lies on the
+    # segment between the snapshots at 0 and 100 and the last (900 … 990) on the one
+    # between 900 and 1000; a linear function's mean over evenly spaced points is its value
+    # at their mean step, 45 and 945, i.e. 45 % of the way along each segment.
+    first = {"trace": 4.0 - 0.2 * 0.45, "max": 10.0 - 4.0 * 0.45}  # 3.91, 8.2
+    last = {"trace": 2.2 - 0.2 * 0.45, "max": 3.0 - 2.0 * 0.45, "nonzero": 0.2 - 0.1 * 0.45}
+    assert got["eig_sum"] == pytest.approx(2.11 / 3.91, rel=1e-12)
+    assert got["eig_sum"] == pytest.approx(last["trace"] / first["trace"], rel=1e-12)
+    assert got["eig_max"] == pytest.approx(2.1 / 8.2, rel=1e-12)
+    assert got["eig_max"] == pytest.approx(last["max"] / first["max"], rel=1e-12)
+    assert got["eig_nonzero"] == pytest.approx(0.155, rel=1e-12)
+    assert got["eig_nonzero"] == pytest.approx(last["nonzero"], rel=1e-12)
+    # The same windows as collector.py's x[-11:-1] / x[0:10] on the np.interp-resampled
+    # curves, written out independently of summary.py.
+    keep = np.array([True, False, True, True, True])
+    grid = np.linspace(0, 1000, 101)
+    for column, name in (("eig_sum", "hessian_trace"), ("eig_max", "hessian_max")):
+        x = np.interp(grid, snap_steps[keep], snaps[name].values[keep])
+        assert got[column] == pytest.approx(x[-11:-1].mean() / x[0:10].mean(), rel=1e-12)
+    x = np.interp(grid, snap_steps[keep], snaps["hessian_fraction_nonzero"].values[keep])
+    assert got["eig_nonzero"] == pytest.approx(x[-11:-1].mean(), rel=1e-12)
+    # The record columns, by hand: the curves are linear in the step, so the resampled
+    # window x[-11:-1] of the 10,000-point grid (indices 9989 … 9998) averages to the value
+    # at index 9993.5, step 1000 · 9993.5 / 9999.
+    t = 1000 * 9993.5 / 9999
+    assert got["active_units"] == pytest.approx(1.0 - t / 2000, rel=1e-12)
+    assert got["active"] == pytest.approx((0.5 - t / 4000) / 0.5, rel=1e-12)
+    assert got["loss"] == pytest.approx(math.log10(0.02), rel=1e-12)
+    grid = np.linspace(0, 1000, summary.RECORDS)
+    assert got["log_tau"] == pytest.approx(_get_tau(grid, np.interp(grid, steps, units)), abs=1e-9)
     assert math.isnan(got["si_initial"]) and math.isnan(got["si"])  # no positions
 
 

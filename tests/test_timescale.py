@@ -3,14 +3,12 @@ paper's timescale against the published tables."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate
 
+from repdrift.experiments import reference
 from repdrift.metrics import (
     fit_exponential,
     loss_plateau_step,
@@ -264,20 +262,8 @@ def test_timescale_arguments_are_checked():
 
 # ------------------------------------------------------------- the published tables
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 RECORDS = 10_000  # evenly spaced records of every published sweep run, from step 0
 POINTS = 100  # points of each published time course
-
-
-def reference_file(name):
-    """A file of ``../shared/reference``; missing, it fails under CI and skips elsewhere."""
-    path = REFERENCE / name
-    if not path.exists():
-        message = f"reference table not found at {path}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -288,8 +274,8 @@ def published():
     other than SGD with label noise, its time courses, in one loop: the k-th time course
     of an algorithm is the k-th such row of that algorithm.
     """
-    courses = pd.read_csv(reference_file("driftreg_time_courses.csv"))
-    runs = pd.read_csv(reference_file("driftreg_all_runs.csv"))
+    courses = reference.time_courses()  # the tables shipped in repdrift/reference
+    runs = reference.all_runs()
     courses = courses[courses["metric"] == "active_units"]
     curves, rows = [], []
     for algo in ("SGD", "Adam", "SED"):
