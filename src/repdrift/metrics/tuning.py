@@ -357,9 +357,10 @@ def smooth_rate_maps(
 
     ``maps: (..., units, bins)`` with the running directions as consecutive blocks of
     ``bins_per_direction`` bins. As in the original code (``utils.calc_rate_map``), σ is
-    6 % of all bins (6 bins of 100) and unvisited bins count as 0. Unlike it, each
-    direction is smoothed on its own (the original smoothed across the junction of the
-    two directions). Spatial information is computed on unsmoothed maps.
+    6 % of all bins (6 bins of 100) and unvisited bins count as 0; the ends of the track
+    reflect (scipy's ``mode="reflect"``, the default of the original's ``gaussian_filter``).
+    Unlike it, each direction is smoothed on its own (the original smoothed across the
+    junction of the two directions). Spatial information is computed on unsmoothed maps.
     """
     from scipy.ndimage import gaussian_filter1d
 
