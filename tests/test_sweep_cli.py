@@ -90,13 +90,19 @@ def test_out_holding_something_else_is_refused_and_left_alone(tmp_path, capsys):
     assert_one_error_line(err, "is not a directory")
 
 
-def test_out_holding_another_sweep_is_refused_and_left_alone(tmp_path, capsys):
+def _created_sweep(tmp_path):
+    """The tiny spec's sweep directory, created (nothing run): ``(its path, its runs)``."""
     spec_file = tmp_path / "tiny.toml"
     spec_file.write_text(TINY_SPEC)
     s, text = spec.load_spec(spec_file)
     out = tmp_path / "sweep"
     runs = spec.expand(s)
     directory.create(out, name="tiny", spec_text=text, runs=runs, batches=[[r.run for r in runs]])
+    return out, runs
+
+
+def test_out_holding_another_sweep_is_refused_and_left_alone(tmp_path, capsys):
+    out, _ = _created_sweep(tmp_path)
     before = (out / directory.SWEEP_FILE).read_bytes()
     other = tmp_path / "other.toml"
     other.write_text(TINY_SPEC.replace("[0.1, 0.2]", "[0.3]"))
@@ -145,12 +151,7 @@ def test_bad_worker_count_is_a_usage_error(tmp_path, capsys):
 
 
 def test_inspect_of_a_created_sweep_lists_its_pending_runs(tmp_path, capsys):
-    spec_file = tmp_path / "tiny.toml"
-    spec_file.write_text(TINY_SPEC)
-    s, text = spec.load_spec(spec_file)
-    out = tmp_path / "sweep"
-    runs = spec.expand(s)
-    directory.create(out, name="tiny", spec_text=text, runs=runs, batches=[[r.run for r in runs]])
+    out, _ = _created_sweep(tmp_path)
     code, stdout, _ = run_cli(["sweep", "inspect", str(out), "--json"], capsys)
     assert code == 0
     info = json.loads(stdout)
@@ -231,12 +232,7 @@ def test_a_malformed_scheduler_address_gives_one_line_and_nothing_at_exit(tmp_pa
 def test_simulate_into_a_sweeps_runs_is_refused(tmp_path, capsys):
     # A sweep's runs are written by the sweep alone: a run of another configuration under
     # one of its run ids would be read as that run.
-    spec_file = tmp_path / "tiny.toml"
-    spec_file.write_text(TINY_SPEC)
-    s, text = spec.load_spec(spec_file)
-    out = tmp_path / "sweep"
-    runs = spec.expand(s)
-    directory.create(out, name="tiny", spec_text=text, runs=runs, batches=[[r.run for r in runs]])
+    out, runs = _created_sweep(tmp_path)
     member = out / directory.RUNS_DIR / runs[1].run
     member.mkdir()
     (member / "notes.txt").write_text("keep me")
