@@ -17,6 +17,7 @@ import pytest
 import xarray as xr
 
 import repdrift
+from cli_helpers import run_cli
 from repdrift import store
 from repdrift.cli import main
 
@@ -769,3 +770,59 @@ def test_ci_script_runs_the_readme_test_command_first_and_fails_on_no_slow_tests
     assert all(not c.startswith((".venv/bin/pytest", "python")) for c in commands[:first])
     assert "set -euo pipefail" in commands[:first]
     assert commands[first + 1 :] == [".venv/bin/pytest -q -m slow"]  # exit 5 fails too
+
+
+def test_ctrl_c_on_simulate_says_how_to_continue_and_keeps_the_run(tmp_path):
+    # A real SIGINT, as Ctrl-C sends it (default handler: a child of a non-interactive
+    # shell starts with SIGINT ignored). typer alone would exit 130 without a word.
+    out = tmp_path / "stopped"
+    start = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from repdrift.cli import main; main(sys.argv[1:])"
+    )
+    args = ["simulate", *KILLED, "--set", "run.steps=10000000", "--out", str(out), "--no-figures"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", start, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if (out / "status.json").exists() and store.read_status(out).steps_done > 0:
+            break  # a checkpoint past the start is stored
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert f"repdrift: interrupted; `repdrift resume {out}` continues the run" in err
+    status = store.read_status(out)
+    assert status.status == "partial" and 0 < status.steps_done < status.steps_total
+
+
+@pytest.mark.parametrize("command", ["data", "infer"])
+def test_ctrl_c_on_an_analysis_leaves_nothing_and_says_so(tmp_path, capsys, monkeypatch, command):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "results"
+    if command == "data":
+        monkeypatch.setattr("repdrift.data.report.analyze_path", interrupted)
+        sessions = tmp_path / "sessions"
+        sessions.mkdir()
+        frames = 200
+        np.savez(
+            sessions / "day1.npz",
+            activity=np.zeros((frames, 3)),
+            position=np.linspace(0, 1, frames),
+            direction=np.ones(frames),
+        )
+        argv = ["data", "analyze", sessions, "--out", out]
+    else:
+        monkeypatch.setattr("repdrift.inference.train.train", interrupted)
+        argv = ["infer", "train", tmp_path, "--out", out]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 130, err
+    assert err.strip() == f"repdrift: interrupted; nothing was written to {out}"
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

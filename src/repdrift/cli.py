@@ -29,6 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from repdrift import config as config_mod
+from repdrift.interrupts import on_interrupt
 
 app = typer.Typer(
     name="repdrift",
@@ -191,11 +192,12 @@ def simulate(
     from repdrift.cores import use_cores
 
     use_cores(cores)
-    run = _run_with_progress(
-        lambda cb: simulation.simulate(cfg, out, overwrite=overwrite, progress=cb), quiet
-    )
-    if figures:
-        _figures(run, quiet)
+    with on_interrupt(f"`repdrift resume {out}` continues the run"):
+        run = _run_with_progress(
+            lambda cb: simulation.simulate(cfg, out, overwrite=overwrite, progress=cb), quiet
+        )
+        if figures:
+            _figures(run, quiet)
     _report(run)
 
 
@@ -212,11 +214,12 @@ def resume(
 
     use_cores(cores)
     before = store.read_status(run_dir)
-    run = _run_with_progress(lambda cb: simulation.resume(run_dir, progress=cb), quiet)
-    if before.status in ("complete", "diverged") and not quiet:
-        err_console.print(f"{run_dir}: already {before.status}; nothing to do", markup=False)
-    elif figures:
-        _figures(run, quiet)
+    with on_interrupt(f"`repdrift resume {run_dir}` continues the run"):
+        run = _run_with_progress(lambda cb: simulation.resume(run_dir, progress=cb), quiet)
+        if before.status in ("complete", "diverged") and not quiet:
+            err_console.print(f"{run_dir}: already {before.status}; nothing to do", markup=False)
+        elif figures:
+            _figures(run, quiet)
     _report(run)
 
 
@@ -373,9 +376,9 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print(f"repdrift: error: {_one_line(err.format_message())}", markup=False)
         code = 2
     except (KeyboardInterrupt, typer.Abort, *_click_errors("Abort")):
-        err_console.print(
-            "repdrift: interrupted; `repdrift resume DIR` continues a run", markup=False
-        )
+        # a Ctrl-C outside the commands' own handling (repdrift.interrupts), e.g. while a
+        # command's modules load
+        err_console.print("repdrift: interrupted", markup=False)
         code = 130
     except _known_errors() as err:
         err_console.print(f"repdrift: error: {_one_line(err)}", markup=False)

@@ -25,6 +25,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from repdrift.interrupts import on_interrupt
+
 from .errors import DataError
 
 app = typer.Typer(
@@ -191,7 +193,8 @@ def analyze(
                 notes.extend(result.notes)
                 progress.update(task, advance=1, description=session.label())
 
-            report = analyze_path(path, config, on_session=done, layout=layout)
+            with on_interrupt(f"nothing was written to {out}"):
+                report = analyze_path(path, config, on_session=done, layout=layout)
         if not report.results:
             raise DataError(path, "no sessions found")
         try:

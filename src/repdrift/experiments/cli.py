@@ -25,6 +25,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from repdrift.interrupts import on_interrupt
+
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -118,7 +120,7 @@ def reproduce(
         disable=quiet,
     )
     try:
-        with progress:
+        with on_interrupt("the same command continues where it stopped"), progress:
             summary = experiments.reproduce(
                 figures,
                 scale=scale,
@@ -132,11 +134,6 @@ def reproduce(
         raise _fail(str(err)) from None
     except experiments.ReproduceFailure as err:
         raise _fail(str(err), code=1) from None
-    except KeyboardInterrupt:
-        err_console.print(
-            "repdrift: interrupted; the same command continues where it stopped", markup=False
-        )
-        raise typer.Exit(130) from None
     counts: dict[str, int] = {}
     for claim in summary["claims"]:
         counts[claim["verdict"]] = counts.get(claim["verdict"], 0) + 1

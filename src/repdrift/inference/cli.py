@@ -26,6 +26,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from repdrift.interrupts import on_interrupt
+
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 console = Console(highlight=False)
 
@@ -70,15 +72,16 @@ def train_command(
         if not quiet:
             err_console.print(message, markup=False)
 
-    result = train(
-        library,
-        out,
-        overwrite=overwrite,
-        evaluate=evaluate,
-        seed=seed,
-        workers=workers,
-        progress=say,
-    )
+    with on_interrupt(f"nothing was written to {out}"):
+        result = train(
+            library,
+            out,
+            overwrite=overwrite,
+            evaluate=evaluate,
+            seed=seed,
+            workers=workers,
+            progress=say,
+        )
     if as_json:
         record = {"model": str(result.path), "seconds": result.seconds}
         if result.evaluation is not None:

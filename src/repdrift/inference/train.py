@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -137,9 +138,11 @@ def train(
             figures.draw_confusion(evaluation, tmp / "confusion_task", protocols=("task",))
             figures.draw_noise(evaluation["predictions"], tmp / "noise")
         figures.draw_features(table, tmp / "features")
+        aside = out.with_name(f".{out.name}.old-{os.getpid()}")
         if out.exists():
-            shutil.rmtree(out)
+            out.rename(aside)  # aside first: a stop before the next rename leaves it whole
         tmp.rename(out)
+        shutil.rmtree(aside, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -35,6 +35,8 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from repdrift.interrupts import on_interrupt
+
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 console = Console(highlight=False)
 
@@ -103,24 +105,18 @@ def _execute(
 
     bar, update = _progress_bar(quiet)
     started = time.monotonic()
-    try:
-        options = {
-            "workers": workers,
-            "scheduler": scheduler,
-            "snapshot_threads": snapshot_threads,
-            "repair": repair,
-        }
+    options = {
+        "workers": workers,
+        "scheduler": scheduler,
+        "snapshot_threads": snapshot_threads,
+        "repair": repair,
+    }
+    with on_interrupt(f"`repdrift sweep resume {sweep.path}` continues the sweep"):
         try:
             result = run_sweep(sweep, progress=update, **options)
         finally:
             if bar is not None and bar.live.is_started:
                 bar.stop()
-    except KeyboardInterrupt:
-        err_console.print(
-            f"repdrift: interrupted; `repdrift sweep resume {sweep.path}` continues the sweep",
-            markup=False,
-        )
-        raise typer.Exit(130) from None
     for rid, (why, where) in result.set_aside.items():
         err_console.print(f"repdrift: {rid} was run again: {why} (kept in {where})", markup=False)
     counts = result.table["status"].value_counts()
