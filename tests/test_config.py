@@ -166,6 +166,9 @@ def test_presets_lists_one_whole_line_per_preset(capsys):
     assert [line.split()[0] for line in lines] == config.preset_names()
     fig2 = next(line for line in lines if line.startswith("fig2 "))
     assert "Fig. 2 of the paper" in fig2  # not cut at "Fig."
+    # into a pipe or a file (not a terminal) each line is whole, not cut to 80 columns
+    for name, line in zip(config.preset_names(), lines, strict=True):
+        assert line.endswith(config.first_sentence(config.preset_description(name)))
 
 
 @pytest.mark.parametrize(

@@ -173,3 +173,16 @@ def test_notes_wait_for_success_so_a_later_error_is_the_one_line(tmp_path):
     bad = run(folder, "--out", tmp_path / "bad", "--shuffles", 20)
     _one_error_line(bad, "finalEventsMat_3.mat", "not a MATLAB MAT-file")
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_simulation_run_is_named_as_such(tmp_path):
+    # a run directory holds a dataset.npz, which the plain loader would take for a session
+    from repdrift import store
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / store.CONFIG_FILE).write_text("")
+    (run_dir / "dataset.npz").write_bytes(b"")
+    result = run(run_dir, "--out", tmp_path / "r")
+    _one_error_line(result, "a repdrift simulation run, not a recording", "repdrift inspect")
+    assert not (tmp_path / "r").exists()

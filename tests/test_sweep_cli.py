@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from cli_helpers import assert_one_error_line, run_cli
+from repdrift import store
 from repdrift.sweep import directory, spec
 
 TINY_SPEC = """
@@ -124,6 +125,16 @@ def test_resume_and_inspect_need_a_sweep_directory(tmp_path, capsys, command):
     assert_one_error_line(err, "is not a repdrift sweep")
 
 
+def test_a_run_given_as_a_sweep_is_named_as_such(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / store.CONFIG_FILE).write_text("")
+    for argv in (["inspect", run_dir], ["compare", run_dir, run_dir], ["resume", run_dir]):
+        code, _, err = run_cli(["sweep", *argv], capsys)
+        assert code == 2
+        assert_one_error_line(err, "is not a repdrift sweep", "it is a run: `repdrift inspect`")
+
+
 def test_corrupt_sweep_record_is_reported(tmp_path, capsys):
     out = tmp_path / "s"
     out.mkdir()
@@ -168,6 +179,7 @@ def test_presets_lists_every_sweep_preset(capsys):
     assert [line.split()[0] for line in lines] == spec.preset_names()
     table2 = next(line for line in lines if line.startswith("table2 "))
     assert "1,151 runs" in table2 and "(Table 2, Figs. 4" in table2  # not cut at "Figs."
+    assert all("…" not in line for line in lines)  # whole into a pipe, not cut to 80 columns
 
 
 def _closed_port() -> int:

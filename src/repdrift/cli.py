@@ -273,7 +273,13 @@ def presets() -> None:
     width = max(map(len, names))
     for name in names:
         desc = config_mod.first_sentence(config_mod.preset_description(name))
-        console.print(f"[bold]{name:<{width}}[/]  {desc}", no_wrap=True, overflow="ellipsis")
+        # one line each: cut to a terminal's width, whole into a pipe or a file
+        console.print(
+            f"[bold]{name:<{width}}[/]  {desc}",
+            no_wrap=True,
+            overflow="ellipsis" if console.is_terminal else "ignore",
+            crop=console.is_terminal,
+        )
 
 
 @app.command("config")

@@ -84,11 +84,32 @@ def _stop_zarr_io_thread(timeout: float = 10.0) -> None:
 atexit.register(_stop_zarr_io_thread)
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: The process's umask, read once: files and folders made through temporary names get the
+#: modes a plain ``open`` or ``mkdir`` gives (tempfile makes them private, 0600 and 0700,
+#: which a group sharing results, or Dask workers of another user, could not read).
+_UMASK = _read_umask()
+
+
+def temporary_dir(parent: Path, prefix: str, suffix: str = "") -> Path:
+    """A new folder in ``parent`` with a unique hidden name, to be renamed into place; its
+    mode is a plain ``mkdir``'s."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=parent))
+    os.chmod(tmp, 0o777 & ~_UMASK)
+    return tmp
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -329,7 +350,7 @@ def write_generation(
     if name == previous:
         name = f"{name}-{time.time_ns()}"
     new = Status(status.status, steps_done, status.steps_total, name, time.time(), status.message)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    tmp = temporary_dir(root, f".{name}.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr's notes about consolidated metadata, codecs
         metrics.to_zarr(tmp / "metrics.zarr", mode="w", consolidated=True)

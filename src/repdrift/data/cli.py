@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -173,7 +172,9 @@ def analyze(
         layout = describe(path)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+            from repdrift.store import temporary_dir  # xarray and Zarr: only when used
+
+            tmp = temporary_dir(out.parent, f".{out.name}.", ".tmp")
         except OSError as err:
             raise DataError(out, f"cannot create the results folder ({err.strerror})") from None
         progress = Progress(

@@ -90,6 +90,14 @@ def describe(path: str | Path) -> Layout:
     path = Path(path)
     if not path.exists():
         raise DataError(path, "no such file or folder")
+    from repdrift import store
+
+    if store.is_run(path):
+        raise DataError(
+            path,
+            "a repdrift simulation run, not a recording (`repdrift inspect` reads it; "
+            "`repdrift infer predict MODEL RUN` infers its rule)",
+        )
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix == ".nwb":

@@ -27,7 +27,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -223,7 +222,7 @@ def ensure_data(path: str | Path, source: str | Path, shuffles: int, seed: int) 
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by an interrupted attempt
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = store.temporary_dir(path.parent, f".{path.name}.", ".tmp")
     try:
         report = analyze_path(source, AnalysisConfig(n_shuffles=shuffles, seed=seed))
         write_report(report, tmp)

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from typing import Any
 
 import pandas as pd
 
+from repdrift import store
 from repdrift.inference import evaluate as evaluate_mod
 from repdrift.inference import figures, library, model
 from repdrift.inference.errors import InferenceError
@@ -123,7 +123,7 @@ def train(
         )
         seconds["evaluate"] = time.perf_counter() - t
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = store.temporary_dir(out.parent, f".{out.name}.")
     try:
         manifest = model.manifest_of(fitted, libraries, len(table))
         manifest["seconds"] = seconds

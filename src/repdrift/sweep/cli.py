@@ -378,6 +378,9 @@ def presets_command() -> None:
         text = preset_text(name)
         runs = len(expand(spec_from_text(text, origin=f"sweep preset {name!r}")))
         desc = first_sentence(spec_description(text))
-        console.print(
-            f"[bold]{name:<{width}}[/] {runs:>6,} runs  {desc}", no_wrap=True, overflow="ellipsis"
+        console.print(  # one line each: cut to a terminal's width, whole into a pipe
+            f"[bold]{name:<{width}}[/] {runs:>6,} runs  {desc}",
+            no_wrap=True,
+            overflow="ellipsis" if console.is_terminal else "ignore",
+            crop=console.is_terminal,
         )

@@ -149,7 +149,11 @@ def open_sweep(path: str | Path) -> Sweep:
     if not path.is_dir():
         raise SweepError(f"{path} does not exist or is not a directory")
     if not is_sweep(path):
-        hint = " (it is a run: use `repdrift resume`)" if store.is_run(path) else ""
+        hint = (
+            " (it is a run: `repdrift inspect` and `repdrift resume` read runs)"
+            if store.is_run(path)
+            else ""
+        )
         raise SweepError(f"{path} is not a repdrift sweep (no {SWEEP_FILE}){hint}")
     try:
         record = json.loads((path / SWEEP_FILE).read_text())

@@ -452,7 +452,9 @@ def run_local(
                         result = fut.result()
                     except BrokenProcessPool as err:
                         raise SweepError(
-                            "a sweep worker process died (out of memory?); "
+                            "a sweep worker process died (out of memory? or, from Python, "
+                            "a script that starts a sweep without `if __name__ == "
+                            '"__main__":`); '
                             f"`repdrift sweep resume {sweep.path}` continues: {err}"
                         ) from None
                     except Exception as err:
