@@ -171,9 +171,25 @@ def test_rmsprop_decay_comes_from_its_own_config_field():
         learners.LearnerSpec("rmsprop", rms_decay=1.0)
 
 
-def _noise_revealing_loss(params, x, y):
-    """Σ w · y: its gradient in w is the (noisy) target, so a GD step reveals it."""
-    return jnp.sum(params["w"] * y)
+def _revealed_noise(spec, hp, into: str, seed: int) -> np.ndarray:
+    """The noise a GD step adds to the targets (``into="label"``) or to the inputs
+    (``"input"``), drawn with 10 keys: with L = Σ w·v (v the targets or the inputs) and
+    η = 1 the step is w ← w − ṽ, so the noise is −new_w − v. ``(10 keys, 10,000)``."""
+    v = jnp.linspace(-1.0, 1.0, 200 * 50).reshape(200, 50)
+    other = jnp.zeros((200, 1))
+    x, y = (other, v) if into == "label" else (v, other)
+
+    def loss(params, x, y):
+        return jnp.sum(params["w"] * (y if into == "label" else x))
+
+    learner = learners.make(spec, loss)
+    params = {"w": jnp.zeros_like(v)}
+
+    def noise(key):
+        new, _, _ = learner.step(learner.init(key, params), params, hp, x, y)
+        return (-new["w"] - v).ravel()
+
+    return np.asarray(jax.jit(jax.vmap(noise))(jax.random.split(jax.random.key(seed), 10)))
 
 
 @pytest.mark.parametrize(
@@ -184,19 +200,10 @@ def _noise_revealing_loss(params, x, y):
     ],
 )
 def test_label_noise_has_the_documented_distribution(dist, variance, cdf):
-    # With L = Σ w·y and η = 1 the step is w ← w − ỹ: the noise is −new_w − y.
     s = 0.3
-    learner = learners.make(learners.LearnerSpec("gd", label_noise=dist), _noise_revealing_loss)
-    y = jnp.linspace(-1.0, 1.0, 200 * 50).reshape(200, 50)
-    params = {"w": jnp.zeros_like(y)}
-    hp = learners.hyper(1.0, label_noise=s)
-
-    def noise(key):
-        new, _, _ = learner.step(learner.init(key, params), params, hp, jnp.zeros((200, 1)), y)
-        return -new["w"] - y
-
-    keys = jax.random.split(jax.random.key(13), 10)
-    draws = np.asarray(jax.jit(jax.vmap(noise))(keys)).ravel()
+    spec = learners.LearnerSpec("gd", label_noise=dist)
+    per_key = _revealed_noise(spec, learners.hyper(1.0, label_noise=s), "label", seed=13)
+    draws = per_key.ravel()
     n = draws.size  # 100,000
     assert abs(draws.mean()) < 5 * s * np.sqrt(variance / n)
     # Var of the sample variance: (μ₄ − σ⁴)/n, μ₄ = 3σ⁴ (normal) or 1.8σ⁴ (uniform).
@@ -207,7 +214,6 @@ def test_label_noise_has_the_documented_distribution(dist, variance, cdf):
     if dist == "uniform":
         assert np.all(np.abs(draws) <= s / 2 + 1e-6)
     # Each key draws fresh noise: the draws of two keys are uncorrelated.
-    per_key = draws.reshape(10, -1)
     assert abs(np.corrcoef(per_key[0], per_key[1])[0, 1]) < 5 / np.sqrt(per_key.shape[1])
 
 
@@ -407,24 +413,10 @@ def test_sed_mean_update_is_minus_lr_times_the_perturbation_covariance_times_the
 # ------------------------------------------------------------- the size of input noise
 
 
-def _input_revealing_loss(params, x, y):
-    """Σ w · x: its gradient in w is the (noisy) input, so a GD step reveals it."""
-    return jnp.sum(params["w"] * x)
-
-
 def test_input_noise_is_normal_with_the_requested_sd():
-    # With L = Σ w·x and η = 1 the step is w ← w − x̃, x̃ = x + σ_in ξ: the noise is −new_w − x.
     sigma = 0.3
-    learner = learners.make(learners.LearnerSpec("gd", input_noise=True), _input_revealing_loss)
-    x = jnp.linspace(-1.0, 1.0, 200 * 50).reshape(200, 50)
-    params = {"w": jnp.zeros_like(x)}
-    hp = learners.hyper(1.0, input_noise=sigma)
-
-    def noise(key):
-        new, _, _ = learner.step(learner.init(key, params), params, hp, x, jnp.zeros((200, 1)))
-        return -new["w"] - x
-
-    draws = np.asarray(jax.jit(jax.vmap(noise))(jax.random.split(jax.random.key(24), 10)))
+    spec = learners.LearnerSpec("gd", input_noise=True)
+    draws = _revealed_noise(spec, learners.hyper(1.0, input_noise=sigma), "input", seed=24)
     z = draws.ravel()
     n = z.size  # 100,000
     assert abs(z.mean()) < 5 * sigma / np.sqrt(n)
@@ -432,7 +424,7 @@ def test_input_noise_is_normal_with_the_requested_sd():
     assert abs(z.var() - sigma**2) < 5 * sigma**2 * np.sqrt(2.0 / n)
     assert stats.kstest(z[:20_000] / sigma, "norm").pvalue > 0.01
     # Fresh noise for every key.
-    assert abs(np.corrcoef(draws[0].ravel(), draws[1].ravel())[0, 1]) < 5 / np.sqrt(x.size)
+    assert abs(np.corrcoef(draws[0], draws[1])[0, 1]) < 5 / np.sqrt(draws.shape[1])
 
 
 # ----------------------------------------- update noise enters Adam / RMSprop as a gradient
