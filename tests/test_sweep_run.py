@@ -639,3 +639,46 @@ def test_dask_cluster_losing_a_worker_mid_sweep_completes_each_run_once(tmp_path
     assert _listing(sweep.path) == list(df["run"])
     assert len(list((sweep.path / "summaries").iterdir())) == len(df)
     _assert_same_sweep(sweep.path, slow_reference)
+
+
+def test_ctrl_c_to_the_sweep_process_alone_stops_its_workers_and_keeps_their_runs(tmp_path):
+    # kill -INT to the sweep process only (a terminal's Ctrl-C reaches the workers too):
+    # it forwards the signal, each worker stores its batch as partial and ends, and the
+    # command leaves at once instead of after the batches (10^7 steps: hours) finish.
+    spec_file = tmp_path / "tiny.toml"
+    spec_file.write_text(TINY)
+    out = tmp_path / "s"
+    start = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from repdrift.cli import main; main(sys.argv[1:])"
+    )
+    args = ["sweep", str(spec_file), "--out", str(out), "--workers", "2", "--quiet"]
+    args += ["--set", "run.steps=10000000", "--set", "run.checkpoint_every_s=0.5"]
+    proc = subprocess.Popen([sys.executable, "-c", start, *args], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        steps = (
+            [
+                store.read_status(p).steps_done
+                for p in (out / "runs").glob("r*")
+                if (p / store.STATUS_FILE).is_file()
+            ]
+            if (out / "runs").is_dir()
+            else []
+        )
+        if len(steps) == 4 and min(steps) > 0:
+            break  # both batches have trained and stored progress
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # its workers die with it
+    assert proc.returncode == 130, err
+    assert f"`repdrift sweep resume {out}` continues the sweep" in err
+    statuses = [store.read_status(p) for p in sorted((out / "runs").glob("r*"))]
+    assert [s.status for s in statuses] == ["partial"] * 4
+    assert all(0 < s.steps_done < s.steps_total for s in statuses)
+    df = pd.read_parquet(out / "runs.parquet")  # rewritten at the stop
+    assert list(df["status"]) == ["partial"] * 4

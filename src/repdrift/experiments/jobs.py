@@ -21,12 +21,9 @@ the cores by the sweep executor (:func:`repdrift.sweep.executor.run_sweep`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
-import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -239,41 +236,23 @@ def ensure_data(path: str | Path, source: str | Path, shuffles: int, seed: int) 
 # -------------------------------------------------------------------- worker processes
 
 
-def _die_with_parent() -> None:
-    """Linux: have this worker killed when the reproducing process dies (even by kill -9),
-    so that a continued reproduction never meets a run still written by an orphan."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
-
-
-def _interrupt_once(signum, frame) -> None:
-    """A worker's first SIGINT stops its job; later ones (Ctrl-C reaches a worker from the
-    terminal and again from the reproducing process) must not disturb storing it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
 def _init_worker() -> None:
     from repdrift.cores import use_cores
+    from repdrift.interrupts import init_worker
 
-    _die_with_parent()
-    signal.signal(signal.SIGINT, _interrupt_once)
+    init_worker()
     use_cores(1)
 
 
 def _call(kind: str, *args: Any) -> str:
-    try:
+    from repdrift.interrupts import worker_stops
+
+    # After a Ctrl-C the run is stored as partial (the analysis leaves nothing): the worker
+    # ends instead of taking the next job of a reproduction that is being stopped.
+    with worker_stops():
         if kind == "run":
             return ensure_run(*args)
         return ensure_data(*args)
-    except KeyboardInterrupt:
-        # The run is stored as partial by now (the analysis leaves nothing): end this worker
-        # instead of letting it take the next job of a reproduction that is being stopped.
-        os._exit(130)
 
 
 @dataclass
@@ -334,6 +313,8 @@ def _run_pool(
         return outcome
     import multiprocessing as mp
 
+    from repdrift.interrupts import interrupt_workers
+
     with ProcessPoolExecutor(
         max_workers=max(1, min(workers, len(tasks))),
         mp_context=mp.get_context("spawn"),
@@ -369,9 +350,7 @@ def _run_pool(
             # does not): nothing new starts, and the workers store their runs and stop.
             for fut in pending:
                 fut.cancel()
-            for child in mp.active_children():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(child.pid, signal.SIGINT)
+            interrupt_workers()
             raise
     return outcome
 

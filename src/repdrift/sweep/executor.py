@@ -32,8 +32,6 @@ import contextlib
 import json
 import math
 import os
-import signal
-import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -292,26 +290,13 @@ def _damaged_line(sweep: Sweep, damaged: dict[str, str]) -> str:
 _WORKER: dict[str, Any] = {}
 
 
-def _set_parent_death_signal() -> None:
-    """Ask Linux to kill this process when its parent dies (no-op elsewhere)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # the parent-pid check in the progress callback still ends the orphan
-
-
 def _init_worker(queue, parent_pid: int) -> None:
     """A local worker: a one-thread XLA pool, death with the sweep process, a progress queue,
     a GPU shared with the other workers."""
     from repdrift.cores import cache_compiled, share_accelerator, use_cores
+    from repdrift.interrupts import init_worker
 
-    _set_parent_death_signal()
+    init_worker()  # dies with the sweep process; stops at its first Ctrl-C
     share_accelerator()
     use_cores(1)
     cache_compiled()
@@ -342,8 +327,17 @@ def _run_batch_task(
 
     use_cores(1)  # a Dask worker's first batch starts its backend with a one-thread pool
     cache_compiled()
-    progress = _worker_progress(batch_index) if _WORKER else None
-    return run_batch(sweep_path, items, progress=progress, snapshot_threads=snapshot_threads)
+    if not _WORKER:  # a Dask worker
+        return run_batch(sweep_path, items, snapshot_threads=snapshot_threads)
+    from repdrift.interrupts import worker_stops
+
+    with worker_stops():  # a local worker: after a Ctrl-C its runs are stored; it ends
+        return run_batch(
+            sweep_path,
+            items,
+            progress=_worker_progress(batch_index),
+            snapshot_threads=snapshot_threads,
+        )
 
 
 # --------------------------------------------------------------------- the executors
@@ -462,9 +456,15 @@ def run_local(
                         continue
                     outcome.done[index] = result
                     on_done(by_index[index], result)
-        except BaseException:
+        except BaseException as err:
             for fut in pending:
                 fut.cancel()
+            if isinstance(err, KeyboardInterrupt):
+                # the workers store their runs and end (a signal to this process alone
+                # does not reach them): the pool is left at once, not after their batches
+                from repdrift.interrupts import interrupt_workers
+
+                interrupt_workers()
             raise
     return outcome
 
@@ -625,22 +625,26 @@ def run_sweep(
         tracker = _Tracker(sweep, statuses, unfinished, progress)
         tracker.report()
         table.write_table(sweep)
-        if not batches:
-            outcome = Outcome()
-        elif scheduler is not None:
-            outcome = run_dask(
-                sweep, batches, scheduler, tracker.on_done, tracker.on_step, snapshot_threads
-            )
-        else:
-            n = min(workers or default_workers(), len(batches))
-            if n <= 1:
-                outcome = run_inline(
-                    sweep, batches, tracker.on_done, tracker.on_step, snapshot_threads
+        try:
+            if not batches:
+                outcome = Outcome()
+            elif scheduler is not None:
+                outcome = run_dask(
+                    sweep, batches, scheduler, tracker.on_done, tracker.on_step, snapshot_threads
                 )
             else:
-                outcome = run_local(
-                    sweep, batches, n, tracker.on_done, tracker.on_step, snapshot_threads
-                )
+                n = min(workers or default_workers(), len(batches))
+                if n <= 1:
+                    outcome = run_inline(
+                        sweep, batches, tracker.on_done, tracker.on_step, snapshot_threads
+                    )
+                else:
+                    outcome = run_local(
+                        sweep, batches, n, tracker.on_done, tracker.on_step, snapshot_threads
+                    )
+        except KeyboardInterrupt:
+            table.write_table(sweep)  # the runs stopped by it read as partial in the table
+            raise
         df = table.write_table(sweep)
         timecourses.write(sweep, df, force=repair)
     return SweepResult(df, outcome.failed, len(batches), set_aside)
