@@ -813,6 +813,19 @@ def test_ctrl_c_on_simulate_says_how_to_continue_and_keeps_the_run(tmp_path):
     assert status.status == "partial" and 0 < status.steps_done < status.steps_total
 
 
+def test_data_analyze_names_out_as_given_not_resolved(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("sessions").mkdir()
+    Path("results").mkdir()
+    (Path("results") / "notes.txt").write_text("mine")
+    code, _, err = run_cli(["data", "analyze", "sessions", "--out", "results"], capsys)
+    assert code == 2, err
+    assert err.strip() == (
+        "repdrift: error: results: --out exists and is not empty (use --overwrite to replace it)"
+    )
+    assert (Path("results") / "notes.txt").read_text() == "mine"
+
+
 @pytest.mark.parametrize("command", ["data", "infer"])
 def test_ctrl_c_on_an_analysis_leaves_nothing_and_says_so(tmp_path, capsys, monkeypatch, command):
     def interrupted(*args, **kwargs):

@@ -79,24 +79,26 @@ def _foreign_entries(out: Path) -> list[str] | None:
     return sorted(p.name for p in out.iterdir() if p.name not in ours)
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
-    """``out`` may receive results: absent, empty, or (with ``overwrite``) our own results."""
+def _check_out(out: Path, overwrite: bool, named: Path | None = None) -> None:
+    """``out`` may receive results: absent, empty, or (with ``overwrite``) our own results.
+    Errors name ``named`` (the path as the user gave it), by default ``out``."""
+    named = out if named is None else named
     try:
         if out.exists() and not out.is_dir():
-            raise DataError(out, "--out exists and is not a folder")
+            raise DataError(named, "--out exists and is not a folder")
         here = Path.cwd().resolve()
         if out.resolve() == here or out.resolve() in here.parents:
-            raise DataError(out, "--out is the current folder or holds it; choose a new folder")
+            raise DataError(named, "--out is the current folder or holds it; choose a new folder")
         if not (out.is_dir() and any(out.iterdir())):
             return
         if not overwrite:
-            raise DataError(out, "--out exists and is not empty (use --overwrite to replace it)")
+            raise DataError(named, "--out exists and is not empty (use --overwrite to replace it)")
         foreign = _foreign_entries(out)
     except OSError as err:
-        raise DataError(out, f"cannot use --out ({err.strerror})") from None
+        raise DataError(named, f"cannot use --out ({err.strerror})") from None
     if foreign is None:
         raise DataError(
-            out,
+            named,
             f"--out is not empty and is not an earlier result of `repdrift data analyze` "
             f"(no {MANIFEST}); refusing to replace it",
         )
@@ -105,18 +107,18 @@ def _check_out(out: Path, overwrite: bool) -> None:
             f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
         )
         raise DataError(
-            out,
+            named,
             f"--out holds files an earlier analysis did not write ({shown}); "
             "refusing to replace it",
         )
 
 
-def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
+def _publish(tmp: Path, out: Path, overwrite: bool, named: Path | None = None) -> None:
     """Put the finished results at ``out``: a rename, so ``out`` is never half-written.
 
     ``out`` is checked again first: the analysis may have taken minutes.
     """
-    _check_out(out, overwrite)
+    _check_out(out, overwrite, named)
     if out.exists():
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
         out.rename(old)
@@ -160,7 +162,9 @@ def analyze(
     from .analysis import AnalysisConfig
 
     config = AnalysisConfig(n_shuffles=shuffles, seed=seed)
-    # The folder itself, not a link to it or a name relative to it, is what is replaced.
+    # The folder itself, not a link to it or a name relative to it, is what is replaced;
+    # messages name it as given.
+    given = out
     try:
         out = out.expanduser().resolve()
     except (OSError, RuntimeError) as err:  # RuntimeError: a loop of links
@@ -168,7 +172,7 @@ def analyze(
     tmp: Path | None = None
     notes: list[str] = []
     try:
-        _check_out(out, overwrite)
+        _check_out(out, overwrite, named=given)
         layout = describe(path)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -176,7 +180,7 @@ def analyze(
 
             tmp = temporary_dir(out.parent, f".{out.name}.", ".tmp")
         except OSError as err:
-            raise DataError(out, f"cannot create the results folder ({err.strerror})") from None
+            raise DataError(given, f"cannot create the results folder ({err.strerror})") from None
         progress = Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -194,16 +198,16 @@ def analyze(
                 notes.extend(result.notes)
                 progress.update(task, advance=1, description=session.label())
 
-            with on_interrupt(f"nothing was written to {out}"):
+            with on_interrupt(f"nothing was written to {given}"):
                 report = analyze_path(path, config, on_session=done, layout=layout)
         if not report.results:
             raise DataError(path, "no sessions found")
         try:
             files = write_report(report, tmp)
             _write_manifest(tmp, files, path)
-            _publish(tmp, out, overwrite)
+            _publish(tmp, out, overwrite, given)
         except OSError as err:
-            raise DataError(out, f"cannot write the results ({err.strerror or err})") from None
+            raise DataError(given, f"cannot write the results ({err.strerror or err})") from None
         tmp = None
     except DataError as err:
         raise _fail(str(err)) from None
