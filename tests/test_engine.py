@@ -285,3 +285,37 @@ def test_where_a_run_is_flagged_does_not_depend_on_how_the_steps_are_cut_into_ca
     np.testing.assert_array_equal(steps_a, steps_b)
     for name in rec_a:
         np.testing.assert_array_equal(rec_a[name], rec_b[name])
+
+
+def _dots(lowered) -> list[str]:
+    return [line for line in lowered.as_text().splitlines() if "stablehlo.dot_general" in line]
+
+
+@pytest.mark.parametrize("preset", ["sweep-member", "hebbian-ring"])
+def test_every_product_of_the_compiled_loop_asks_for_full_precision(preset):
+    """JAX's default lets a GPU compute float32 products in TensorFloat-32 (a 10-bit
+    mantissa), which changed the drift on an NVIDIA H200 (docs/performance.md): every
+    product of the compiled step and measurement asks for the arrays' own precision."""
+    from repdrift import simulation
+    from repdrift.config import load_config
+
+    members = [simulation.build(load_config(preset=preset, seed=s)) for s in range(2)]
+    batch, state = simulation._batch_of(members, [simulation._initial_state(m) for m in members])
+    spec = engine.EngineSpec(members[0].model)
+    lengths = jnp.full((spec.segments_per_call,), 2, jnp.int32)
+    dots = _dots(engine.advance.lower(spec, state, batch, lengths))
+    assert len(dots) >= 5
+    assert all("precision = [HIGHEST, HIGHEST]" in line for line in dots), dots
+
+
+def test_the_forward_pass_and_task_smoothing_ask_for_full_precision_outside_the_engine():
+    from repdrift.tasks import signals
+
+    data, params, _ = _one(0)
+    dots = _dots(jax.jit(network.apply).lower(params, data.inputs))
+    assert len(dots) == 2
+    assert all("precision = [HIGHEST, HIGHEST]" in line for line in dots), dots
+    text = signals.smooth_reflect.lower(jnp.ones((4, 50)), sigma=3.0, axis=1).as_text()
+    convolutions = [line for line in text.splitlines() if "stablehlo.convolution" in line]
+    assert len(convolutions) == 1
+    assert "precision_config = [#stablehlo<precision HIGHEST>, " in convolutions[0]

@@ -14,6 +14,9 @@ The host (:func:`iterate`) cuts the record schedule into segments, keeps the mea
 at record steps, hands out the state at snapshot steps, and bounds the steps per call so
 progress and checkpoints stay responsive.
 
+The compiled programs compute every product in the arrays' own precision, on every device
+(:mod:`repdrift.precision`: a GPU would otherwise use TensorFloat-32).
+
 Divergence is data, never an exception. A run is flagged, gets a non-zero ``status`` and is
 frozen from then on (the other runs continue):
 
@@ -39,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from repdrift import precision
 from repdrift.models.base import Model
 
 #: ``status`` values.
@@ -116,7 +120,8 @@ def _flag(record: dict[str, jax.Array], status: jax.Array, stopped_at, step) -> 
 @partial(jax.jit, static_argnames=("spec",))
 def measure(spec: EngineSpec, state: EngineState, batch: Batch) -> dict[str, jax.Array]:
     """Clean measurements of every run, ``name -> (runs, ...)``."""
-    return jax.vmap(spec.model.measure)(state.model, batch.data)
+    with jax.default_matmul_precision(precision.MATMUL):
+        return jax.vmap(spec.model.measure)(state.model, batch.data)
 
 
 def _train_one(spec: EngineSpec, n_steps, step0, mstate, status, stopped_at, data, hyper):
@@ -158,6 +163,11 @@ def advance(
     Returns the new state and the measurements ``name -> (K, runs, ...)`` plus
     ``"step" (K,)`` and ``"status" (K, runs)`` after every segment.
     """
+    with jax.default_matmul_precision(precision.MATMUL):
+        return _advance(spec, state, batch, n_steps, flag_at)
+
+
+def _advance(spec, state, batch, n_steps, flag_at):
     train = jax.vmap(partial(_train_one, spec), in_axes=(None, None, 0, 0, 0, 0, 0))
     if flag_at is None:
         flag_at = jnp.ones(n_steps.shape, bool)

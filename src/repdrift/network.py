@@ -21,6 +21,9 @@ preset      readout sd          label in the original code
 =========  ==================  ==========================================
 
 with ``N`` the number of hidden units. Any other scale can be given as a number.
+
+Products are computed in the parameters' own precision on every device
+(:mod:`repdrift.precision`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
+
+from repdrift.precision import MATMUL
 
 Params = dict[str, jax.Array]
 
@@ -92,8 +97,9 @@ def apply(params: Params, x: jax.Array, act: str = "relu") -> tuple[jax.Array, j
 
     ``x: (samples, d_in)`` → ``(output (samples, d_out), hidden (samples, units))``.
     """
-    hidden = activation(act)(x @ params["W1"].T + params["b1"])
-    return hidden @ params["W2"].T, hidden
+    pre = jnp.matmul(x, params["W1"].T, precision=MATMUL) + params["b1"]
+    hidden = activation(act)(pre)
+    return jnp.matmul(hidden, params["W2"].T, precision=MATMUL), hidden
 
 
 def mse(

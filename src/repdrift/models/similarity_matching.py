@@ -125,6 +125,7 @@ from repdrift import noise
 from repdrift.metrics import drift, sparsity
 from repdrift.models.params import PLACE_DEFAULTS as PLACE_DEFAULTS
 from repdrift.models.params import SimilarityMatchingParams
+from repdrift.precision import MATMUL
 
 
 class SimilarityMatchingData(NamedTuple):
@@ -741,7 +742,8 @@ class SimilarityMatching:
             jnp.asarray(snapshot["W"]), jnp.asarray(snapshot["M"]), jnp.asarray(snapshot["b"]), None
         )
         data = SimilarityMatchingData(*(jnp.asarray(v) for v in data))
-        y, _ = self.probe_responses(state, data)
+        with jax.default_matmul_precision(MATMUL):  # as in the engine's measurements
+            y, _ = self.probe_responses(state, data)
         y = np.asarray(y, np.float64).T  # (neuron, probe)
         position = np.asarray(data.position, np.float64)[np.asarray(data.probe)]
         return {

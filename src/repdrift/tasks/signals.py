@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from repdrift.precision import MATMUL
+
 TRUNCATE = 4.0
 """Kernel half-width in standard deviations, scipy's default."""
 
@@ -69,8 +71,12 @@ def smooth_reflect(x: jax.Array, sigma: float, axis: int) -> jax.Array:
     pad = [(0, 0)] * (moved.ndim - 1) + [(radius, radius)]
     padded = jnp.pad(moved, pad, mode="symmetric")
     rows = padded.reshape(-1, padded.shape[-1])
+
     # The kernel is symmetric, so convolution and correlation agree.
-    smoothed = jax.vmap(lambda row: jnp.convolve(row, weights, mode="valid"))(rows)
+    def smooth(row):
+        return jnp.convolve(row, weights, mode="valid", precision=MATMUL)
+
+    smoothed = jax.vmap(smooth)(rows)
     return jnp.moveaxis(smoothed.reshape(moved.shape), -1, axis)
 
 
