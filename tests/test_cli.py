@@ -75,7 +75,6 @@ def test_simulate_writes_a_complete_reopenable_store(small_run):
     assert run.config.network.hidden == 40
 
 
-
 def test_a_run_is_readable_as_a_plain_write_would_leave_it(small_run):
     # Written through temporary names (tempfile makes them 0600 / 0700), a run's files and
     # folders still get the modes of a plain open() / mkdir() under this umask: a group
@@ -87,6 +86,7 @@ def test_a_run_is_readable_as_a_plain_write_would_leave_it(small_run):
     for path in paths:
         want = (0o777 if path.is_dir() else 0o666) & ~umask
         assert path.stat().st_mode & 0o777 == want, (path, oct(path.stat().st_mode))
+
 
 def test_inspect_json_has_status_steps_config_and_initial_final_metrics(small_run):
     result = repdrift_cmd("inspect", str(small_run), "--json")
