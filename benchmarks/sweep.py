@@ -713,6 +713,15 @@ def device_case(args, runs, text: str, root: Path) -> dict:
     )
     if not _on_accelerator():
         print("  (no accelerator here: both sweeps run on the CPU)")
+    if args.device_sample:
+        sizes: dict[str, int] = {}
+        for r in sample:
+            sizes[r.config.learner.kind] = sizes.get(r.config.learner.kind, 0) + 1
+        rule, n = min(sizes.items(), key=lambda item: item[1])
+        print(
+            f"  (a sample: its smallest group, {rule}, has {n} runs; a shift the whole preset "
+            "shows can pass unseen in so few — with 8 Adam runs of 192, TensorFloat-32's did)"
+        )
     out = {}
     legs = (
         ("device", {}, args.device_workers, args.snapshot_threads),

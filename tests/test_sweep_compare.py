@@ -230,6 +230,15 @@ def test_stronger_update_noise_is_found_and_named(sweeps, capsys):
     assert "learner.update_noise" in stdout and "differ" in stdout
 
 
+def test_groups_too_small_to_decide_are_not_called_the_same_drift(sweeps, capsys):
+    argv = ["sweep", "compare", str(sweeps["weak"]), str(sweeps["strong"]), "--min-runs", "9"]
+    code, stdout, _ = run_cli(argv, capsys)
+    assert code == 0
+    last = stdout.strip().splitlines()[-1]
+    assert last == "nothing decided: every group has fewer than 9 runs to compare (--min-runs)"
+    assert "the same drift" not in stdout
+
+
 def test_compare_needs_two_sweep_directories(sweeps, tmp_path, capsys):
     code, _, err = run_cli(["sweep", "compare", str(sweeps["weak"]), str(tmp_path)], capsys)
     assert code == 2

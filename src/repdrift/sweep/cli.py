@@ -352,7 +352,13 @@ def compare_command(
             )
         out.print(table)
         decided = len(result.decided)
-        if result.agree:
+        if not decided:
+            # Not "the same drift": with no test decided, nothing was compared.
+            out.print(
+                f"[yellow]nothing decided[/]: every group has fewer than {min_runs} runs to "
+                "compare (--min-runs)"
+            )
+        elif result.agree:
             out.print(f"[green]the same drift[/]: none of {decided} tests differs")
         else:
             out.print(f"[bold red]different[/]: {len(result.differing)} of {decided} tests differ")
