@@ -30,6 +30,7 @@ from rich.text import Text
 
 from repdrift import config as config_mod
 from repdrift.interrupts import on_interrupt
+from repdrift.terminal import print_listing_line
 
 app = typer.Typer(
     name="repdrift",
@@ -273,13 +274,7 @@ def presets() -> None:
     width = max(map(len, names))
     for name in names:
         desc = config_mod.first_sentence(config_mod.preset_description(name))
-        # one line each: cut to a terminal's width, whole into a pipe or a file
-        console.print(
-            f"[bold]{name:<{width}}[/]  {desc}",
-            no_wrap=True,
-            overflow="ellipsis" if console.is_terminal else "ignore",
-            crop=console.is_terminal,
-        )
+        print_listing_line(console, f"[bold]{name:<{width}}[/]  {desc}")
 
 
 @app.command("config")

@@ -36,6 +36,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from repdrift.interrupts import on_interrupt
+from repdrift.terminal import print_listing_line
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 console = Console(highlight=False)
@@ -384,9 +385,4 @@ def presets_command() -> None:
         text = preset_text(name)
         runs = len(expand(spec_from_text(text, origin=f"sweep preset {name!r}")))
         desc = first_sentence(spec_description(text))
-        console.print(  # one line each: cut to a terminal's width, whole into a pipe
-            f"[bold]{name:<{width}}[/] {runs:>6,} runs  {desc}",
-            no_wrap=True,
-            overflow="ellipsis" if console.is_terminal else "ignore",
-            crop=console.is_terminal,
-        )
+        print_listing_line(console, f"[bold]{name:<{width}}[/] {runs:>6,} runs  {desc}")
