@@ -237,7 +237,7 @@ class RecordConfig(BaseModel):
         Field(
             description="snapshots with a Hessian spectrum: 'all', or 'windows': only those "
             "the sweep summary's eig_* columns read (first and last tenth of the run; "
-            "21 of table2's 119, the same columns; NaN at the others)"
+            "21 of table2's 117-119, the same columns; NaN at the others)"
         ),
     ] = "all"
 
