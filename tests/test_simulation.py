@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import jax
@@ -357,12 +358,92 @@ def test_resume_refuses_a_run_whose_status_and_configuration_disagree(tmp_path):
     ):
         repdrift.resume(tmp_path / "part")
     assert {p: p.read_bytes() for p in (tmp_path / "part").rglob("*") if p.is_file()} == before
-    # a run killed before its first status takes its length from the configuration
+    # a status lost while steps are stored is corruption: resuming from step 0 would
+    # delete them
     repdrift.simulate(_cfg(), tmp_path / "fresh", stop_after=0)
     (tmp_path / "fresh" / store.STATUS_FILE).unlink()
+    before = {p: p.read_bytes() for p in (tmp_path / "fresh").rglob("*") if p.is_file()}
+    with pytest.raises(store.StoreError, match=r"status\.json is missing but it holds stored"):
+        repdrift.resume(tmp_path / "fresh")
+    assert {p: p.read_bytes() for p in (tmp_path / "fresh").rglob("*") if p.is_file()} == before
+    # a run killed before its first status (its configuration and dataset written, nothing
+    # stored) takes its length from the configuration
+    shutil.rmtree(tmp_path / "fresh" / "store")
     run = repdrift.resume(tmp_path / "fresh")
     assert (run.status.status, run.status.steps_done, run.status.steps_total) == (
         "complete",
         300,
         300,
     )
+
+
+def test_a_generation_that_lost_or_cut_a_file_is_corrupt_not_read_as_fill_values(tmp_path):
+    """Zarr reads a missing array as its fill value: a deleted ``loss`` read as NaN and a
+    resumed run completed on it. Each generation lists its files' sizes and is checked."""
+    repdrift.simulate(_cfg(), tmp_path / "part", stop_after=100)
+    status = store.read_status(tmp_path / "part")
+    gen = store.generation_path(tmp_path / "part", status.generation)
+    listed = json.loads((gen / store.GENERATION_FILE).read_text())["files"]
+    assert "checkpoint.npz" in listed and any(n.startswith("metrics.zarr/loss/") for n in listed)
+
+    lost = tmp_path / "lost"
+    shutil.copytree(tmp_path / "part", lost)
+    shutil.rmtree(store.generation_path(lost, status.generation) / "metrics.zarr" / "loss")
+    before = {p: p.read_bytes() for p in lost.rglob("*") if p.is_file()}
+    with pytest.raises(store.StoreError, match=r"corrupt: .*metrics\.zarr/loss/.* is missing"):
+        repdrift.open_run(lost)
+    with pytest.raises(store.StoreError, match=r"is missing"):
+        repdrift.resume(lost)
+    assert {p: p.read_bytes() for p in lost.rglob("*") if p.is_file()} == before
+
+    cut = tmp_path / "cut"
+    shutil.copytree(tmp_path / "part", cut)
+    metrics = store.generation_path(cut, status.generation) / "metrics.zarr"
+    chunk = next(
+        p
+        for p in sorted(metrics.rglob("*"))
+        if p.is_file() and "/c/" in p.as_posix() and p.stat().st_size > 1
+    )
+    chunk.write_bytes(chunk.read_bytes()[:-1])
+    with pytest.raises(store.StoreError, match=r"corrupt: .* has \d+ bytes, written with"):
+        repdrift.open_run(cut)
+
+    # the intact run still reads and resumes to the uninterrupted records
+    assert repdrift.resume(tmp_path / "part").status.status == "complete"
+
+
+def test_a_network_run_with_stored_steps_but_no_dataset_is_corrupt(tmp_path):
+    repdrift.simulate(_cfg(), tmp_path / "part", stop_after=100)
+    (tmp_path / "part" / "dataset.npz").unlink()
+    with pytest.raises(store.StoreError, match=r"corrupt: dataset\.npz is missing"):
+        repdrift.resume(tmp_path / "part")
+    assert store.read_status(tmp_path / "part").steps_done == 100
+
+
+def test_shapes_the_noise_cannot_draw_for_are_refused_before_an_old_run_is_replaced(tmp_path):
+    old = repdrift.simulate(_cfg(), tmp_path / "run")
+    before = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    cfg = _cfg("network.hidden=65537", 'record.hessian="none"')
+    with pytest.raises(ConfigError, match=r"65,537 × \d+ matrix .*at most 65,536 rows"):
+        repdrift.simulate(cfg, tmp_path / "run", overwrite=True)
+    assert {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()} == before
+    assert old.status.status == "complete"
+    # without noise the same network needs no counters
+    simulation.build(_cfg("network.hidden=65537", "learner.update_noise=0"))
+
+
+def test_an_exact_hessian_larger_than_the_machine_is_refused_before_anything_is_written(
+    tmp_path, monkeypatch
+):
+    cfg = _cfg('record.hessian="exact"')
+    member = simulation.build(cfg)
+    samples, d_in = member.dataset.inputs.shape
+    rows = cfg.network.hidden * (min(samples, d_in + 1) + member.dataset.targets.shape[1])
+    # the largest reduced Hessian is what reduced_hessian forms for a network with every
+    # unit live on every sample: the bound the check uses
+    monkeypatch.setattr(simulation.cores, "physical_memory", lambda: 8 * rows**2 - 1)
+    with pytest.raises(ConfigError, match=rf"{rows:,} × {rows:,}.*more than this machine"):
+        repdrift.simulate(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    monkeypatch.setattr(simulation.cores, "physical_memory", lambda: 8 * rows**2)
+    simulation.build(cfg)

@@ -97,6 +97,14 @@ _GPU_MEMORY_SETTINGS = (
 )
 
 
+def physical_memory() -> int | None:
+    """Bytes of this machine's memory (``None`` where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 def share_accelerator() -> bool:
     """Let this process share a GPU with other processes (a sweep's local workers).
 

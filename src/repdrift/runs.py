@@ -83,10 +83,16 @@ def write_dataset(path: Path, dataset: Dataset) -> None:
     store.atomic_write_bytes(path / DATASET_FILE, buffer.getvalue())
 
 
-def read_dataset(path: str | Path) -> Dataset | None:
-    """The dataset stored with a run (``None`` for runs stored without one)."""
+def read_dataset(path: str | Path, config: Config | None = None) -> Dataset | None:
+    """The dataset stored with a run (``None`` for runs stored without one).
+
+    Given the run's ``config``, a network's run without its dataset is corrupt: every one
+    is stored with the dataset it trained on (an ``arrays`` task's file may be gone since).
+    """
     file = Path(path) / DATASET_FILE
     if not file.is_file():
+        if config is not None and config.model.kind == "network":
+            raise store.StoreError(f"run {path} is corrupt: {DATASET_FILE} is missing")
         return None
     try:
         with np.load(file) as npz:
@@ -128,7 +134,9 @@ def open_run(path: str | Path, *, with_dataset: bool = True) -> Run:
     path = Path(path)
     status = store.read_status(path)
     config = read_config(path)
-    dataset = read_dataset(path) if with_dataset else None
+    # before its first checkpoint a run may not have stored its dataset yet
+    stored = config if status.generation is not None else None
+    dataset = read_dataset(path, stored) if with_dataset else None
     if status.generation is None:
         empty = xr.Dataset(coords={"step": np.zeros(0, np.int64)})
         return Run(path, config, status, empty, empty, dataset)

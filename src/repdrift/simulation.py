@@ -213,6 +213,10 @@ def build(config: Config, dataset: tasks.Dataset | None = None) -> Member:
         jnp.asarray(_readout_sd(config), jnp.float32),
     )
     initial = model.init(k_init, data32, hyper32)
+    if lc.kind == "sed" or any((lc.update_noise, lc.label_noise, lc.input_noise)):
+        _check_noise_shapes((data32, initial))
+    if config.record.hessian == "exact":
+        _check_hessian_memory(config, dataset)
     with numerics(config):
         data, hyper, initial = _cast((data32, hyper32, initial), dtype)
     return Member(config, model, dataset, data, hyper, initial, schedule_of(config))
@@ -228,9 +232,57 @@ def _build_model(config: Config) -> Member:
     data32 = module.make_data(k_data, params, dtype=jnp.float32)
     hyper32 = module.make_hyper(params, dtype=jnp.float32)
     initial = model.init(k_init, data32, hyper32)
+    _check_noise_shapes((data32, initial))
     with numerics(config):
         data, hyper, initial = _cast((data32, hyper32, initial), _dtype(config))
     return Member(config, model, None, data, hyper, initial, schedule_of(config))
+
+
+def _check_noise_shapes(arrays: Any) -> None:
+    """Refuse, before anything is written, a run with a matrix the noise cannot address.
+
+    The noise keys each entry of a matrix by ``i·2¹⁶ + j`` (:mod:`repdrift.noise`), so no
+    noisy matrix may have more than 2¹⁶ rows or columns; found otherwise only inside the
+    first compiled step, after ``--overwrite`` had replaced the old run.
+
+    Raises:
+        ConfigError: one line naming the shape and the limit.
+    """
+    from repdrift.noise import MAX_COLS, MAX_ROWS
+
+    for leaf in jax.tree_util.tree_leaves(arrays):
+        shape = np.shape(leaf)
+        if len(shape) == 2 and (shape[0] > MAX_ROWS or shape[1] > MAX_COLS):
+            raise ConfigError(
+                f"a {shape[0]:,} × {shape[1]:,} matrix of this run is larger than the noise "
+                f"can draw for (at most {MAX_ROWS:,} rows and {MAX_COLS:,} columns); use "
+                "fewer units, samples or inputs"
+            )
+
+
+def _check_hessian_memory(config: Config, dataset: tasks.Dataset) -> None:
+    """Refuse ``record.hessian = "exact"`` where its matrix cannot fit in this machine.
+
+    The reduced Hessian (:func:`repdrift.metrics.reduced_hessian`) has at most
+    ``hidden · (min(samples, d_in + 1) + d_out)`` rows, in float64; without this check a
+    network too large for it fails at its first snapshot, after ``--overwrite`` had
+    replaced the old run.
+
+    Raises:
+        ConfigError: one line with the matrix's size and the machine's memory.
+    """
+    samples, d_in = np.shape(dataset.inputs)
+    d_out = np.shape(dataset.targets)[1]
+    rows = config.network.hidden * (min(samples, d_in + 1) + d_out)
+    need = 8 * rows**2
+    have = cores.physical_memory()
+    if have is not None and need > have:
+        raise ConfigError(
+            f'record.hessian = "exact" needs a Hessian of up to {rows:,} × {rows:,} '
+            f"({need / 2**30:,.0f} GiB), more than this machine's memory "
+            f'({have / 2**30:,.0f} GiB); set record.hessian = "gauss_newton" or "none", '
+            "or use fewer units"
+        )
 
 
 def _readout_sd(config: Config) -> float:
@@ -869,7 +921,8 @@ def _resume_slot(path: Path) -> tuple[_Slot, RunState] | None:
             f"run {path} is corrupt: {store.STATUS_FILE} counts {status.steps_done:,} of "
             f"{status.steps_total:,} steps but {store.CONFIG_FILE} asks for {config.run.steps:,}"
         )
-    member = build(config, read_dataset(path))
+    # a run stopped before its first checkpoint may lack its dataset: it is drawn again
+    member = build(config, read_dataset(path, config if status.generation else None))
     if status.generation is None:
         return _Slot(path, member, Recorder(member), status), _initial_state(member)
     metrics, snapshots, checkpoint = store.read_generation(path, status)

@@ -8,7 +8,8 @@ Layout of a run directory ``DIR``::
         metrics.zarr           scalar records over ``step`` (xarray)
         snapshots.zarr         parameters, rate maps, SI, ... over snapshot ``step``
         checkpoint.npz         the full engine state (parameters, optimiser, keys, step)
-        generation.json        the status this generation was stored with, and its step
+        generation.json        the status this generation was stored with, its step, and
+                               the size of every file above (checked when it is read)
     DIR/figures/               figures (PNG and PDF), when drawn
     DIR/running.pid            present while a process is writing the run
 
@@ -288,6 +289,12 @@ def read_status(path: Path) -> Status:
             message=str(data.get("message", "")),
         )
     except FileNotFoundError:
+        stored = path / "store"
+        if stored.is_dir() and any(not p.name.startswith(".") for p in stored.iterdir()):
+            # resuming it from step 0 would delete what was stored
+            raise StoreError(
+                f"run {path} is corrupt: {STATUS_FILE} is missing but it holds stored steps"
+            ) from None
         # Killed between writing the configuration and the first status: nothing ran.
         return Status("partial", 0, 0, None, 0.0, "stopped before it started")
     except (ValueError, KeyError, TypeError):
@@ -359,7 +366,11 @@ def write_generation(
         np.savez(fh, **checkpoint)
         fh.flush()
         os.fsync(fh.fileno())
-    described = {**new.to_json(), "step": int(steps_done if step is None else step)}
+    described = {
+        **new.to_json(),
+        "step": int(steps_done if step is None else step),
+        "files": _file_sizes(tmp),
+    }
     atomic_write_text(tmp / GENERATION_FILE, json.dumps(described, indent=1))
     final = root / name
     if final.exists():
@@ -370,6 +381,43 @@ def write_generation(
     if prune:
         prune_generations(path, name)
     return new
+
+
+def _file_sizes(folder: Path) -> dict[str, int]:
+    """Every file under ``folder`` with its size: what a generation holds when written."""
+    return {
+        p.relative_to(folder).as_posix(): p.stat().st_size
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _check_files(path: Path, gen: Path) -> None:
+    """Refuse a generation that lost or cut a file it was written with.
+
+    Zarr reads a missing chunk, or a whole missing array under consolidated metadata, as its
+    fill value: without this check a deleted ``loss`` array reads as NaN and a deleted
+    ``step`` as zeros, and a resumed run completes on them. (Generations written before
+    they listed their files are not checked.)
+    """
+    try:
+        written = json.loads((gen / GENERATION_FILE).read_text()).get("files")
+    except (OSError, ValueError, AttributeError):
+        raise StoreError(
+            f"run {path} is corrupt: {gen.name}/{GENERATION_FILE} is unreadable"
+        ) from None
+    if not isinstance(written, dict):
+        return
+    for name, size in written.items():
+        try:
+            actual = (gen / name).stat().st_size
+        except OSError:
+            raise StoreError(f"run {path} is corrupt: {gen.name}/{name} is missing") from None
+        if actual != size:
+            raise StoreError(
+                f"run {path} is corrupt: {gen.name}/{name} has {actual:,} bytes, "
+                f"written with {size:,}"
+            )
 
 
 def prune_generations(path: Path, keep: str) -> None:
@@ -443,6 +491,8 @@ def read_generation(path: Path, status: Status) -> tuple[xr.Dataset, xr.Dataset,
             "checkpoint); run `repdrift resume` on it"
         )
     gen = generation_path(path, status.generation)
+    if (gen / GENERATION_FILE).exists():
+        _check_files(path, gen)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
