@@ -213,6 +213,34 @@ def test_inspect_reads_a_table_written_without_the_newer_columns(tiny_sweep, cap
     assert info["status"] == {"complete": 4}
 
 
+def test_inspect_refuses_a_sweep_whose_runs_are_lost_or_unreadable_and_writes_nothing(
+    tiny_sweep, tmp_path, capsys
+):
+    # The table still calls them complete: inspect used to report it as it was, and to
+    # create the runs/ and summaries/ folders it found missing.
+    copy = tmp_path / "lost"
+    shutil.copytree(tiny_sweep, copy)
+    shutil.rmtree(copy / "runs" / "r00002")
+    (copy / "runs" / "r00003" / store.STATUS_FILE).write_text("{not json")
+    before = _files(copy)
+    capsys.readouterr()
+    assert _cli(["sweep", "inspect", str(copy)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("repdrift: error: ")
+    assert "2 runs cannot be read" in err[0] and "r00002: runs/r00002 is gone" in err[0]
+    assert "r00003" in err[0] and "--repair" in err[0]
+    assert _files(copy) == before
+    shutil.rmtree(copy / "runs")
+    shutil.rmtree(copy / "summaries")
+    assert _cli(["sweep", "inspect", str(copy), "--json"]) == 2
+    assert "4 runs cannot be read" in capsys.readouterr().err
+    assert not (copy / "runs").exists() and not (copy / "summaries").exists()
+    # resume runs them again
+    assert _cli(["sweep", "resume", str(copy), "--quiet"]) == 0
+    assert _cli(["sweep", "inspect", str(copy), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == {"complete": 4}
+
+
 def _files(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()

@@ -179,9 +179,7 @@ def open_sweep(path: str | Path) -> Sweep:
     except Exception as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise SweepError(f"sweep {path} is corrupt: {SWEEP_FILE}: {reason}") from None
-    (path / RUNS_DIR).mkdir(exist_ok=True)
-    (path / SUMMARIES_DIR).mkdir(exist_ok=True)
-    return sweep
+    return sweep  # opened, not changed: `sweep inspect` reads a sweep it may not write
 
 
 def sweep_holding(path: str | Path) -> Path | None:
@@ -208,6 +206,37 @@ def run_status(sweep: Sweep, planned: PlannedRun) -> store.Status:
         return store.read_status(path)
     except store.StoreError as err:
         return store.Status("corrupt", 0, 0, None, 0.0, str(err))
+
+
+def lost_runs(sweep: Sweep, table_status: dict[str, str]) -> dict[str, str]:
+    """The runs whose stored status cannot be read, or that the table ``{run id:
+    status}`` calls finished but whose folder is gone (``{run id: why}``): reading only
+    each run's ``status.json``, what ``repdrift sweep inspect`` checks before it reports
+    the table."""
+    lost: dict[str, str] = {}
+    for planned in sweep.runs:
+        status = run_status(sweep, planned)
+        if status.status == "corrupt":
+            lost[planned.run] = status.message
+        elif status.status == "pending" and table_status.get(planned.run) in FINISHED:
+            lost[planned.run] = f"{RUNS_DIR}/{planned.run} is gone"
+    return lost
+
+
+def damaged_line(sweep: Sweep, damaged: dict[str, str]) -> str:
+    """One line naming the runs that cannot be read, and how to go on."""
+    (first, reason), others = next(iter(damaged.items())), list(damaged)[1:]
+    more = ""
+    if others:
+        more = f"; and {len(others)} more: {', '.join(others[:5])}"
+        more += " ..." if len(others) > 5 else ""
+    one = not others
+    return (
+        f"sweep {sweep.path}: {'a run' if one else f'{len(damaged)} runs'} cannot be read "
+        f"({first}: {reason}{more}); `repdrift sweep resume {sweep.path} --repair` moves "
+        f"{'it' if one else 'them'} to {sweep.path / DAMAGED_DIR} and runs "
+        f"{'it' if one else 'them'} again"
+    )
 
 
 def clear_unstarted(path: Path) -> None:

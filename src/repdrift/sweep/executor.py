@@ -271,22 +271,6 @@ def _stored_summary(sweep: Sweep, run_id: str) -> str | None:
         return None
 
 
-def _damaged_line(sweep: Sweep, damaged: dict[str, str]) -> str:
-    """One line naming the runs that cannot be read, and how to go on."""
-    (first, reason), others = next(iter(damaged.items())), list(damaged)[1:]
-    more = ""
-    if others:
-        more = f"; and {len(others)} more: {', '.join(others[:5])}"
-        more += " ..." if len(others) > 5 else ""
-    one = not others
-    return (
-        f"sweep {sweep.path}: {'a run' if one else f'{len(damaged)} runs'} cannot be read "
-        f"({first}: {reason}{more}); `repdrift sweep resume {sweep.path} --repair` moves "
-        f"{'it' if one else 'them'} to {sweep.path / directory.DAMAGED_DIR} and runs "
-        f"{'it' if one else 'them'} again"
-    )
-
-
 _WORKER: dict[str, Any] = {}
 
 
@@ -615,9 +599,11 @@ def run_sweep(
     if snapshot_threads < 1:
         raise SweepError(f"--snapshot-threads must be at least 1, got {snapshot_threads}")
     with _driving(sweep):
+        (sweep.path / directory.RUNS_DIR).mkdir(exist_ok=True)
+        (sweep.path / directory.SUMMARIES_DIR).mkdir(exist_ok=True)
         damaged = check_runs(sweep, full=repair)
         if damaged and not repair:
-            raise SweepError(_damaged_line(sweep, damaged))
+            raise SweepError(directory.damaged_line(sweep, damaged))
         set_aside = {rid: (why, directory.set_aside(sweep, rid)) for rid, why in damaged.items()}
         statuses = {r.run: directory.run_status(sweep, r) for r in sweep.runs}
         unfinished = {r.run for r in sweep.runs if statuses[r.run].status not in FINISHED}
