@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 
 import matplotlib as mpl
@@ -110,6 +111,17 @@ def test_random_task_skips_spatial_figures(runs, tmp_path):
     assert {p.name for p in paths} == {f"{n}.{f}" for n in NON_SPATIAL for f in ("png", "pdf")}
     for name in ALL - NON_SPATIAL:
         assert not list(tmp_path.glob(f"{name}.*"))
+    for path in paths:
+        (_check_png if path.suffix == ".png" else _check_pdf)(path)
+
+
+def test_a_folder_name_that_is_not_utf8_is_drawn_replaced(runs, tmp_path):
+    # Linux allows any bytes in a name; Python keeps them as lone surrogates, which the
+    # PDF writer refused with a traceback after the run was stored.
+    _, random = runs
+    odd = dataclasses.replace(random, path=random.path.with_name(os.fsdecode(b"bad\xffname")))
+    paths = fig2.draw_fig2(odd, tmp_path, figures=["summary"])
+    assert sorted(p.name for p in paths) == ["summary.pdf", "summary.png"]
     for path in paths:
         (_check_png if path.suffix == ".png" else _check_pdf)(path)
 

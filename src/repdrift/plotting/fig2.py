@@ -433,7 +433,10 @@ def draw_fig2(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    name_of_run = f"{run.config.task.kind} task, {run.path.name}"
+    # a folder's name may hold bytes that are not UTF-8 (kept by Python as lone
+    # surrogates), which matplotlib cannot write: shown as U+FFFD
+    folder = run.path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    name_of_run = f"{run.config.task.kind} task, {folder}"
     metrics = run.metrics
     phases = run_phases(metrics) if {"loss", "activity", "summary"} & set(drawn) else None
     corr_steps, corr = (
