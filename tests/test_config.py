@@ -205,3 +205,21 @@ def test_booleans_and_numbers_are_not_taken_for_each_other(override, needle):
     with pytest.raises(ConfigError, match=re.escape(needle)):
         load_config(overrides=[override])
     assert load_config(overrides=["task.speed_input=false"]).task.speed_input is False
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("learner.lr='0.1'", "learner.lr: Input should be a valid number (got '0.1')"),
+        ("network.hidden='50'", "network.hidden: Input should be a valid integer (got '50')"),
+        ("network.hidden=50.0", "network.hidden: Input should be a valid integer (got 50.0)"),
+        ("run.steps=1e3", "run.steps: Input should be a valid integer (got 1000.0)"),
+    ],
+)
+def test_strings_and_fractional_numbers_are_not_converted(override, needle):
+    # A quoted value in a config file is a string in TOML: it used to be read as a number,
+    # and 50.0 as the integer 50.
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load_config(overrides=[override])
+    # an integer where a number is asked is a number
+    assert load_config(overrides=["learner.lr=1"]).learner.lr == 1.0

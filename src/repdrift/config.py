@@ -44,7 +44,7 @@ class ConfigError(ValueError):
     """A configuration problem, stated in one line that names the field."""
 
 
-_STRICT = ConfigDict(extra="forbid", frozen=True, strict=False, validate_default=True)
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, validate_default=True)
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
