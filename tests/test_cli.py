@@ -17,7 +17,7 @@ import pytest
 import xarray as xr
 
 import repdrift
-from cli_helpers import run_cli
+from cli_helpers import assert_one_error_line, run_cli
 from repdrift import store
 from repdrift.cli import main
 
@@ -852,3 +852,34 @@ def test_ctrl_c_on_an_analysis_leaves_nothing_and_says_so(tmp_path, capsys, monk
     assert err.strip() == f"repdrift: interrupted; nothing was written to {out}"
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_ctrl_c_before_simulate_creates_its_run_says_nothing_was_written(
+    tmp_path, capsys, monkeypatch
+):
+    # Interrupted while the simulation was being set up (compiling, drawing the task), the
+    # command used to advise resuming a run that did not exist.
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("repdrift.simulation.simulate", interrupted)
+    out = tmp_path / "never"
+    code, _, err = run_cli(["simulate", "--preset", "sweep-member", "--out", out], capsys)
+    assert code == 130, err
+    assert err.strip() == f"repdrift: interrupted; nothing was written to {out}"
+    assert not out.exists()
+
+
+def test_simulate_refuses_an_out_among_a_reproductions_runs(tmp_path, capsys):
+    # `repdrift reproduce` writes DIR/runs/<name> itself, as a sweep writes its runs
+    root = tmp_path / "repro"
+    (root / "runs" / "fig2").mkdir(parents=True)
+    (root / "reproduce.json").write_text('{"kind": "repdrift-reproduce"}')
+    (root / "runs" / "fig2" / "config.toml").write_text("mine")
+    for extra in ([], ["--overwrite"]):
+        argv = ["simulate", "--preset", "sweep-member", "--out", root / "runs" / "fig2", *extra]
+        code, _, err = run_cli(argv, capsys)
+        assert code == 2, err
+        assert_one_error_line(err, "is in the runs of the reproduction", str(root))
+    assert (root / "runs" / "fig2" / "config.toml").read_text() == "mine"
+    assert sorted(p.name for p in (root / "runs").iterdir()) == ["fig2"]

@@ -181,6 +181,7 @@ def simulate(
     cfg = config_mod.load_config(
         config, preset=preset, overrides=set_ or [], steps=steps, seed=seed
     )
+    from repdrift.experiments.workspace import reproduction_holding
     from repdrift.sweep.directory import sweep_holding
 
     if (sweep_dir := sweep_holding(out)) is not None:
@@ -188,12 +189,24 @@ def simulate(
             f"--out {out} is in the runs of the sweep {sweep_dir}, which writes them itself "
             f"(`repdrift sweep resume {sweep_dir}`); choose a directory outside it"
         )
+    if (root := reproduction_holding(out)) is not None:
+        _fail(
+            f"--out {out} is in the runs of the reproduction {root}, which writes them itself "
+            f"(`repdrift reproduce ... --out {root}`); choose a directory outside it"
+        )
     # the simulation's JAX loads once the configuration is known to be good
     from repdrift import simulation
     from repdrift.cores import use_cores
 
     use_cores(cores)
-    with on_interrupt(f"`repdrift resume {out}` continues the run"):
+    from repdrift.store import is_run
+
+    def kept() -> str:  # asked at the interrupt: before the run is created, nothing is kept
+        if is_run(out):
+            return f"`repdrift resume {out}` continues the run"
+        return f"nothing was written to {out}"
+
+    with on_interrupt(kept):
         run = _run_with_progress(
             lambda cb: simulation.simulate(cfg, out, overwrite=overwrite, progress=cb), quiet
         )

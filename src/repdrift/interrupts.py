@@ -22,20 +22,25 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import typer
 from rich.console import Console
 
 
 @contextlib.contextmanager
-def on_interrupt(then: str) -> Iterator[None]:
-    """On Ctrl-C print ``repdrift: interrupted; <then>`` on stderr and exit with 130."""
+def on_interrupt(then: str | Callable[[], str]) -> Iterator[None]:
+    """On Ctrl-C print ``repdrift: interrupted; <then>`` on stderr and exit with 130.
+
+    ``then`` may be a function, asked at the interrupt: what was kept can depend on when
+    it came (a run not yet created cannot be resumed).
+    """
     try:
         yield
     except KeyboardInterrupt:
+        line = then() if callable(then) else then
         Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"repdrift: interrupted; {then}", markup=False
+            f"repdrift: interrupted; {line}", markup=False
         )
         raise typer.Exit(130) from None
 

@@ -16,6 +16,7 @@ in it are kept, stopped ones continue; a directory holding anything else is refu
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -36,6 +37,19 @@ FORMAT_VERSION = 1
 #: The scales of ``repdrift reproduce``: ``smoke`` (minutes: the machinery, not the
 #: science), ``quick`` (≤ 45 minutes on a 2-core CPU), ``paper`` (the published sizes).
 SCALES = ("smoke", "quick", "paper")
+
+
+def reproduction_holding(path: str | Path) -> Path | None:
+    """The reproduction directory whose ``runs/`` folder ``path`` is (or would be) in,
+    else ``None``: ``repdrift reproduce`` writes its runs itself, and ``repdrift simulate
+    --out`` there (with ``--overwrite``) would replace one of them with another
+    configuration."""
+    parent = Path(path).absolute().parent
+    with contextlib.suppress(OSError):
+        parent = parent.resolve()
+    if parent.name != "runs" or not (parent.parent / MANIFEST).is_file():
+        return None
+    return parent.parent
 
 
 class ReproduceError(ValueError):
