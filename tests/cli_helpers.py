@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from repdrift.cli import main
@@ -23,3 +25,19 @@ def assert_one_error_line(err: str, *needles: str) -> None:
     assert "Traceback" not in err
     for needle in needles:
         assert needle in lines[0], (needle, err)
+
+
+def deny_writing(monkeypatch, *names: str) -> None:
+    """Make the folders called ``names`` read-only as the operating system answers for them.
+
+    The tests may run as root, whom permissions do not stop, so ``os.access`` is what is
+    changed (for write access only: typer checks read access on some paths).
+    """
+    access = os.access
+
+    def read_only(path, mode, *args, **kwargs):
+        if mode & os.W_OK and os.path.basename(path) in names:
+            return False
+        return access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", read_only)

@@ -17,7 +17,7 @@ import pytest
 import xarray as xr
 
 import repdrift
-from cli_helpers import assert_one_error_line, run_cli
+from cli_helpers import assert_one_error_line, deny_writing, run_cli
 from repdrift import store
 from repdrift.cli import main
 
@@ -644,6 +644,20 @@ def test_out_where_nothing_may_be_written_is_refused_before_anything_is_made(tmp
     monkeypatch.setattr(Path, "mkdir", refuse)
     with pytest.raises(store.StoreError, match="Permission denied"):
         store.prepare_out(tmp_path / "run", overwrite=False)
+
+
+def test_an_earlier_run_that_may_not_be_written_is_not_replaced(small_run, tmp_path, monkeypatch):
+    # Replacing a folder needs only its parent to be writable: a run made read-only was
+    # renamed aside and deleted. (Root ignores modes: the operating system's answer is
+    # what is changed.)
+    old = tmp_path / "kept"
+    shutil.copytree(small_run, old)
+    before = {p: p.read_bytes() for p in old.rglob("*") if p.is_file()}
+    deny_writing(monkeypatch, "kept")
+    with pytest.raises(store.StoreError, match=rf"--out {old}: no permission to write in it"):
+        store.prepare_out(old, overwrite=True)
+    assert {p: p.read_bytes() for p in old.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
 
 
 @pytest.mark.parametrize(

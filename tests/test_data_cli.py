@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cli_helpers import deny_writing
 from repdrift.data.cli import MANIFEST, app
 from test_data_fixtures import require_data, write_track
 
@@ -25,7 +26,9 @@ def run(*args: str):
 
 def _one_error_line(result, *fragments: str) -> None:
     assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
+    # not stripped: an empty line before the error (rich's, when a progress bar stops
+    # where stderr is not a terminal) is a second line
+    lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("repdrift: error: ")
     for fragment in fragments:
@@ -100,6 +103,38 @@ def test_out_must_be_empty_unless_overwrite(track, tmp_path):
     _one_error_line(run(track, "--out", tmp_path / "file"), "file", "not a folder")
     _one_error_line(run(track, "--out", tmp_path / "file" / "r"), "cannot create")
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_a_corrupt_file_found_midway_is_the_only_line_on_stderr(tmp_path):
+    # found after the first session, while the progress bar runs
+    broken = tmp_path / "broken" / "C1_M1" / "Environment A"
+    write_track(broken, n_sessions=2, frames_per_trial=300)
+    (broken / "finalEventsMat_2.mat").write_bytes(b"MATLAB 5.0 MAT-file" + b"\0" * 300)
+    result = run(broken, "--out", tmp_path / "out", "--shuffles", 20)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("repdrift: error: ") and result.stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_that_may_not_be_written_is_refused_and_left_as_it_is(track, tmp_path, monkeypatch):
+    # Replacing a folder needs only its parent writable: a read-only result would be
+    # renamed aside and replaced. The tests may run as root, whom permissions do not stop:
+    # the refusal is tested through what the operating system answers.
+    out = tmp_path / "results"
+    assert run(track, "--out", out, "--shuffles", 20, "--seed", 1).exit_code == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    inode = out.stat().st_ino
+    deny_writing(monkeypatch, "results", "empty")
+    for folder, *extra in [(out, "--overwrite"), (empty,)]:
+        result = run(track, "--out", folder, "--shuffles", 20, "--seed", 2, *extra)
+        _one_error_line(result, f"--out {folder}: no permission to write in it")
+    assert out.stat().st_ino == inode
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert json.loads((out / "regression.json").read_text())["config"]["seed"] == 1
+    assert list(empty.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "results"]
 
 
 def test_overwrite_never_deletes_a_folder_it_did_not_write(track, tmp_path):

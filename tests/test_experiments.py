@@ -610,19 +610,34 @@ def test_every_scale_declares_valid_jobs(scale, tmp_path):
             ["reproduce", "fig3", "--scale", "smoke", "--out", "{tmp}/o", "--data", "{tmp}/nope"],
             "--data {tmp}/nope does not exist",
         ),
+        (["reproduce", "fig2", "--scale", "smoke", "--out", "{tmp}/afile"], "not a directory"),
+        # the address is checked as `repdrift sweep run` checks it, before anything is
+        # written, whether or not the figures need a sweep
+        (
+            ["reproduce", "all", "--scale", "smoke", "--out", "{tmp}/o", "--scheduler", "bogus"],
+            "--scheduler bogus: not a scheduler address",
+        ),
+        (
+            ["reproduce", "fig2", "--scale", "smoke", "--out", "{tmp}/o", "--scheduler", "bogus"],
+            "--scheduler bogus: not a scheduler address",
+        ),
     ],
 )
 def test_bad_requests_exit_2_with_one_line(args, message, tmp_path, capsys):
     (tmp_path / "foreign").mkdir()
     (tmp_path / "foreign" / "data.csv").write_text("1,2\n")
+    (tmp_path / "afile").write_text("mine")
     with pytest.raises(SystemExit) as exit_:
         main([a.format(tmp=tmp_path) for a in args])
     assert exit_.value.code == 2
-    err = capsys.readouterr().err.strip()
+    # not stripped: an empty line before the error is a second line
+    err = capsys.readouterr().err
     message = message.format(tmp=tmp_path)
     assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+    assert err.startswith("repdrift: error: ")
     assert not (tmp_path / "o").exists()
     assert sorted(p.name for p in (tmp_path / "foreign").iterdir()) == ["data.csv"]
+    assert (tmp_path / "afile").read_text() == "mine"
 
 
 def test_an_out_of_another_scale_exits_2(tmp_path, capsys):

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import repdrift
-from cli_helpers import assert_one_error_line, run_cli
+from cli_helpers import assert_one_error_line, deny_writing, run_cli
 from repdrift.cli import main
 from repdrift.inference import evaluate, features, library, model, observe, predict
 from repdrift.inference.errors import InferenceError
@@ -433,6 +433,30 @@ def test_bad_inputs_exit_2_with_one_line_and_write_nothing(
         assert code == 2, (argv, out, err)
         assert_one_error_line(err, *needles)
         assert not (tmp_path / "m").exists()
+
+
+def test_a_model_folder_that_may_not_be_written_is_refused_and_kept(
+    tiny_model, tiny_sweep, tmp_path, capsys, monkeypatch
+):
+    # Replacing a folder needs only its parent writable: a read-only model would be
+    # renamed aside and replaced. The tests may run as root, whom permissions do not stop:
+    # the refusal is tested through what the operating system answers.
+    kept = tmp_path / "kept"
+    shutil.copytree(tiny_model, kept)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    before = {p.name: p.stat().st_mtime_ns for p in kept.iterdir()}
+    inode = kept.stat().st_ino
+    deny_writing(monkeypatch, "kept", "empty")
+    for folder, *extra in [(kept, "--overwrite"), (empty,)]:
+        argv = ["infer", "train", tiny_sweep, "--out", folder, "--quiet", "--no-evaluate"]
+        code, _, err = run_cli([*argv, *extra], capsys)
+        assert code == 2, err
+        assert_one_error_line(err, f"--out {folder}: no permission to write in it")
+    assert kept.stat().st_ino == inode
+    assert {p.name: p.stat().st_mtime_ns for p in kept.iterdir()} == before
+    assert list(empty.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "kept"]
 
 
 def test_a_corrupt_or_foreign_model_is_refused(tiny_model, tiny_sweep, tmp_path, capsys):

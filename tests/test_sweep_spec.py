@@ -118,6 +118,9 @@ def test_invalid_toml_and_unknown_presets_are_sweep_errors(tmp_path):
         load_spec(bad)
     with pytest.raises(SweepError, match="does not exist"):
         load_spec(tmp_path / "missing.toml")
+    # a folder exists: it is named as one, as `repdrift config --config DIR` names it
+    with pytest.raises(SweepError, match=r"is a directory, not a TOML file"):
+        load_spec(tmp_path)
     with pytest.raises(SweepError, match=r"unknown sweep preset 'nope'; choose one of .*table2"):
         load_spec(preset="nope")
 

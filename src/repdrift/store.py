@@ -140,6 +140,20 @@ def is_run(path: Path) -> bool:
     return (Path(path) / CONFIG_FILE).is_file()
 
 
+def check_writable(path: Path, named: Path | None = None) -> None:
+    """Refuse an existing folder ``path`` that this process may not write in.
+
+    Replacing a folder needs only its parent to be writable: without this check a result
+    made read-only on purpose would be renamed aside and replaced. Errors name ``named``
+    (the path as the user gave it), by default ``path``.
+
+    Raises:
+        StoreError: one line naming the folder.
+    """
+    if Path(path).is_dir() and not os.access(path, os.W_OK | os.X_OK):
+        raise StoreError(f"--out {path if named is None else named}: no permission to write in it")
+
+
 def check_out(path: Path, *, overwrite: bool) -> bool:
     """Check, without changing anything, that ``path`` may receive a new run.
 
@@ -161,6 +175,7 @@ def check_out(path: Path, *, overwrite: bool) -> bool:
             raise StoreError(f"--out {path}: no permission to create it in {parent}")
         if path.exists() and not path.is_dir():
             raise StoreError(f"--out {path} exists and is not a directory")
+        check_writable(path)
         if not (path.is_dir() and any(path.iterdir())):
             return False
         if not overwrite:
@@ -204,8 +219,7 @@ def prepare_out(path: Path, *, overwrite: bool) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise StoreError(f"--out {path}: {err.strerror or err}") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise StoreError(f"--out {path}: no permission to write in it")
+    check_writable(path)
     return path
 
 

@@ -86,6 +86,12 @@ def _check_out(out: Path, overwrite: bool, named: Path | None = None) -> None:
     try:
         if out.exists() and not out.is_dir():
             raise DataError(named, "--out exists and is not a folder")
+        from repdrift.store import StoreError, check_writable
+
+        try:
+            check_writable(out, named)
+        except StoreError as err:  # the command's own error, as the others here
+            raise DataError(None, str(err)) from None
         here = Path.cwd().resolve()
         if out.resolve() == here or out.resolve() in here.parents:
             raise DataError(named, "--out is the current folder or holds it; choose a new folder")
@@ -188,6 +194,9 @@ def analyze(
             TimeElapsedColumn(),
             console=console,
             transient=True,
+            # A transient bar shows nothing where stderr is not a terminal, but rich then
+            # prints an empty line when it stops: an error would not be stderr's one line.
+            disable=not console.is_interactive,
         )
         with progress:
             task = progress.add_task(f"{layout.name}: analysing", total=layout.n_sessions)

@@ -3,9 +3,9 @@
 Makes the figures (``fig2``, ``fig3``, ``fig4``, ``fig5``, ``s1``, ``s2``, ``table1`` or
 ``all``) and ends with the claims report (``DIR/claims.html``, ``DIR/claims.json``).
 Running it again on the same ``DIR`` and scale continues where it stopped. Exit status 0
-on success; 2 for an unknown figure or scale, or an ``--out`` that holds something else
-(one line on stderr); 1 when a run, sweep or figure failed (the report still says what
-was checked).
+on success; 2 for an unknown figure or scale, an ``--out`` that holds something else, or
+a ``--scheduler`` where no scheduler answers (one line on stderr, nothing written); 1
+when a run, sweep or figure failed (the report still says what was checked).
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ class RichReporter:
         self.tasks: dict[str, int] = {}
 
     def start(self, key: str, description: str, total: int | None) -> None:
+        # The display starts with the first job: rich prints a line when it stops (an empty
+        # one where stderr is not a terminal), so an error found before any job ran would
+        # otherwise not be stderr's one line.
+        if not self.progress.live.is_started:
+            self.progress.start()
         self.tasks[key] = self.progress.add_task(description, total=total, status="")
 
     def update(self, key: str, completed: int) -> None:
@@ -98,6 +103,7 @@ def reproduce(
     """Reproduce the paper's figures and check its claims (DIR/claims.html, claims.json)."""
     from repdrift import experiments
     from repdrift.experiments.workspace import ReproduceError, check_scale
+    from repdrift.sweep.executor import connected
 
     try:
         experiments.figures_of(figures)
@@ -120,16 +126,27 @@ def reproduce(
         disable=quiet,
     )
     try:
-        with on_interrupt("the same command continues where it stopped"), progress:
-            summary = experiments.reproduce(
-                figures,
-                scale=scale,
-                out=out,
-                data_dir=data,
-                workers=workers,
-                scheduler=scheduler,
-                reporter=RichReporter(progress),
-            )
+        # The check of `repdrift sweep run --scheduler`: an address that is not a
+        # scheduler's, or one where none answers, is refused (SweepError, one line) before
+        # anything is written, whether or not the figures need a sweep. The one client
+        # then serves every sweep.
+        with (
+            on_interrupt("the same command continues where it stopped"),
+            connected(scheduler) as client,
+        ):
+            try:
+                summary = experiments.reproduce(
+                    figures,
+                    scale=scale,
+                    out=out,
+                    data_dir=data,
+                    workers=workers,
+                    scheduler=client,
+                    reporter=RichReporter(progress),
+                )
+            finally:
+                if progress.live.is_started:
+                    progress.stop()
     except ReproduceError as err:
         raise _fail(str(err)) from None
     except experiments.ReproduceFailure as err:

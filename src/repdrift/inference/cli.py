@@ -11,7 +11,8 @@ infer-library-quick`` makes one) or the ``library.parquet`` of an earlier model.
 ``TARGET`` is a run directory, a sweep directory or a sessions table of ``repdrift data
 analyze`` (``sessions.parquet`` / ``sessions.csv``). Exit status 0 on success; 2 with one
 line on stderr for bad input (not a library, not a model, not a target, a target that
-lacks the features a tier needs), and then nothing is written.
+lacks the features a tier needs, an ``--out`` that may not be written), and then nothing
+is written.
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ def train_command(
 ) -> None:
     """Fit the rule classifier and noise regressors on LIBRARY; write MODEL."""
     from repdrift.inference.train import EVALUATION_FILE, headline, train
+    from repdrift.store import check_writable
+
+    # A model folder made read-only is kept, not renamed aside and replaced.
+    check_writable(out)
 
     def say(message: str) -> None:
         if not quiet:

@@ -608,6 +608,9 @@ def preset_text(name: str) -> str:
 
 def read_spec_text(path: str | Path) -> str:
     path = Path(path)
+    if path.is_dir():
+        # as `repdrift config --config DIR` says it: "does not exist" would be untrue
+        raise SweepError(f"sweep spec {path} is a directory, not a TOML file")
     if not path.is_file():
         raise SweepError(f"sweep spec {path} does not exist")
     try:
