@@ -83,15 +83,12 @@ def write_dataset(path: Path, dataset: Dataset) -> None:
     store.atomic_write_bytes(path / DATASET_FILE, buffer.getvalue())
 
 
-def read_dataset(path: str | Path, config: Config | None = None) -> Dataset | None:
-    """The dataset stored with a run (``None`` for runs stored without one).
-
-    Given the run's ``config``, a network's run without its dataset is corrupt: every one
-    is stored with the dataset it trained on (an ``arrays`` task's file may be gone since).
-    """
+def read_dataset(path: str | Path, *, required: bool = False) -> Dataset | None:
+    """The dataset stored with a run (``None`` for runs stored without one, unless
+    ``required``: then its absence is corruption)."""
     file = Path(path) / DATASET_FILE
     if not file.is_file():
-        if config is not None and config.model.kind == "network":
+        if required:
             raise store.StoreError(f"run {path} is corrupt: {DATASET_FILE} is missing")
         return None
     try:
@@ -104,6 +101,17 @@ def read_dataset(path: str | Path, config: Config | None = None) -> Dataset | No
     from repdrift.tasks.dataset import Dataset  # a JAX pytree: loaded only when needed
 
     return Dataset(**arrays)
+
+
+def run_dataset(path: Path, config: Config, status: store.Status) -> Dataset | None:
+    """The dataset of a stored run, for reopening or resuming it.
+
+    A network's run with stored steps without its dataset is corrupt: each is stored with
+    the dataset it trained on (an ``arrays`` task's file may be gone since). Before its
+    first checkpoint a run may not have stored it yet; it is then drawn again.
+    """
+    required = config.model.kind == "network" and status.generation is not None
+    return read_dataset(path, required=required)
 
 
 #: The sections a run's stored configuration has (it is written whole, every default in it).
@@ -134,9 +142,7 @@ def open_run(path: str | Path, *, with_dataset: bool = True) -> Run:
     path = Path(path)
     status = store.read_status(path)
     config = read_config(path)
-    # before its first checkpoint a run may not have stored its dataset yet
-    stored = config if status.generation is not None else None
-    dataset = read_dataset(path, stored) if with_dataset else None
+    dataset = run_dataset(path, config, status) if with_dataset else None
     if status.generation is None:
         empty = xr.Dataset(coords={"step": np.zeros(0, np.int64)})
         return Run(path, config, status, empty, empty, dataset)

@@ -48,7 +48,7 @@ from repdrift.config import Config, ConfigError
 from repdrift.metrics import tuning
 from repdrift.models import feedforward
 from repdrift.models.base import Model
-from repdrift.runs import DATASET_FIELDS, Run, open_run, read_dataset, write_dataset
+from repdrift.runs import DATASET_FIELDS, Run, open_run, run_dataset, write_dataset
 from repdrift.runs import read_config as _read_config
 
 #: Dimension names of the network's snapshot arrays and metrics.
@@ -921,8 +921,7 @@ def _resume_slot(path: Path) -> tuple[_Slot, RunState] | None:
             f"run {path} is corrupt: {store.STATUS_FILE} counts {status.steps_done:,} of "
             f"{status.steps_total:,} steps but {store.CONFIG_FILE} asks for {config.run.steps:,}"
         )
-    # a run stopped before its first checkpoint may lack its dataset: it is drawn again
-    member = build(config, read_dataset(path, config if status.generation else None))
+    member = build(config, run_dataset(path, config, status))
     if status.generation is None:
         return _Slot(path, member, Recorder(member), status), _initial_state(member)
     metrics, snapshots, checkpoint = store.read_generation(path, status)

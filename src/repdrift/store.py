@@ -140,6 +140,18 @@ def is_run(path: Path) -> bool:
     return (Path(path) / CONFIG_FILE).is_file()
 
 
+def runs_folder_owner(path: str | Path, marker: str) -> Path | None:
+    """The directory whose ``runs/`` folder ``path`` is (or would be) in, when that
+    directory holds the file ``marker`` (a sweep's or a reproduction's record), else
+    ``None``: those write their runs themselves."""
+    parent = Path(path).absolute().parent
+    with contextlib.suppress(OSError):
+        parent = parent.resolve()
+    if parent.name != "runs" or not (parent.parent / marker).is_file():
+        return None
+    return parent.parent
+
+
 def check_writable(path: Path, named: Path | None = None) -> None:
     """Refuse an existing folder ``path`` that this process may not write in.
 

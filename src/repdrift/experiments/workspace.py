@@ -16,7 +16,6 @@ in it are kept, stopped ones continue; a directory holding anything else is refu
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
@@ -44,12 +43,7 @@ def reproduction_holding(path: str | Path) -> Path | None:
     else ``None``: ``repdrift reproduce`` writes its runs itself, and ``repdrift simulate
     --out`` there (with ``--overwrite``) would replace one of them with another
     configuration."""
-    parent = Path(path).absolute().parent
-    with contextlib.suppress(OSError):
-        parent = parent.resolve()
-    if parent.name != "runs" or not (parent.parent / MANIFEST).is_file():
-        return None
-    return parent.parent
+    return store.runs_folder_owner(path, MANIFEST)
 
 
 class ReproduceError(ValueError):

@@ -189,12 +189,7 @@ def sweep_holding(path: str | Path) -> Path | None:
     ``repdrift simulate --out`` there would put a run of another configuration, or another
     batch, under a run id of the plan.
     """
-    parent = Path(path).absolute().parent
-    with contextlib.suppress(OSError):
-        parent = parent.resolve()
-    if parent.name != RUNS_DIR:
-        return None
-    return parent.parent if is_sweep(parent.parent) else None
+    return store.runs_folder_owner(path, SWEEP_FILE)
 
 
 def run_status(sweep: Sweep, planned: PlannedRun) -> store.Status:
