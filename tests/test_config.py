@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import jax
+import numpy as np
 import pytest
 
 from repdrift import config, tasks
@@ -223,3 +224,29 @@ def test_strings_and_fractional_numbers_are_not_converted(override, needle):
         load_config(overrides=[override])
     # an integer where a number is asked is a number
     assert load_config(overrides=["learner.lr=1"]).learner.lr == 1.0
+
+
+def test_numpy_scalars_from_a_script_count_as_their_python_values():
+    # A configuration built from Python often holds NumPy scalars (a value drawn or read
+    # from an array); strict types would refuse np.int64(50) as "not an integer".
+    built = config.validate(
+        {
+            "network": {"hidden": np.int64(50)},
+            "learner": {"lr": np.float32(0.25), "kind": np.str_("adam")},
+            "run": {"seed": np.uint64(2**63)},
+            "task": {"samples": np.int32(30)},
+        }
+    )
+    assert (built.network.hidden, built.task.samples, built.run.seed) == (50, 30, 2**63)
+    assert type(built.network.hidden) is int and built.learner.kind == "adam"
+    assert built.learner.lr == 0.25
+    assert config.Config(network=config.NetworkConfig(hidden=np.int16(7))).network.hidden == 7
+    # the value, not the type, decides: a float is still no integer, a bool no number
+    with pytest.raises(
+        ConfigError, match=re.escape("network.hidden: Input should be a valid integer (got 50.0)")
+    ):
+        config.validate({"network": {"hidden": np.float64(50.0)}})
+    with pytest.raises(
+        ConfigError, match=re.escape("network.hidden: Input should be a valid integer (got True)")
+    ):
+        config.validate({"network": {"hidden": np.bool_(True)}})

@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
+import numpy as np
 import tomli_w
 from pydantic import (
     BaseModel,
@@ -31,6 +32,7 @@ from pydantic import (
     ValidationError,
     create_model,
     field_validator,
+    model_validator,
 )
 
 from repdrift.models.params import ACTIVATION_NAMES, LEARNER_KINDS, PARAMS, LearnerKind
@@ -45,6 +47,23 @@ class ConfigError(ValueError):
 
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, validate_default=True)
+
+
+class _Section(BaseModel):
+    """A section of the configuration: strict types (a string or a fractional number is
+    not silently made a number), except that a NumPy scalar counts as the Python value it
+    holds — ``hidden = np.int64(50)`` from a script is 50, ``np.float64(50.0)`` is still
+    refused where an integer is expected."""
+
+    model_config = _STRICT
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numpy_scalars(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v.item() if isinstance(v, np.generic) else v for k, v in data.items()}
+        return data
+
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -102,7 +121,7 @@ def _task_model(name: str, params_cls: type) -> type[BaseModel]:
             fields[f.name] = (NonNegativeFloat, default)
         else:
             fields[f.name] = (type(f.default), default)
-    model = create_model(f"{params_cls.__name__}Config", __config__=_STRICT, **fields)
+    model = create_model(f"{params_cls.__name__}Config", __base__=_Section, **fields)
     model.__doc__ = _first_paragraph(params_cls.__doc__)
     return model
 
@@ -112,10 +131,8 @@ TASK_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-class NetworkModelConfig(BaseModel):
+class NetworkModelConfig(_Section):
     """The one-hidden-layer network, configured by ``[task]``, ``[network]``, ``[learner]``."""
-
-    model_config = _STRICT
 
     kind: Literal["network"] = "network"
 
@@ -131,10 +148,8 @@ def _model_models() -> dict[str, type[BaseModel]]:
 MODEL_MODELS: dict[str, type[BaseModel]] = _model_models()
 
 
-class NetworkConfig(BaseModel):
+class NetworkConfig(_Section):
     """One hidden layer: ``h = act(W1 x + b1)``, ``y = W2 h`` (no output bias)."""
-
-    model_config = _STRICT
 
     hidden: Annotated[int, Field(ge=1, le=1_000_000, description="number of hidden units N")] = 100
     activation: Annotated[str, Field(description=f"one of {sorted(ACTIVATION_NAMES)}")] = "relu"
@@ -159,10 +174,8 @@ class NetworkConfig(BaseModel):
         return v
 
 
-class LearnerConfig(BaseModel):
+class LearnerConfig(_Section):
     """The learning rule and its noise (see :mod:`repdrift.learners`)."""
-
-    model_config = _STRICT
 
     kind: Annotated[LearnerKind, Field(description=f"one of {LEARNER_KINDS}")] = "gd"
     lr: Annotated[PositiveFloat, Field(description="learning rate η")] = 0.1
@@ -203,10 +216,8 @@ class LearnerConfig(BaseModel):
     ] = 1e-8
 
 
-class RecordConfig(BaseModel):
+class RecordConfig(_Section):
     """What is measured, and when."""
-
-    model_config = _STRICT
 
     dense_until: Annotated[int, Field(ge=0, description="record every step up to this step")] = 100
     per_decade: Annotated[
@@ -249,10 +260,8 @@ MAX_STEPS = 2_000_000_000
 MAX_SEED = 2**64 - 1
 
 
-class RunConfig(BaseModel):
+class RunConfig(_Section):
     """Length, seed and numerics of the run."""
-
-    model_config = _STRICT
 
     steps: Annotated[
         int,
@@ -294,10 +303,8 @@ ModelConfig = Annotated[
 ]
 
 
-class Config(BaseModel):
+class Config(_Section):
     """A whole run. Immutable; build with :func:`load_config` or :func:`preset`."""
-
-    model_config = _STRICT
 
     model: ModelConfig = Field(default_factory=NetworkModelConfig)
     task: TaskConfig = Field(default_factory=lambda: TASK_MODELS["corridor"]())
