@@ -540,7 +540,9 @@ def test_inspect_reads_a_run_without_jax_and_without_its_dataset(small_run):
     assert repdrift.open_run(small_run).dataset.inputs.shape[0] > 0
 
 
-def test_a_run_with_an_unknown_status_or_an_empty_configuration_is_corrupt(small_run, tmp_path):
+def test_a_run_with_an_unknown_status_an_empty_configuration_or_no_dataset_is_corrupt(
+    small_run, tmp_path
+):
     bogus = tmp_path / "bogus"
     shutil.copytree(small_run, bogus)
     status = json.loads((bogus / store.STATUS_FILE).read_text())
@@ -548,7 +550,14 @@ def test_a_run_with_an_unknown_status_or_an_empty_configuration_is_corrupt(small
     empty = tmp_path / "empty"
     shutil.copytree(small_run, empty)
     (empty / store.CONFIG_FILE).write_text("")
-    for run, needle in ((bogus, "holds status 'bogus'"), (empty, "lacks [model], [task]")):
+    nodata = tmp_path / "nodata"  # inspect leaves the dataset unread, but not unchecked
+    shutil.copytree(small_run, nodata)
+    (nodata / "dataset.npz").unlink()
+    for run, needle in (
+        (bogus, "holds status 'bogus'"),
+        (empty, "lacks [model], [task]"),
+        (nodata, "dataset.npz is missing"),
+    ):
         before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
         for argv in (["inspect", str(run)], ["resume", str(run), "--quiet"]):
             result = repdrift_cmd(*argv)

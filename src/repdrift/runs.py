@@ -89,7 +89,7 @@ def read_dataset(path: str | Path, *, required: bool = False) -> Dataset | None:
     file = Path(path) / DATASET_FILE
     if not file.is_file():
         if required:
-            raise store.StoreError(f"run {path} is corrupt: {DATASET_FILE} is missing")
+            raise _missing_dataset(path)
         return None
     try:
         with np.load(file) as npz:
@@ -103,15 +103,26 @@ def read_dataset(path: str | Path, *, required: bool = False) -> Dataset | None:
     return Dataset(**arrays)
 
 
-def run_dataset(path: Path, config: Config, status: store.Status) -> Dataset | None:
-    """The dataset of a stored run, for reopening or resuming it.
+def run_dataset(
+    path: Path, config: Config, status: store.Status, *, load: bool = True
+) -> Dataset | None:
+    """The dataset of a stored run, for reopening or resuming it (``load=False``: only
+    check that it is there, and return ``None``).
 
     A network's run with stored steps without its dataset is corrupt: each is stored with
     the dataset it trained on (an ``arrays`` task's file may be gone since). Before its
     first checkpoint a run may not have stored it yet; it is then drawn again.
     """
     required = config.model.kind == "network" and status.generation is not None
-    return read_dataset(path, required=required)
+    if load:
+        return read_dataset(path, required=required)
+    if required and not (path / DATASET_FILE).is_file():
+        raise _missing_dataset(path)
+    return None
+
+
+def _missing_dataset(path: str | Path) -> store.StoreError:
+    return store.StoreError(f"run {path} is corrupt: {DATASET_FILE} is missing")
 
 
 #: The sections a run's stored configuration has (it is written whole, every default in it).
@@ -136,13 +147,14 @@ def read_config(path: Path) -> Config:
 def open_run(path: str | Path, *, with_dataset: bool = True) -> Run:
     """Reopen a run directory (raises :class:`repdrift.store.StoreError` if it is not one).
 
-    ``with_dataset=False`` leaves the stored dataset unread (``run.dataset`` is ``None``):
-    what ``repdrift inspect`` does, which needs only the records.
+    ``with_dataset=False`` leaves the stored dataset unread (``run.dataset`` is ``None``;
+    a missing one is still corruption): what ``repdrift inspect`` does, which needs only
+    the records.
     """
     path = Path(path)
     status = store.read_status(path)
     config = read_config(path)
-    dataset = run_dataset(path, config, status) if with_dataset else None
+    dataset = run_dataset(path, config, status, load=with_dataset)
     if status.generation is None:
         empty = xr.Dataset(coords={"step": np.zeros(0, np.int64)})
         return Run(path, config, status, empty, empty, dataset)
