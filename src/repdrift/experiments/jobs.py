@@ -359,7 +359,7 @@ def _run_pool(
 
 
 def _run_sweep(
-    ws: Workspace, job: SweepJob, workers: int, scheduler: str | None, reporter: Reporter
+    ws: Workspace, job: SweepJob, workers: int, scheduler: Any, reporter: Reporter
 ) -> tuple[str, str]:
     from repdrift import sweep
     from repdrift.sweep.executor import run_sweep
@@ -400,13 +400,14 @@ def execute(
     jobs: Sequence[Job],
     *,
     workers: int | None = None,
-    scheduler: str | None = None,
+    scheduler: Any = None,
     reporter: Reporter | None = None,
 ) -> Outcome:
     """Compute every job that is not finished yet (see the module docstring).
 
     ``workers``: processes for single runs and local sweeps (default: one per core);
-    ``scheduler``: a Dask scheduler address for the sweeps (see :mod:`repdrift.sweep`).
+    ``scheduler``: a Dask scheduler address or a connected ``distributed.Client`` for the
+    sweeps (see :func:`repdrift.sweep.executor.connected`).
     Recorded data that are not found are skipped (status ``missing``), not failed.
     """
     reporter = reporter or Reporter()
