@@ -19,6 +19,12 @@ loaded machine:
             with a fixed seed), padded to common sizes in one batch; the last line compares
             its cost per *real* parameter-step with the unpadded batch's.
 
+Beside each pair, *bare* is the floor of its shapes: a full-batch gradient step of the same
+network on arrays of the same (padded) shapes written directly in JAX (``jax.grad`` of the
+mean squared error in a ``fori_loop``, vmapped over the runs; no noise, no checks, no
+measurements), timed alternately with the pair; *clean/bare* is how far the engine's
+noise-free step is from it.
+
 The headline figure is the CPU time of the process per run-step: with ``--cores 1`` it is
 what the one core spends, whatever else runs on the machine (the wall-clock time is shown
 beside it). On a GPU the headline is the wall-clock time; use ``--runs`` to give it a
@@ -113,9 +119,12 @@ class Case:
         self.best_wall = float("inf")
         self.platform = jax.devices()[0].platform
 
+    def _call(self):
+        return self._advance(self.spec, self.state, self.batch, self.lengths)
+
     def time_once(self) -> None:
         t0, c0 = time.perf_counter(), time.process_time()
-        self._ready(self._advance(self.spec, self.state, self.batch, self.lengths))
+        self._ready(self._call())
         self.best = min(self.best, time.process_time() - c0)
         self.best_wall = min(self.best_wall, time.perf_counter() - t0)
 
@@ -131,19 +140,70 @@ class Case:
         return self.best_wall / (self.steps * self.runs) * 1e6
 
 
+class Bare:
+    """The floor of a case: a bare full-batch gradient step of the same network on arrays
+    of the same (padded) shapes, written directly in JAX — ``h = relu(X W1ᵀ + b1)``,
+    ``y = h W2ᵀ``, ``jax.grad`` of the mean squared error, ``W ← W − η ∇`` — in a
+    ``fori_loop``, vmapped over the runs: no noise, no divergence checks, no measurements.
+    What XLA makes of the arithmetic alone; the engine's noise-free step is compared with it."""
+
+    def __init__(self, runs: int, shape: tuple[int, int, int], hidden: int, steps: int):
+        import jax
+        import jax.numpy as jnp
+
+        samples, d_in, d_out = shape
+        keys = jax.random.split(jax.random.PRNGKey(0), 4)
+        x = jax.random.uniform(keys[0], (runs, samples, d_in))
+        y = jax.random.uniform(keys[1], (runs, samples, d_out))
+        params = (
+            jax.random.normal(keys[2], (runs, hidden, d_in)) / jnp.sqrt(d_in),
+            jnp.zeros((runs, hidden)),
+            jax.random.normal(keys[3], (runs, d_out, hidden)) * jnp.sqrt(2.0 / hidden),
+        )
+
+        def loss(p, x, y):
+            w1, b1, w2 = p
+            h = jax.nn.relu(x @ w1.T + b1)
+            return jnp.mean((h @ w2.T - y) ** 2)
+
+        def train(p, x, y):
+            def step(_, p):
+                return jax.tree.map(lambda a, g: a - 0.1 * g, p, jax.grad(loss)(p, x, y))
+
+            return jax.lax.fori_loop(0, steps, step, p)
+
+        self._run = jax.jit(jax.vmap(train))
+        self._args = (params, x, y)
+        self._ready = jax.block_until_ready
+        self._ready(self._run(*self._args))  # compile
+        self.runs, self.steps = runs, steps
+        self.best = self.best_wall = float("inf")
+        self.platform = jax.devices()[0].platform
+
+    time_once = Case.time_once
+    us_per_run_step = Case.us_per_run_step
+
+    def _call(self):
+        return self._run(*self._args)
+
+
 def _pair(name, preset, seeds, steps, repeats, shapes=None, dist=None):
-    """Time the noisy and the noise-free variant of one case, alternating."""
+    """Time the noisy and the noise-free variant of one case and its bare floor, alternating."""
     noisy = Case(_members(preset, seeds, shapes=shapes, dist=dist), steps)
-    clean = Case(_members(preset, seeds, ["learner.update_noise=0"], shapes=shapes), steps)
+    members = _members(preset, seeds, ["learner.update_noise=0"], shapes=shapes)
+    clean = Case(members, steps)
+    bare = Bare(clean.runs, clean.shape, members[0].model.hidden, clean.steps)
     for _ in range(repeats):
         noisy.time_once()
         clean.time_once()
+        bare.time_once()
     ratio = noisy.us_per_run_step / clean.us_per_run_step
     shape = "×".join(str(v) for v in noisy.shape)
     print(
         f"{name:10s} {noisy.runs:4d} {shape:>10s} {noisy.us_per_run_step:10.2f} "
-        f"{clean.us_per_run_step:10.2f} {ratio:7.2f}   wall {noisy.wall_us_per_run_step:.2f} / "
-        f"{clean.wall_us_per_run_step:.2f}",
+        f"{clean.us_per_run_step:10.2f} {ratio:7.2f} {bare.us_per_run_step:9.2f} "
+        f"{clean.us_per_run_step / bare.us_per_run_step:6.2f}   "
+        f"wall {noisy.wall_us_per_run_step:.2f} / {clean.wall_us_per_run_step:.2f}",
         flush=True,
     )
     return noisy, clean
@@ -193,7 +253,8 @@ def main() -> None:
         print(f"XLA_FLAGS={flags}")
     print(
         f"{'case':10s} {'runs':>4s} {'shape':>10s} {'noisy µs':>10s} {'clean µs':>10s} "
-        f"{'ratio':>7s}   (µs per run-step; shape = samples×d_in×d_out)"
+        f"{'ratio':>7s} {'bare µs':>9s} {'clean/bare':>6s}   "
+        "(µs per run-step; shape = samples×d_in×d_out)"
     )
     s = args.scale
     only = set(args.only or ("batched", "single", "corridor", "padded"))
