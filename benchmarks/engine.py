@@ -98,29 +98,15 @@ def _real_parameters(members) -> int:
     return total
 
 
-class Case:
-    """One compiled batch, timed per call."""
+class _Timed:
+    """A compiled call (``_call``), timed: the best CPU and wall-clock time of its calls."""
 
-    def __init__(self, members, steps: int):
-        import jax
-        import jax.numpy as jnp
-
-        from repdrift import engine
-
-        self.spec, self.state, self.batch, self.shape = _batch(members)
-        self.runs = len(members)
-        k = self.spec.segments_per_call
-        self.lengths = jnp.full((k,), max(1, steps // k), jnp.int32)
-        self.steps = int(self.lengths.sum())
-        self._advance = engine.advance
-        self._ready = jax.block_until_ready
-        self._ready(self._advance(self.spec, self.state, self.batch, self.lengths))  # compile
-        self.best = float("inf")
-        self.best_wall = float("inf")
-        self.platform = jax.devices()[0].platform
+    best = best_wall = float("inf")
+    runs = steps = 1
+    platform = "cpu"
 
     def _call(self):
-        return self._advance(self.spec, self.state, self.batch, self.lengths)
+        raise NotImplementedError
 
     def time_once(self) -> None:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -140,7 +126,30 @@ class Case:
         return self.best_wall / (self.steps * self.runs) * 1e6
 
 
-class Bare:
+class Case(_Timed):
+    """One compiled batch of the engine, timed per call."""
+
+    def __init__(self, members, steps: int):
+        import jax
+        import jax.numpy as jnp
+
+        from repdrift import engine
+
+        self.spec, self.state, self.batch, self.shape = _batch(members)
+        self.runs = len(members)
+        k = self.spec.segments_per_call
+        self.lengths = jnp.full((k,), max(1, steps // k), jnp.int32)
+        self.steps = int(self.lengths.sum())
+        self._advance = engine.advance
+        self._ready = jax.block_until_ready
+        self._ready(self._call())  # compile
+        self.platform = jax.devices()[0].platform
+
+    def _call(self):
+        return self._advance(self.spec, self.state, self.batch, self.lengths)
+
+
+class Bare(_Timed):
     """The floor of a case: a bare full-batch gradient step of the same network on arrays
     of the same (padded) shapes, written directly in JAX — ``h = relu(X W1ᵀ + b1)``,
     ``y = h W2ᵀ``, ``jax.grad`` of the mean squared error, ``W ← W − η ∇`` — in a
@@ -177,11 +186,7 @@ class Bare:
         self._ready = jax.block_until_ready
         self._ready(self._run(*self._args))  # compile
         self.runs, self.steps = runs, steps
-        self.best = self.best_wall = float("inf")
         self.platform = jax.devices()[0].platform
-
-    time_once = Case.time_once
-    us_per_run_step = Case.us_per_run_step
 
     def _call(self):
         return self._run(*self._args)
