@@ -808,14 +808,18 @@ def test_ci_script_runs_the_readme_test_command_first_and_fails_on_no_slow_tests
     assert commands[first + 1 :] == [".venv/bin/pytest -q -m slow"]  # exit 5 fails too
 
 
+#: Starts the command as its entry point does, with Ctrl-C's default handler (a child of a
+#: non-interactive shell starts with SIGINT ignored, and the command keeps it so).
+ENTRY = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'repdrift'; from repdrift.__main__ import main; main()"
+)
+
+
 def test_ctrl_c_on_simulate_says_how_to_continue_and_keeps_the_run(tmp_path):
-    # A real SIGINT, as Ctrl-C sends it (default handler: a child of a non-interactive
-    # shell starts with SIGINT ignored). typer alone would exit 130 without a word.
+    # A real SIGINT, as Ctrl-C sends it. typer alone would exit 130 without a word.
     out = tmp_path / "stopped"
-    start = (
-        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-        "from repdrift.cli import main; main(sys.argv[1:])"
-    )
+    start = ENTRY
     args = ["simulate", *KILLED, "--set", "run.steps=10000000", "--out", str(out), "--no-figures"]
     proc = subprocess.Popen(
         [sys.executable, "-c", start, *args],
@@ -834,6 +838,69 @@ def test_ctrl_c_on_simulate_says_how_to_continue_and_keeps_the_run(tmp_path):
     assert f"repdrift: interrupted; `repdrift resume {out}` continues the run" in err
     status = store.read_status(out)
     assert status.status == "partial" and 0 < status.steps_done < status.steps_total
+
+
+def test_a_ctrl_c_that_python_loses_still_stops_the_command(tmp_path):
+    # Python ignores an exception raised in a finalizer or in a garbage-collection hook
+    # (JAX's runs often while a run is set up): a Ctrl-C landing there was lost, and the
+    # run went on to its end. Here the signal arrives inside a finalizer, deterministically.
+    out, mark = tmp_path / "never", tmp_path / "exit-handlers-ran"
+    start = (
+        "import atexit, os, pathlib, signal\n"
+        "from repdrift import simulation\n"
+        "build = simulation.build\n"
+        "class Lost:\n"
+        "    def __del__(self):\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "def losing(config):\n"
+        "    member = build(config)\n"
+        "    Lost()\n"
+        "    return member\n"
+        "simulation.build = losing\n"
+        f"atexit.register(pathlib.Path({str(mark)!r}).touch)\n" + ENTRY.replace("; ", "\n")
+    )
+    args = ["simulate", *SMALL, "--out", str(out), "--no-figures", "--quiet"]
+    proc = subprocess.run(
+        [sys.executable, "-c", start, *args], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr == f"repdrift: interrupted; nothing was written to {out}\n"
+    assert not out.exists()
+    assert mark.exists()  # the process ends at once, but its exit handlers still run
+
+
+def test_ctrl_c_while_the_command_itself_loads_is_one_line(tmp_path):
+    # The entry point loads the command (a third of a second): a Ctrl-C then was a
+    # traceback of the imports under way.
+    start = (
+        "import importlib.abc, sys\n"
+        "class Stop(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'repdrift.cli':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Stop())\n" + ENTRY.replace("; ", "\n")
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", start, "presets"], capture_output=True, text=True, timeout=120
+    )
+    assert (proc.returncode, proc.stderr, proc.stdout) == (130, "repdrift: interrupted\n", "")
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "repdrift"]
+    assert script.value == "repdrift.__main__:main"
+
+
+def test_ctrl_c_before_a_command_takes_it_over_is_said(tmp_path, capsys, monkeypatch):
+    # A Ctrl-C while a command loads its modules, before its own handling: typer exits
+    # with 130 without a word.
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("repdrift.config.load_config", interrupted)
+    out = tmp_path / "never"
+    code, _, err = run_cli(["simulate", "--preset", "sweep-member", "--out", out], capsys)
+    assert (code, err) == (130, "repdrift: interrupted\n")
+    assert not out.exists()
 
 
 def test_data_analyze_names_out_as_given_not_resolved(tmp_path, capsys, monkeypatch):

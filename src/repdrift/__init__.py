@@ -11,15 +11,15 @@ Simulations, metrics and recorded-data analysis after Ratzon, Derdikman & Barak 
 
 import lazy_loader as _lazy
 
-from repdrift.config import Config, ConfigError, load_config
-
 __version__ = "0.1.0"
 
-# The simulation and the store (and JAX, xarray and Zarr with them) load when first used,
-# so that ``import repdrift`` and the command's ``--help`` stay quick.
+# Everything loads when first used: the simulation and the store (and JAX, xarray and Zarr
+# with them), so that the command's ``--help`` stays quick; the configuration (pydantic),
+# so that the command's entry point (``repdrift.__main__``) is running before it loads.
 __getattr__, _lazy_dir, _ = _lazy.attach(
     __name__,
     submod_attrs={
+        "config": ["Config", "ConfigError", "load_config"],
         "runs": ["Run", "open_run"],
         "simulation": ["resume", "simulate"],
         "store": ["StoreError"],

@@ -29,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from repdrift import config as config_mod
-from repdrift.interrupts import on_interrupt
+from repdrift.interrupts import on_interrupt, say_interrupted, start_command
 from repdrift.terminal import print_listing_line
 
 app = typer.Typer(
@@ -378,6 +378,7 @@ def _click_errors(name: str) -> tuple[type[BaseException], ...]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; map known errors to one line and exit status 2."""
     code = 0
+    start_command()
     try:
         result = app(args=argv, standalone_mode=False, prog_name="repdrift")
         code = result if isinstance(result, int) else 0
@@ -390,9 +391,6 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print(f"repdrift: error: {_one_line(err.format_message())}", markup=False)
         code = 2
     except (KeyboardInterrupt, typer.Abort, *_click_errors("Abort")):
-        # a Ctrl-C outside the commands' own handling (repdrift.interrupts), e.g. while a
-        # command's modules load
-        err_console.print("repdrift: interrupted", markup=False)
         code = 130
     except _known_errors() as err:
         err_console.print(f"repdrift: error: {_one_line(err)}", markup=False)
@@ -403,6 +401,10 @@ def main(argv: list[str] | None = None) -> None:
         where = f" ({err.filename})" if err.filename else ""
         err_console.print(f"repdrift: error: {err.strerror or err}{where}", markup=False)
         code = 2 if isinstance(err, PermissionError) else 1
+    if code == 130:
+        # A Ctrl-C: the command's `on_interrupt` has said what it kept; one that came
+        # before (while the command's modules load; typer makes it a silent 130) is said here.
+        say_interrupted()
     raise SystemExit(code)
 
 

@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -39,10 +40,91 @@ def on_interrupt(then: str | Callable[[], str]) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         line = then() if callable(then) else then
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"repdrift: interrupted; {line}", markup=False
-        )
+        _say(f"repdrift: interrupted; {line}")
         raise typer.Exit(130) from None
+
+
+#: Whether a command has said what a Ctrl-C kept (:func:`on_interrupt`).
+_said = False
+
+#: Whether a Ctrl-C has come (to a process that :func:`catch_interrupts` set up, or to a
+#: pool's worker).
+_pending = False
+
+
+def _interrupt(signum, frame) -> None:
+    global _pending
+    _pending = True
+    raise KeyboardInterrupt
+
+
+def _quiet_lost_interrupts(unraisable) -> None:
+    # A KeyboardInterrupt raised inside a callback whose exceptions Python ignores (JAX's
+    # garbage-collection hook) is lost, not raised; :func:`raise_if_interrupted` raises it
+    # again, so the traceback Python would print of it is noise.
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
+
+
+def catch_interrupts() -> None:
+    """Set up this process (the command line's) so that no Ctrl-C is lost.
+
+    Python raises a Ctrl-C as a ``KeyboardInterrupt`` wherever the main thread is; when
+    that is a callback whose exceptions it ignores — JAX's garbage-collection hook, which
+    runs often while a run is set up and compiled — the interrupt was lost and the run
+    went on to its end. The handler installed here also notes the Ctrl-C, and the
+    simulation's loop asks :func:`raise_if_interrupted` before it writes anything and
+    between compiled calls. A process started with Ctrl-C ignored (``repdrift ... &`` from
+    a script) keeps ignoring it.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
+        sys.unraisablehook = _quiet_lost_interrupts
+
+
+def raise_if_interrupted() -> None:
+    """Raise ``KeyboardInterrupt`` if a Ctrl-C came and was lost (see
+    :func:`catch_interrupts`); nothing in a process that did not set that up."""
+    if _pending:
+        raise KeyboardInterrupt
+
+
+def _say(line: str) -> None:
+    global _said
+    Console(stderr=True, highlight=False, soft_wrap=True).print(line, markup=False)
+    _said = True
+
+
+def start_command() -> None:
+    """A command starts: it has said nothing of a Ctrl-C (the command line may run more
+    than one command in one process: the tests)."""
+    global _said
+    _said = False
+
+
+def say_interrupted() -> None:
+    """Say ``repdrift: interrupted`` unless the command has said what the Ctrl-C kept."""
+    if not _said:
+        _say("repdrift: interrupted")
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process: run the exit handlers, flush the output, and exit without tearing
+    the interpreter down (the ``repdrift`` command after a Ctrl-C).
+
+    A Ctrl-C that lands while JAX traces or compiles leaves XLA objects that crashed the
+    interpreter's teardown (a segmentation fault, status −11, in about one interrupt in
+    three during compilation), after the line saying what was kept had been printed.
+    Everything this package writes is closed by then; its exit handlers (the temporary
+    compilation cache, the store's I/O thread) still run.
+    """
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _die_with_parent() -> None:
@@ -58,7 +140,9 @@ def _die_with_parent() -> None:
 def _interrupt_once(signum, frame) -> None:
     """A worker's first SIGINT stops its job; later ones (Ctrl-C reaches a worker from the
     terminal and again from its parent) must not disturb storing it."""
+    global _pending
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _pending = True
     raise KeyboardInterrupt
 
 

@@ -45,6 +45,7 @@ import xarray as xr
 
 from repdrift import cores, engine, learners, store, tasks
 from repdrift.config import Config, ConfigError
+from repdrift.interrupts import raise_if_interrupted
 from repdrift.metrics import tuning
 from repdrift.models import feedforward
 from repdrift.models.base import Model
@@ -743,6 +744,7 @@ def _drive(
     pool = ThreadPoolExecutor(snapshot_threads) if snapshot_threads > 1 and len(slots) > 1 else None
     try:
         for chunk in engine.iterate(spec, state, batch, schedule, stop=stop):
+            raise_if_interrupted()
             state = chunk.state
             step = int(state.step)
             snapshot_params = None
@@ -861,6 +863,7 @@ def simulate_batch(
     members = [build(c) for c in configs]  # validates every task before anything is written
     for out in outs:  # every output checked before any is created
         store.check_out(Path(out), overwrite=overwrite)
+    raise_if_interrupted()  # a Ctrl-C lost while the batch was built: write nothing
     paths = [store.prepare_out(Path(o), overwrite=overwrite) for o in outs]
     slots = []
     for path, member in zip(paths, members, strict=True):
@@ -959,6 +962,7 @@ def resume_batch(
         groups.setdefault(key, []).append((slot, state))
     for items in groups.values():
         slots = [s for s, _ in items]
+        raise_if_interrupted()  # a Ctrl-C lost while the runs were read: write nothing
         with contextlib.ExitStack() as stack, numerics(slots[0].member.config):
             for slot in slots:
                 stack.enter_context(store.hold(slot.path))
