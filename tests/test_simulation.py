@@ -48,6 +48,32 @@ def test_a_float64_run_draws_the_same_task_and_leaves_the_process_in_float32(tmp
     assert jax.numpy.ones(2).dtype == np.float32
 
 
+@pytest.mark.parametrize("activation", ["tanh", "leaky_relu"])
+def test_signed_activations_measure_the_positive_part_of_the_activity(tmp_path, activation):
+    # Rate maps, SI and Treves-Rolls sparseness need non-negative rates: a run with one of
+    # the offered signed activations used to fail at its first snapshot, after its folder
+    # (or, with --overwrite, the run it replaced) was written.
+    cfg = repdrift.load_config(
+        preset="ring", overrides=[*SMALL, f"network.activation='{activation}'"]
+    )
+    run = repdrift.simulate(cfg, tmp_path / activation)
+    assert store.read_status(tmp_path / activation).status == "complete"
+    ds = run.dataset
+    for i in range(run.snapshots.sizes["step"]):
+        params = {k: run.snapshots[k].values[i] for k in ("W1", "b1", "W2")}
+        # by hand, in NumPy: the activity and its positive part
+        pre = ds.inputs @ params["W1"].T + params["b1"]
+        act = np.tanh(pre) if activation == "tanh" else np.where(pre > 0, pre, 0.01 * pre)
+        assert (act < 0).any()  # the activity is signed: the case tested is met
+        rates = np.maximum(act, 0)
+        tr = (rates.mean(1) ** 2) / (rates**2).mean(1)
+        assert float(run.snapshots["population_sparseness"].values[i]) == pytest.approx(
+            np.nanmean(tr), rel=1e-4
+        )
+        si = run.snapshots["si_bits_per_activity"].values[i]
+        assert np.all(si[np.isfinite(si)] >= 0) and np.isfinite(si).any()
+
+
 def test_stored_values_are_the_metric_functions_on_stored_parameters(tmp_path):
     cfg = repdrift.load_config(
         preset="ring",

@@ -152,7 +152,13 @@ class NetworkConfig(_Section):
     """One hidden layer: ``h = act(W1 x + b1)``, ``y = W2 h`` (no output bias)."""
 
     hidden: Annotated[int, Field(ge=1, le=1_000_000, description="number of hidden units N")] = 100
-    activation: Annotated[str, Field(description=f"one of {sorted(ACTIVATION_NAMES)}")] = "relu"
+    activation: Annotated[
+        str,
+        Field(
+            description=f"one of {sorted(ACTIVATION_NAMES)}; activity is measured by its "
+            "positive part (h > 0 is active)"
+        ),
+    ] = "relu"
     readout: Annotated[
         Literal["lazy", "rich"] | PositiveFloat,
         Field(description="readout sd: 'lazy' = sqrt(2/N), 'rich' = 2/N, or a number"),

@@ -102,6 +102,21 @@ def apply(params: Params, x: jax.Array, act: str = "relu") -> tuple[jax.Array, j
     return jnp.matmul(hidden, params["W2"].T, precision=MATMUL), hidden
 
 
+def rates(params, x, act: str = "relu"):
+    """The hidden layer's activity as firing rates, in float64 NumPy: ``(samples, hidden)``.
+
+    A rate is the positive part of a unit's activity — what every measure of activity here
+    counts as active (``h > 0``). For ReLU and softplus that is the activity itself; for
+    the signed activations (tanh, leaky ReLU) a negative activity is silence, since rate
+    maps, spatial information and Treves–Rolls sparseness are defined for non-negative
+    rates only.
+    """
+    import numpy as np
+
+    _, hidden = apply({k: jnp.asarray(v) for k, v in params.items()}, jnp.asarray(x), act)
+    return np.maximum(np.asarray(hidden, np.float64), 0.0)
+
+
 def mse(
     params: Params,
     x: jax.Array,

@@ -327,6 +327,9 @@ def snapshot_metrics(
 
     ``params`` are one run's parameters (no run axis). Returns arrays keyed by name:
 
+    All of them measure the hidden layer's rates (:func:`repdrift.network.rates`: the
+    positive part of the activity, the activity itself for ReLU and softplus):
+
     * ``population_sparseness``: Treves–Rolls sparseness over units, mean over samples;
     * for spatial tasks: ``rate_map (unit, bin)`` (both running directions, unsmoothed),
       ``si_bits_per_activity (unit,)`` (Skaggs, bits per unit activity), and two means
@@ -344,12 +347,7 @@ def snapshot_metrics(
 
     model = network_model(config)
     out = model.snapshot_metrics(params, dataset)
-    _, hidden = network.apply(
-        {k: jnp.asarray(v) for k, v in params.items()},
-        jnp.asarray(dataset.inputs),
-        config.network.activation,
-    )
-    hidden = np.asarray(hidden, np.float64)
+    hidden = network.rates(params, dataset.inputs, config.network.activation)
     active = sparsity.active_units(hidden)
     if dataset.position is not None:
         maps = tuning.rate_maps(

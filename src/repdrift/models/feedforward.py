@@ -200,12 +200,7 @@ class FeedForward:
     def snapshot_metrics(self, snapshot: dict[str, np.ndarray], data) -> dict[str, np.ndarray]:
         """Hidden-layer statistics of a snapshot; the spatial and Hessian metrics of a
         configured run are added by :func:`repdrift.simulation.network_snapshot_metrics`."""
-        _, hidden = network.apply(
-            {k: jnp.asarray(v) for k, v in snapshot.items()},
-            jnp.asarray(data.inputs),
-            self.learner.activation,
-        )
-        hidden = np.asarray(hidden, np.float64)
+        hidden = network.rates(snapshot, data.inputs, self.learner.activation)
         per_sample = sparsity.population_sparseness(hidden)
         per_sample = per_sample[np.isfinite(per_sample)]
         return {
