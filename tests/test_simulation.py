@@ -473,3 +473,18 @@ def test_an_exact_hessian_larger_than_the_machine_is_refused_before_anything_is_
     assert not (tmp_path / "run").exists()
     monkeypatch.setattr(simulation.cores, "physical_memory", lambda: 8 * rows**2)
     simulation.build(cfg)
+
+
+def test_a_run_killed_before_it_stored_its_dataset_resumes_to_the_uninterrupted_run(tmp_path):
+    # Killed between writing its configuration and its dataset: resume used to train the
+    # whole run on a dataset drawn again, then call the run corrupt for lacking it.
+    cfg = _cfg()
+    whole = repdrift.simulate(cfg, tmp_path / "whole")
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    (killed / store.CONFIG_FILE).write_text(cfg.to_toml())
+    resumed = repdrift.resume(killed)
+    assert store.read_status(killed).status == "complete"
+    np.testing.assert_array_equal(resumed.dataset.inputs, whole.dataset.inputs)
+    np.testing.assert_array_equal(resumed.metrics["loss"].values, whole.metrics["loss"].values)
+    assert repdrift.open_run(killed).dataset is not None  # stored: the run reopens

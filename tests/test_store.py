@@ -1,5 +1,6 @@
 """Process-level behaviour of runs: zarr's I/O thread at exit, the BLAS thread pools."""
 
+import json
 import subprocess
 import sys
 
@@ -99,3 +100,31 @@ def test_a_run_rolls_back_to_an_older_generation_and_loses_the_newer_ones(tmp_pa
     assert store.generation_step(tmp_path, first.generation) is None
     with pytest.raises(store.StoreError, match="cannot be rolled back"):
         store.roll_back(tmp_path, first.generation)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"generation": None}, "names no stored generation"),  # resume restarted from 0
+        ({"generation": 5}, "names the generation 5"),
+        ({"generation": "../../elsewhere"}, "names the generation"),
+        ({"steps_done": float("inf")}, "holds steps inf"),
+        ({"steps_done": True}, "holds steps True"),
+        ({"steps_done": 2.5}, "holds steps 2.5"),
+        ({"steps_done": 11}, "holds 11 steps done of 10"),
+        ({"status": "complete"}, "says complete at 4 of 10 steps"),
+        ({"updated": "yesterday"}, "holds the time 'yesterday'"),
+        ({"status": ["partial"]}, "holds status ['partial']"),
+    ],
+)
+def test_a_status_file_of_wrong_types_or_disagreeing_values_is_corrupt(tmp_path, change, problem):
+    from repdrift import store
+
+    (tmp_path / store.CONFIG_FILE).write_text("")
+    _store_one(tmp_path, steps_done=4, step=4, status="partial")
+    data = json.loads((tmp_path / store.STATUS_FILE).read_text())
+    assert store.read_status(tmp_path).steps_done == 4  # sound before the change
+    (tmp_path / store.STATUS_FILE).write_text(json.dumps({**data, **change}))
+    with pytest.raises(store.StoreError, match=r"is corrupt: status\.json") as info:
+        store.read_status(tmp_path)
+    assert problem in str(info.value)

@@ -932,6 +932,12 @@ def _resume_slot(path: Path) -> tuple[_Slot, RunState] | None:
     return _Slot(path, member, recorder, status), state
 
 
+def _has_dataset(path: Path) -> bool:
+    from repdrift.runs import DATASET_FILE
+
+    return (Path(path) / DATASET_FILE).is_file()
+
+
 def resume_batch(
     paths: Sequence[str | Path],
     *,
@@ -965,6 +971,10 @@ def resume_batch(
             for slot in slots:
                 stack.enter_context(store.hold(slot.path))
             for slot in slots:
+                if slot.member.dataset is not None and not _has_dataset(slot.path):
+                    # stopped before it stored its dataset: the one drawn again is stored,
+                    # as a new run stores it before its status
+                    write_dataset(slot.path, slot.member.dataset)
                 slot.status = store.Status("running", *_status_tail(slot.status))
                 store.write_status(slot.path, slot.status)
             _drive(slots, [st for _, st in items], progress, stop_after, release, snapshot_threads)

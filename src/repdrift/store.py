@@ -34,7 +34,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import math
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -307,29 +309,28 @@ def read_status(path: Path) -> Status:
     try:
         data = json.loads((path / STATUS_FILE).read_text())
         status = Status(
-            status=str(data["status"]),
-            steps_done=int(data["steps_done"]),
-            steps_total=int(data["steps_total"]),
+            status=data["status"],
+            steps_done=data["steps_done"],
+            steps_total=data["steps_total"],
             generation=data["generation"],
-            updated=float(data["updated"]),
-            message=str(data.get("message", "")),
+            updated=data["updated"],
+            message=data.get("message", ""),
         )
     except FileNotFoundError:
-        stored = path / "store"
-        if stored.is_dir() and any(not p.name.startswith(".") for p in stored.iterdir()):
+        if _holds_generations(path):
             # resuming it from step 0 would delete what was stored
             raise StoreError(
                 f"run {path} is corrupt: {STATUS_FILE} is missing but it holds stored steps"
             ) from None
         # Killed between writing the configuration and the first status: nothing ran.
         return Status("partial", 0, 0, None, 0.0, "stopped before it started")
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise StoreError(f"run {path} is corrupt: {STATUS_FILE} is unreadable") from None
-    if status.status not in RUN_STATUSES or status.steps_done < 0:
-        raise StoreError(
-            f"run {path} is corrupt: {STATUS_FILE} holds status {status.status!r} at step "
-            f"{status.steps_done} (a status is one of {', '.join(RUN_STATUSES)})"
-        )
+    problem = _status_problem(status)
+    if problem is None and status.generation is None and _holds_generations(path):
+        problem = "names no stored generation, but the run holds stored steps"
+    if problem is not None:
+        raise StoreError(f"run {path} is corrupt: {STATUS_FILE} {problem}")
     if status.status in ("running", "starting") and _live_pid(path) is None:
         status = Status(
             "partial",
@@ -349,6 +350,48 @@ def read_status(path: Path) -> Status:
             status.message,
         )
     return status
+
+
+#: A stored generation's name (:func:`write_generation`): its step, and a suffix when a
+#: later generation is stored at the same step.
+_GENERATION_NAME = re.compile(r"g\d{12}(-\d+)?")
+
+
+def _holds_generations(path: Path) -> bool:
+    stored = Path(path) / "store"
+    return stored.is_dir() and any(not p.name.startswith(".") for p in stored.iterdir())
+
+
+def _status_problem(status: Status) -> str | None:
+    """What is wrong with a parsed ``status.json``, or ``None`` (types, ranges, agreement)."""
+
+    def count(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    if status.status not in RUN_STATUSES:
+        return f"holds status {status.status!r} (a status is one of {', '.join(RUN_STATUSES)})"
+    if not (count(status.steps_done) and count(status.steps_total)):
+        return (
+            f"holds steps {status.steps_done!r} of {status.steps_total!r} "
+            "(whole numbers from 0 are expected)"
+        )
+    if status.steps_total and status.steps_done > status.steps_total:
+        return f"holds {status.steps_done:,} steps done of {status.steps_total:,}"
+    if status.status == "complete" and status.steps_done != status.steps_total:
+        return f"says complete at {status.steps_done:,} of {status.steps_total:,} steps"
+    if status.generation is not None and not (
+        isinstance(status.generation, str) and _GENERATION_NAME.fullmatch(status.generation)
+    ):
+        return f"names the generation {status.generation!r}"
+    if not (
+        isinstance(status.updated, int | float)
+        and not isinstance(status.updated, bool)
+        and math.isfinite(status.updated)
+    ):
+        return f"holds the time {status.updated!r}"
+    if not isinstance(status.message, str):
+        return f"holds the message {status.message!r}"
+    return None
 
 
 # ------------------------------------------------------------------------ generations
