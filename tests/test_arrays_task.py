@@ -49,6 +49,10 @@ def test_a_users_npz_trains_and_the_run_keeps_its_dataset(tmp_path):
         ({"inputs": np.zeros(3), "targets": np.zeros((3, 2))}, "2-D"),
         ({"inputs": np.zeros((3, 2)), "targets": np.zeros((4, 2))}, "samples"),
         ({"inputs": np.full((3, 2), np.nan), "targets": np.zeros((3, 2))}, "finite"),
+        # the imaginary part was dropped with a warning on stderr
+        ({"inputs": np.full((3, 2), 1 + 2j), "targets": np.zeros((3, 2))}, "real numbers"),
+        # infinite in float32: the run diverged at once
+        ({"inputs": np.full((3, 2), 1e300), "targets": np.zeros((3, 2))}, "float32's range"),
         (
             {"inputs": np.zeros((3, 2)), "targets": np.zeros((3, 2)), "position": np.zeros(2)},
             "position",
@@ -78,6 +82,7 @@ def test_missing_corrupt_and_unknown_files(tmp_path):
         (tmp_path / "absent.npz", "does not exist"),
         (tmp_path / "corrupt.npz", "not a readable"),
         ("published:nope", "unknown published dataset"),
+        ("~no-such-user-here/x.npz", "no home directory for ~no-such-user-here"),
     ]:
         cfg = repdrift.load_config({"task": {"kind": "arrays", "path": str(path)}})
         with pytest.raises(ConfigError, match=message):

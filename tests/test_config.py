@@ -192,6 +192,14 @@ def test_what_a_task_or_model_cannot_build_is_refused_when_the_config_is_read(ov
         assert needle in str(info.value)
 
 
+@pytest.mark.parametrize("override", ["task.kind=[1]", "task.kind=3", "model.kind={a=1}"])
+def test_a_kind_that_is_not_a_name_is_an_unknown_kind(override):
+    # a list or a table as the kind was a TypeError (unhashable) while checking booleans
+    section = override.split(".")[0]
+    with pytest.raises(ConfigError, match=f"{section}: unknown {section} kind"):
+        load_config(preset="random", overrides=[override])
+
+
 @pytest.mark.parametrize(
     ("override", "needle"),
     [

@@ -402,8 +402,13 @@ def _check_booleans(data: dict[str, Any]) -> None:
     }
     for name, table in (("task", TASK_MODELS), ("model", MODEL_MODELS)):
         values = data.get(name)
-        if isinstance(values, dict):
-            models[name] = table.get(values.get("kind", "corridor" if name == "task" else ""))
+        kind = (
+            values.get("kind", "corridor" if name == "task" else "")
+            if isinstance(values, dict)
+            else None
+        )
+        if isinstance(kind, str):  # another kind is refused below, by its section's model
+            models[name] = table.get(kind)
     for section, model in models.items():
         values = data.get(section)
         if model is None or not isinstance(values, dict):

@@ -46,7 +46,10 @@ def resolve(path: str):
                 + ", ".join(f"published:{n}" for n in PUBLISHED)
             )
         return resources.files("repdrift") / "reference" / PUBLISHED[name]
-    return Path(path).expanduser()
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # "~someone" for a user this machine does not know
+        raise ValueError(f"arrays: {path}: no home directory for {path.split('/')[0]}") from None
 
 
 def load(path: str) -> dict[str, np.ndarray]:
@@ -86,8 +89,15 @@ def load(path: str) -> dict[str, np.ndarray]:
         value = arrays.get(name)
         if value is None:
             continue
-        if not np.issubdtype(value.dtype, np.number) or not np.all(np.isfinite(value)):
-            raise ValueError(f"arrays: {name} must be finite numbers")
+        real = np.issubdtype(value.dtype, np.number) and not np.iscomplexobj(value)
+        if not real or not np.all(np.isfinite(value)):
+            raise ValueError(f"arrays: {name} must be finite real numbers")
+        # a run trains in float32 (or float64): a value beyond float32 would be infinite
+        if np.abs(value).max(initial=0) > np.finfo(np.float32).max:
+            raise ValueError(
+                f"arrays: {name} holds values beyond float32's range "
+                f"(|x| up to {np.abs(value).max():.3g}); rescale them"
+            )
     return arrays
 
 
