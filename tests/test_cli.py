@@ -903,6 +903,17 @@ def test_ctrl_c_before_a_command_takes_it_over_is_said(tmp_path, capsys, monkeyp
     assert not out.exists()
 
 
+def test_a_run_that_diverged_before_it_could_be_drawn_is_stored_and_said(tmp_path, capsys):
+    # Its figures (5 records at least) used to fail with a traceback and exit status 1.
+    out = tmp_path / "diverged"
+    argv = ["simulate", "--preset", "hebbian-ring", "--set", "model.init_scale=1e30"]
+    code, stdout, err = run_cli([*argv, "--steps", "10", "--out", out, "--quiet"], capsys)
+    assert code == 0, err
+    assert store.read_status(out).status == "diverged"
+    assert "figures: none drawn for this diverged run: metrics: need at least 5 records" in err
+    assert "Traceback" not in err and f"{out}: diverged" in stdout + err
+
+
 def test_data_analyze_names_out_as_given_not_resolved(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("sessions").mkdir()

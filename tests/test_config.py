@@ -192,6 +192,23 @@ def test_what_a_task_or_model_cannot_build_is_refused_when_the_config_is_read(ov
         assert needle in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("preset", "override", "needle"),
+    [
+        # an OverflowError while drawing the grid cells
+        ("hebbian-place", "model.grid_scales=3000", "162,000 grid cells; at most 65,536"),
+        ("hebbian-place", "model.grid_scale_factor=1e10", "the largest grid spacing"),
+        # infinite in float32: the figures failed on the diverged run
+        ("toy-manifold", "model.x0=1e200", "x0 must lie within ±1e+09"),
+        ("toy-manifold", "model.y0=1e10", "y0 must lie within ±1e+09"),
+    ],
+)
+def test_model_sizes_beyond_what_a_run_can_hold_are_refused(preset, override, needle):
+    load_config(preset=preset)  # the preset itself is sound
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load_config(preset=preset, overrides=[override])
+
+
 @pytest.mark.parametrize("override", ["task.kind=[1]", "task.kind=3", "model.kind={a=1}"])
 def test_a_kind_that_is_not_a_name_is_an_unknown_kind(override):
     # a list or a table as the kind was a TypeError (unhashable) while checking booleans

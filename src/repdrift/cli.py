@@ -129,7 +129,19 @@ def _run_with_progress(fn, quiet: bool):
 def _figures(run, quiet: bool) -> list[Path]:
     from repdrift.plotting.runs import draw_run
 
-    paths = draw_run(run, run.path / "figures")
+    try:
+        paths = draw_run(run, run.path / "figures")
+    except ValueError as err:
+        # A run that diverged or fell silent early may hold too little to draw (a few
+        # records, infinite values); it is stored as such, and that is the command's
+        # result. A complete run that cannot be drawn is a fault, not bad input.
+        if run.status.status == "complete":
+            raise
+        err_console.print(
+            f"figures: none drawn for this {run.status.status} run: {_one_line(err)}",
+            markup=False,
+        )
+        return []
     if not quiet:
         err_console.print(f"figures: {run.path / 'figures'} ({len(paths)} files)")
     return paths

@@ -27,6 +27,10 @@ ACTIVATION_NAMES: tuple[str, ...] = ("relu", "leaky_relu", "softplus", "tanh")
 TOY_NOISES = ("update", "label", "none")
 
 
+#: The largest coordinate of the toy's start point and walls: (10⁹)⁴ = 10³⁶ is within float32.
+TOY_COORDINATE_MAX = 1e9
+
+
 @dataclass(frozen=True)
 class ToyParams:
     """Parameters of the 2-D toy loss (the ``[model]`` section with ``kind = "toy"``).
@@ -66,6 +70,12 @@ class ToyParams:
             raise ValueError(f"toy: lr must be positive, got {self.lr!r}.")
         if not self.noise_std >= 0:
             raise ValueError(f"toy: noise_std must be non-negative, got {self.noise_std!r}.")
+        for field in ("x0", "y0", "x_min", "x_max"):
+            if not abs(getattr(self, field)) <= TOY_COORDINATE_MAX:
+                raise ValueError(
+                    f"toy: {field} must lie within ±{TOY_COORDINATE_MAX:g} (the loss x²y² "
+                    f"must be finite in float32), got {getattr(self, field)!r}."
+                )
         if self.reflect:
             if not 0 < self.x_min < self.x_max:
                 raise ValueError(
@@ -179,6 +189,26 @@ class SimilarityMatchingParams:
                     raise ValueError(f"{p}: {field} must be at least 1.")
             if not (self.grid_base_spacing > 0 and self.grid_scale_factor > 0):
                 raise ValueError(f"{p}: grid spacings must be positive.")
+            cells = self.grid_scales * self.grid_orientations * self.grid_offsets**2
+            if cells > GRID_CELLS_MAX:
+                raise ValueError(
+                    f"{p}: grid_scales × grid_orientations × grid_offsets² = {cells:,} grid "
+                    f"cells; at most {GRID_CELLS_MAX:,}."
+                )
+            largest = math.log(self.grid_base_spacing) + (self.grid_scales - 1) * math.log(
+                self.grid_scale_factor
+            )
+            if largest > math.log(1e30):
+                raise ValueError(
+                    f"{p}: the largest grid spacing, grid_base_spacing × "
+                    f"grid_scale_factor^(grid_scales − 1), is e^{largest:.0f} track lengths; "
+                    "at most 1e30."
+                )
+
+
+#: The most grid cells (inputs) of the place model: as many as the noise draws for per
+#: matrix row (:data:`repdrift.noise.MAX_COLS`); the published model has 270.
+GRID_CELLS_MAX = 1 << 16
 
 
 #: The 1-D place-cell model of Qin et al. (preset ``hebbian-place``).
