@@ -506,6 +506,14 @@ def test_out_directory_rules(tmp_path):
         open_workspace(tmp_path / "c", "quick")
     with pytest.raises(ReproduceError, match="unknown scale"):
         open_workspace(tmp_path / "d", "huge")
+    # a manifest of the right kind whose figures are not a table of tables (was a TypeError
+    # when the report read it)
+    manifest = ws.root / "reproduce.json"
+    sound = json.loads(manifest.read_text())
+    for figures in ([1], {"fig2": 1}, {"fig2": {"files": "x"}}):
+        manifest.write_text(json.dumps({**sound, "figures": figures}))
+        with pytest.raises(ReproduceError, match=r"reproduce\.json is corrupt"):
+            open_workspace(ws.root, "quick")
 
 
 def test_report_json_schema_and_self_contained_html(tmp_path):

@@ -131,7 +131,13 @@ def open_workspace(out: str | Path, scale: str) -> Workspace:
         try:
             data = json.loads(manifest.read_text())
             kind, fmt, old_scale = data["kind"], data["format"], data["scale"]
-        except (ValueError, KeyError, TypeError):
+            figures = data.get("figures", {})
+            if not isinstance(figures, dict) or not all(
+                isinstance(v, dict) and isinstance(v.get("files", []), list)
+                for v in figures.values()
+            ):
+                raise TypeError("figures")
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise ReproduceError(f"--out {out}: {MANIFEST} is corrupt") from None
         if kind != KIND:
             raise ReproduceError(f"--out {out} holds something else ({MANIFEST} of kind {kind!r})")
