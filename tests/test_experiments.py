@@ -618,6 +618,11 @@ def test_every_scale_declares_valid_jobs(scale, tmp_path):
             ["reproduce", "fig3", "--scale", "smoke", "--out", "{tmp}/o", "--data", "{tmp}/nope"],
             "--data {tmp}/nope does not exist",
         ),
+        # a folder without the recorded data: Fig. 3's claims were left unchecked, status 0
+        (
+            ["reproduce", "all", "--scale", "smoke", "--out", "{tmp}/o", "--data", "{tmp}/foreign"],
+            "--data {tmp}/foreign holds none of Fig. 3's recorded data",
+        ),
         (["reproduce", "fig2", "--scale", "smoke", "--out", "{tmp}/afile"], "not a directory"),
         # the address is checked as `repdrift sweep run` checks it, before anything is
         # written, whether or not the figures need a sweep

@@ -113,6 +113,16 @@ def reproduce(
     if data is not None and not data.is_dir():
         # named on purpose: a mistyped folder must not leave Fig. 3's claims unchecked
         raise _fail(f"--data {data} does not exist or is not a folder")
+    if data is not None and "fig3" in experiments.figures_of(figures):
+        from repdrift.experiments import fig3
+
+        wanted = fig3.SMOKE_DATASETS if scale == "smoke" else fig3.DATASETS
+        if not any((data / sub).exists() for sub in wanted.values()):
+            raise _fail(
+                f"--data {data} holds none of Fig. 3's recorded data ("
+                + ", ".join(str(sub) for sub in wanted.values())
+                + ")"
+            )
     started = time.monotonic()
     progress = Progress(
         TextColumn("[bold]{task.description}"),
