@@ -488,3 +488,33 @@ def test_a_run_killed_before_it_stored_its_dataset_resumes_to_the_uninterrupted_
     np.testing.assert_array_equal(resumed.dataset.inputs, whole.dataset.inputs)
     np.testing.assert_array_equal(resumed.metrics["loss"].values, whole.metrics["loss"].values)
     assert repdrift.open_run(killed).dataset is not None  # stored: the run reopens
+
+
+@pytest.mark.parametrize("fails_at", ["first", "second"])
+def test_overwrite_puts_the_old_run_back_when_the_new_one_fails_before_storing(
+    tmp_path, monkeypatch, fails_at
+):
+    # A configuration that validates but fails in its first measurement (as tanh runs
+    # did) deleted the run --overwrite was replacing, and left a half-written one.
+    old = tmp_path / "run"
+    repdrift.simulate(_cfg(), old)
+    before = {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()}
+    measure = simulation.snapshot_metrics
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == (1 if fails_at == "first" else 2):
+            raise RuntimeError("a fault in a measurement")
+        return measure(*args, **kwargs)
+
+    monkeypatch.setattr(simulation, "snapshot_metrics", failing)
+    with pytest.raises(RuntimeError, match="a fault in a measurement"):
+        repdrift.simulate(_cfg("run.seed=1", "run.checkpoint_every_s=1e-9"), old, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing left aside
+    after = {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()}
+    if fails_at == "first":
+        assert after == before  # the old run, whole
+    else:  # the new run had stored its first steps: it stands, and resumes
+        assert store.read_status(old).status == "partial"
+        assert "seed = 1" in (old / store.CONFIG_FILE).read_text()

@@ -105,7 +105,7 @@ def test_a_run_rolls_back_to_an_older_generation_and_loses_the_newer_ones(tmp_pa
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        ({"generation": None}, "names no stored generation"),  # resume restarted from 0
+        ({"generation": None}, "names no stored generation for its 4 steps"),  # restarted
         ({"generation": 5}, "names the generation 5"),
         ({"generation": "../../elsewhere"}, "names the generation"),
         ({"steps_done": float("inf")}, "holds steps inf"),

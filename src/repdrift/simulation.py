@@ -706,8 +706,11 @@ def _drive(
     stop_after: int | None,
     release: bool = False,
     snapshot_threads: int = 1,
+    stored: Callable[[], None] | None = None,
 ) -> None:
     """Train the slots' runs together from ``states`` (all at one step), storing as it goes.
+
+    ``stored`` is called once every run has stored its first steps.
 
     ``release``: give back what setting the batch up compiled before training
     (:func:`repdrift.cores.release_compiled`). ``snapshot_threads``: threads measuring
@@ -789,6 +792,8 @@ def _drive(
             if first_chunk or now - last_save >= every:
                 save_all(state, final=False)
                 last_save = now
+                if first_chunk and stored is not None:
+                    stored()
             first_chunk = False
             if all(slot.stopped for slot in slots):
                 break  # every run diverged or went silent: store what there is
@@ -862,27 +867,47 @@ def simulate_batch(
     for out in outs:  # every output checked before any is created
         store.check_out(Path(out), overwrite=overwrite)
     raise_if_interrupted()  # a Ctrl-C lost while the batch was built: write nothing
-    paths = [store.prepare_out(Path(o), overwrite=overwrite) for o in outs]
-    slots = []
-    for path, member in zip(paths, members, strict=True):
-        store.atomic_write_text(path / store.CONFIG_FILE, member.config.to_toml())
-        if member.dataset is not None:
-            write_dataset(path, member.dataset)
-        status = store.Status("starting", 0, member.schedule.steps, None, time.time())
-        store.write_status(path, status)
-        slots.append(_Slot(path, member, Recorder(member), status))
-    with contextlib.ExitStack() as stack, numerics(members[0].config):
-        for path in paths:
-            stack.enter_context(store.hold(path))
-        _drive(
-            slots,
-            [_initial_state(m) for m in members],
-            progress,
-            stop_after,
-            release,
-            snapshot_threads,
-        )
+    paths, replaced = [], []
+    try:
+        for out in outs:
+            path, old = store.set_aside(Path(out), overwrite=overwrite)
+            paths.append(path)
+            replaced += [old] if old is not None else []
+        slots = []
+        for path, member in zip(paths, members, strict=True):
+            store.atomic_write_text(path / store.CONFIG_FILE, member.config.to_toml())
+            if member.dataset is not None:
+                write_dataset(path, member.dataset)
+            status = store.Status("starting", 0, member.schedule.steps, None, time.time())
+            store.write_status(path, status)
+            slots.append(_Slot(path, member, Recorder(member), status))
+        with contextlib.ExitStack() as stack, numerics(members[0].config):
+            for path in paths:
+                stack.enter_context(store.hold(path))
+            _drive(
+                slots,
+                [_initial_state(m) for m in members],
+                progress,
+                stop_after,
+                release,
+                snapshot_threads,
+                stored=lambda: _discard(replaced),
+            )
+    except Exception:
+        # Failed before its first steps were stored: the runs it replaced are put back.
+        for old in replaced:
+            if not store.holds_generations(old.path):
+                old.restore()
+        raise
+    finally:
+        _discard(replaced)
     return [open_run(p) for p in paths] if reopen else paths
+
+
+def _discard(replaced: list[store.Replaced]) -> None:
+    """Delete the earlier runs that new ones replaced (once the new runs stand)."""
+    while replaced:
+        replaced.pop().discard()
 
 
 def simulate(

@@ -215,26 +215,67 @@ def check_out(path: Path, *, overwrite: bool) -> bool:
 
 
 def prepare_out(path: Path, *, overwrite: bool) -> Path:
+    """Check ``path`` (:func:`check_out`) and make it an empty directory for a new run; an
+    old run there is deleted (:func:`set_aside`, then :meth:`Replaced.discard`).
+
+    Raises:
+        StoreError: one line naming ``path`` and the problem.
+    """
+    path, replaced = set_aside(path, overwrite=overwrite)
+    if replaced is not None:
+        replaced.discard()
+    return path
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """An earlier run that ``--overwrite`` replaces, kept aside (a hidden sibling) until
+    the new run has stored its first steps."""
+
+    path: Path
+    aside: Path
+
+    def discard(self) -> None:
+        shutil.rmtree(self.aside, ignore_errors=True)
+
+    def restore(self) -> None:
+        """Put the earlier run back, in place of a new run that stored nothing."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.aside.rename(self.path)
+
+
+def set_aside(path: Path, *, overwrite: bool) -> tuple[Path, Replaced | None]:
     """Check ``path`` (:func:`check_out`) and make it an empty directory for a new run.
 
-    An old run is first renamed aside and only then deleted, so a failure leaves it whole.
+    An old run there is renamed aside, not deleted: returned as :class:`Replaced`, it is
+    the caller's to discard once the new run stands, or to restore if the new run fails
+    before storing anything.
 
     Raises:
         StoreError: one line naming ``path`` and the problem.
     """
     path = Path(path)
     replace = check_out(path, overwrite=overwrite)
+    replaced = None
     try:
         if replace:
             old = path.resolve()
             aside = old.with_name(f".{old.name}.old-{os.getpid()}")
             old.rename(aside)  # aside first: a failure below leaves the old run whole
-            shutil.rmtree(aside, ignore_errors=True)
+            replaced = Replaced(old, aside)
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
+        if replaced is not None:
+            replaced.aside.rename(replaced.path)
         raise StoreError(f"--out {path}: {err.strerror or err}") from None
     check_writable(path)
-    return path
+    return path, replaced
+
+
+def holds_generations(path: Path) -> bool:
+    """Whether the run in ``path`` has stored steps (a generation)."""
+    stored = Path(path) / "store"
+    return stored.is_dir() and any(not p.name.startswith(".") for p in stored.iterdir())
 
 
 def _live_pid(path: Path) -> int | None:
@@ -317,7 +358,7 @@ def read_status(path: Path) -> Status:
             message=data.get("message", ""),
         )
     except FileNotFoundError:
-        if _holds_generations(path):
+        if holds_generations(path):
             # resuming it from step 0 would delete what was stored
             raise StoreError(
                 f"run {path} is corrupt: {STATUS_FILE} is missing but it holds stored steps"
@@ -327,8 +368,15 @@ def read_status(path: Path) -> Status:
     except (ValueError, KeyError, TypeError, AttributeError):
         raise StoreError(f"run {path} is corrupt: {STATUS_FILE} is unreadable") from None
     problem = _status_problem(status)
-    if problem is None and status.generation is None and _holds_generations(path):
-        problem = "names no stored generation, but the run holds stored steps"
+    if (
+        problem is None
+        and status.generation is None
+        and status.steps_done > 0
+        and holds_generations(path)
+    ):
+        # (with 0 steps done, a generation without a status naming it is the first one,
+        # written just before a kill: the run starts again)
+        problem = f"names no stored generation for its {status.steps_done:,} steps done"
     if problem is not None:
         raise StoreError(f"run {path} is corrupt: {STATUS_FILE} {problem}")
     if status.status in ("running", "starting") and _live_pid(path) is None:
@@ -355,11 +403,6 @@ def read_status(path: Path) -> Status:
 #: A stored generation's name (:func:`write_generation`): its step, and a suffix when a
 #: later generation is stored at the same step.
 _GENERATION_NAME = re.compile(r"g\d{12}(-\d+)?")
-
-
-def _holds_generations(path: Path) -> bool:
-    stored = Path(path) / "store"
-    return stored.is_dir() and any(not p.name.startswith(".") for p in stored.iterdir())
 
 
 def _status_problem(status: Status) -> str | None:
