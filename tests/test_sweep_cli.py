@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -259,3 +260,67 @@ def test_simulate_into_a_sweeps_runs_is_refused(tmp_path, capsys):
     # a directory merely named "runs" outside any sweep is an ordinary --out
     assert directory.sweep_holding(tmp_path / "runs" / "r00000") is None
     assert directory.sweep_holding(member) == out.resolve()
+
+
+@pytest.mark.parametrize(
+    ("table", "needle"),
+    [
+        ('[random]\nn = 2\n"learner.lr" = { uniform = [-1e308, 1e308] }', "'learner.lr': uniform"),
+        (
+            "[random]\nn = 2\n[random.noise]\nkind = 'update'\n"
+            "update = { uniform = [-1.7e308, 1.7e308] }",
+            "'learner.update_noise': uniform",
+        ),
+        ('[grid]\n"learner.lr" = { linspace = [-1e308, 1e308, 3] }', "'learner.lr': linspace"),
+    ],
+)
+def test_a_range_too_wide_for_a_float_is_one_line_naming_the_field(tmp_path, capsys, table, needle):
+    # It used to be NumPy's OverflowError as a traceback, or its RuntimeWarnings then
+    # "nan is not a plain value".
+    spec_file = tmp_path / "wide.toml"
+    spec_file.write_text(TINY_SPEC.split("[grid]")[0] + table + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, _, err = run_cli(["sweep", str(spec_file), "--out", str(tmp_path / "s")], capsys)
+    assert code == 2
+    assert_one_error_line(err, needle, "too wide")
+    assert not (tmp_path / "s").exists()
+
+
+def _files(root) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        (lambda r: r["runs"][1].update(run=5), "runs[1].run is 5, not a run id"),
+        (lambda r: r["runs"][1].update(run="../x"), "runs[1].run is '../x', not a run id"),
+        (lambda r: r["runs"][1].update(run="r00000"), "run id r00000 is listed twice"),
+        (lambda r: r["runs"][0]["config"]["learner"].update(lr="x"), "runs[0] (r00000): config"),
+        (lambda r: r.update(runs=[]), "runs is [], not a list of runs"),
+        (lambda r: r.update(batches=[["r00000", "r99999"]]), "batches[0] names 'r99999'"),
+        (lambda r: r.update(batches=[["r00000"]]), "batches leave out 1 of its runs (r00001)"),
+        (lambda r: r.update(batches="abc"), "batches is 'abc', not lists of run ids"),
+        (lambda r: r.update(batches=[["r00000", "r00001", "r00000"]]), "more than once"),
+        (lambda r: r.update(name=5), "name is 5, not a text"),
+        (lambda r: r.update(created="now"), "created is 'now', not a time"),
+    ],
+)
+def test_a_sweep_record_of_wrong_types_or_ids_is_corrupt_and_nothing_is_written(
+    tmp_path, capsys, change, needle
+):
+    # Each parses as JSON: inspect and resume used to end in a TypeError or KeyError
+    # traceback, or resume ran part of the sweep and called it done.
+    out, _ = _created_sweep(tmp_path)
+    record = json.loads((out / directory.SWEEP_FILE).read_text())
+    change(record)
+    (out / directory.SWEEP_FILE).write_text(json.dumps(record))
+    before = _files(out)
+    for argv in (["inspect", out], ["resume", out, "--quiet"], ["compare", out, tmp_path]):
+        code, _, err = run_cli(["sweep", *argv], capsys)
+        assert code == 2, argv
+        assert_one_error_line(err, f"sweep {out} is corrupt: sweep.json: ", needle)
+        assert _files(out) == before

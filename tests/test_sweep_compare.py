@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from cli_helpers import assert_one_error_line, run_cli
+from repdrift import store
 from repdrift.sweep import comparison as compare
 from repdrift.sweep import summary
 from repdrift.sweep.spec import SweepError
@@ -251,6 +252,38 @@ def test_compare_needs_two_sweep_directories(sweeps, tmp_path, capsys):
     )
     assert code == 2
     assert_one_error_line(err, "alpha")
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_compare_refuses_a_sweep_whose_runs_are_lost_or_unreadable_as_inspect_does(
+    sweeps, tmp_path, capsys
+):
+    # Their table still calls them complete: compare used to compare them as they were
+    # (exit 0), where `sweep inspect` refuses the sweep.
+    gone, broken = tmp_path / "gone", tmp_path / "broken"
+    shutil.copytree(sweeps["weak"], gone)
+    shutil.rmtree(gone / "runs")
+    shutil.copytree(sweeps["weak"], broken)
+    (broken / "runs" / "r00003" / store.STATUS_FILE).write_text("{not json")
+    for damaged, needles in (
+        (gone, ["8 runs cannot be read", "r00000: runs/r00000 is gone"]),
+        (broken, ["a run cannot be read", "r00003: ", "status.json"]),
+    ):
+        before = _files(damaged)
+        code, _, inspect_err = run_cli(["sweep", "inspect", str(damaged)], capsys)
+        assert code == 2
+        for pair in ([damaged, sweeps["copy"]], [sweeps["copy"], damaged]):
+            argv = ["sweep", "compare", *map(str, pair), "--min-runs", "2"]
+            code, stdout, err = run_cli(argv, capsys)
+            assert code == 2 and not stdout
+            assert_one_error_line(err, f"sweep {damaged}:", *needles, "--repair")
+            assert err == inspect_err  # the same refusal
+        assert _files(damaged) == before
 
 
 ROUNDING_SPEC = """

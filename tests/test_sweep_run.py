@@ -213,6 +213,25 @@ def test_inspect_reads_a_table_written_without_the_newer_columns(tiny_sweep, cap
     assert info["status"] == {"complete": 4}
 
 
+def test_a_table_without_the_plans_runs_or_columns_is_read_afresh_and_left_alone(
+    tiny_sweep, tmp_path, capsys
+):
+    # A table cut to two rows used to be inspected as a sweep of 2 runs, and one without
+    # its status column ended in a KeyError traceback.
+    full = pd.read_parquet(tiny_sweep / "runs.parquet")
+    for name, changed in (("cut", full.iloc[:2]), ("nostatus", full.drop(columns=["status"]))):
+        copy = tmp_path / name
+        shutil.copytree(tiny_sweep, copy)
+        changed.to_parquet(copy / "runs.parquet")
+        before = _files(copy)
+        capsys.readouterr()
+        assert _cli(["sweep", "inspect", str(copy), "--json"]) == 0
+        info = json.loads(capsys.readouterr().out)
+        assert info["runs"] == 4 and info["status"] == {"complete": 4}
+        assert _files(copy) == before
+        pd.testing.assert_frame_equal(table.checked_table(directory.open_sweep(copy)), full)
+
+
 def test_inspect_refuses_a_sweep_whose_runs_are_lost_or_unreadable_and_writes_nothing(
     tiny_sweep, tmp_path, capsys
 ):

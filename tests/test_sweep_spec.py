@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -80,6 +81,28 @@ BAD_SPECS = [
         {"random": {"n": 10**11, "learner.lr": {"uniform": [0.1, 0.2]}}},
         ["100,000,000,000 runs", "at most"],
     ),
+    # ranges wider than a float spans: NumPy cannot draw from them or space them
+    (
+        {"random": {"n": 2, "learner.lr": {"uniform": [-1e308, 1e308]}}},
+        ["random: 'learner.lr': uniform", "too wide"],
+    ),
+    (
+        {
+            "random": {
+                "n": 2,
+                "noise": {"kind": "update", "update": {"uniform": [-1.7e308, 1.7e308]}},
+            }
+        },
+        ["random.noise: 'learner.update_noise': uniform", "too wide"],
+    ),
+    (
+        {"grid": {"learner.lr": {"linspace": [-1e308, 1e308, 3]}}},
+        ["'learner.lr': linspace", "too wide"],
+    ),
+    (
+        {"random": {"n": 2, "learner.lr": {"choice": {"linspace": [-1e308, 1e308, 3]}}}},
+        ["'learner.lr': linspace", "too wide"],
+    ),
     # a combination the task cannot build is found when the run is planned
     (
         {"grid": {"task": [{"kind": "ring", "turn_prob": 2.0}]}},
@@ -90,7 +113,8 @@ BAD_SPECS = [
 
 @pytest.mark.parametrize(("data", "needles"), BAD_SPECS)
 def test_bad_specs_are_refused_with_a_message_naming_the_field(data, needles):
-    with pytest.raises(SweepError) as info:
+    with pytest.raises(SweepError) as info, warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused, not after NumPy's overflow warnings
         _runs({"base": BASE, **data} if "base" not in data else data)
     message = str(info.value)
     assert "\n" not in message

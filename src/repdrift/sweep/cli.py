@@ -230,16 +230,12 @@ def inspect_command(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Runs by status and medians of the summary columns by learning rule and noise."""
-    from repdrift.sweep.directory import damaged_line, lost_runs, open_sweep
-    from repdrift.sweep.spec import SweepError
+    from repdrift.sweep.directory import open_sweep
     from repdrift.sweep.summary import COLUMNS
-    from repdrift.sweep.table import inspect_summary, read_table
+    from repdrift.sweep.table import checked_table, inspect_summary
 
     sweep = open_sweep(sweep_dir)
-    df = read_table(sweep)
-    lost = lost_runs(sweep, dict(zip(df["run"], df["status"], strict=True)))
-    if lost:  # the table would report them as they were
-        raise SweepError(damaged_line(sweep, lost))
+    df = checked_table(sweep)  # refused when runs are lost: the table would report them
     info = inspect_summary(sweep, df)
     if as_json:
         sys.stdout.write(json.dumps(info, indent=1) + "\n")

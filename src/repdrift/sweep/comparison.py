@@ -286,15 +286,20 @@ def compare_tables(
 def compare(
     a: str | Path, b: str | Path, *, alpha: float = ALPHA, min_runs: int = MIN_RUNS
 ) -> Comparison:
-    """Compare the sweeps in directories ``a`` and ``b`` (``repdrift sweep compare``)."""
-    from repdrift.sweep.table import read_table
+    """Compare the sweeps in directories ``a`` and ``b`` (``repdrift sweep compare``).
+
+    Refused (:class:`SweepError`) as ``repdrift sweep inspect`` refuses a sweep some of
+    whose runs cannot be read or are gone (:func:`repdrift.sweep.table.checked_table`): its
+    table would compare them as they were.
+    """
+    from repdrift.sweep.table import checked_table
 
     sa, sb = directory.open_sweep(a), directory.open_sweep(b)
     if sa.path.resolve() == sb.path.resolve():
         raise SweepError(f"{sa.path} and {sb.path} are the same sweep; give two")
     return compare_tables(
-        read_table(sa),
-        read_table(sb),
+        checked_table(sa),
+        checked_table(sb),
         alpha=alpha,
         min_runs=min_runs,
         names=(str(sa.path), str(sb.path)),

@@ -26,6 +26,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ RUNS_DIR = "runs"
 SUMMARIES_DIR = "summaries"
 DAMAGED_DIR = "damaged"
 FORMAT_VERSION = 1
+#: A run id (as :func:`repdrift.sweep.spec.expand` names runs): ``r00000``, ``r00001``, ...
+RUN_ID = re.compile(r"r[0-9]+")
 
 #: Run statuses that will not change any more.
 FINISHED = ("complete", "diverged", "silent")
@@ -157,29 +160,93 @@ def open_sweep(path: str | Path) -> Sweep:
         raise SweepError(f"{path} is not a repdrift sweep (no {SWEEP_FILE}){hint}")
     try:
         record = json.loads((path / SWEEP_FILE).read_text())
-        if record.get("kind") != "repdrift-sweep":
+        if not isinstance(record, dict) or record.get("kind") != "repdrift-sweep":
             raise ValueError("not a sweep record")
         if record.get("format") != FORMAT_VERSION:
             raise SweepError(
-                f"sweep {path} has format {record.get('format')}; this repdrift reads "
+                f"sweep {path} has format {record.get('format')!r}; this repdrift reads "
                 f"format {FORMAT_VERSION}"
             )
-        runs = tuple(PlannedRun.from_json(r) for r in record["runs"])
+        _check_record(record)
+        runs = []
+        for i, data in enumerate(record["runs"]):
+            try:
+                runs.append(PlannedRun.from_json(data))
+            except Exception as err:
+                raise ValueError(f"runs[{i}] ({data['run']}): {_first_line(err)}") from None
         sweep = Sweep(
             path,
-            str(record["name"]),
-            str(record["spec"]),
-            runs,
-            str(record["digest"]),
+            record["name"],
+            record["spec"],
+            tuple(runs),
+            record["digest"],
             float(record["created"]),
-            tuple(tuple(str(i) for i in b) for b in record["batches"]),
+            tuple(tuple(b) for b in record["batches"]),
         )
     except SweepError:
         raise
     except Exception as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise SweepError(f"sweep {path} is corrupt: {SWEEP_FILE}: {reason}") from None
+        raise SweepError(f"sweep {path} is corrupt: {SWEEP_FILE}: {_first_line(err)}") from None
     return sweep  # opened, not changed: `sweep inspect` reads a sweep it may not write
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _check_record(record: dict[str, Any]) -> None:
+    """The structure of a sweep record (raises ``ValueError`` naming the first problem):
+    its texts are texts, its runs a non-empty list with distinct run ids, and its batches
+    lists of those ids holding every run exactly once — what the sweep is read and run by
+    (a run id is also a folder name in ``runs/``)."""
+    for key in ("name", "spec", "digest"):
+        if not isinstance(record.get(key), str):
+            raise ValueError(f"{key} is {_shown(record.get(key))}, not a text")
+    created = record.get("created")
+    if isinstance(created, bool) or not isinstance(created, int | float):
+        raise ValueError(f"created is {_shown(created)}, not a time")
+    runs = record.get("runs")
+    if not isinstance(runs, list) or not runs:
+        raise ValueError(f"runs is {_shown(runs)}, not a list of runs")
+    ids: set[str] = set()
+    for i, run in enumerate(runs):
+        if not isinstance(run, dict):
+            raise ValueError(f"runs[{i}] is {_shown(run)}, not a run")
+        rid = run.get("run")
+        if not isinstance(rid, str) or not RUN_ID.fullmatch(rid):
+            raise ValueError(f"runs[{i}].run is {_shown(rid)}, not a run id (r00000, ...)")
+        if rid in ids:
+            raise ValueError(f"runs[{i}].run: run id {rid} is listed twice")
+        ids.add(rid)
+        if not isinstance(run.get("part"), str):
+            raise ValueError(f"runs[{i}].part is {_shown(run.get('part'))}, not a text")
+        if not isinstance(run.get("config"), dict):
+            raise ValueError(f"runs[{i}].config is {_shown(run.get('config'))}, not a table")
+    batches = record.get("batches")
+    if not isinstance(batches, list) or not all(
+        isinstance(b, list) and all(isinstance(i, str) for i in b) for b in batches
+    ):
+        raise ValueError(f"batches is {_shown(batches)}, not lists of run ids")
+    seen: set[str] = set()
+    for i, batch in enumerate(batches):
+        for rid in batch:
+            if rid not in ids:
+                raise ValueError(
+                    f"batches[{i}] names {_shown(rid)}, which is not a run of the sweep"
+                )
+            if rid in seen:
+                raise ValueError(f"batches[{i}]: run {rid} is in the batches more than once")
+            seen.add(rid)
+    missing = [r["run"] for r in runs if r["run"] not in seen]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise ValueError(f"batches leave out {len(missing)} of its runs ({shown})")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def sweep_holding(path: str | Path) -> Path | None:

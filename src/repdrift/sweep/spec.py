@@ -166,19 +166,22 @@ def _pair(name: str, raw: Any, *, integers: bool = False) -> tuple[Any, Any]:
     return raw[0], raw[1]
 
 
-def _generated(table: dict[str, Any]) -> list[Any] | None:
-    """The values of a generator table, or None if ``table`` is not one."""
+def _generated(path: str, table: dict[str, Any]) -> list[Any] | None:
+    """The values of a generator table, or None if ``table`` is not one (errors name the
+    config ``path`` it is for)."""
     keys = set(table)
     if len(keys) != 1 or not keys <= set(_GENERATORS):
         return None
     (name,) = keys
     raw = table[name]
     if name == "integers":
-        low, high = _pair("integers", raw, integers=True)
+        low, high = _pair(f"{path!r}: integers", raw, integers=True)
         if low > high:
-            raise ValueError(f"integers needs low <= high (got {raw!r})")
+            raise ValueError(f"{path!r}: integers needs low <= high (got {raw!r})")
         if high - low + 1 > MAX_RUNS:
-            raise ValueError(f"integers spans {high - low + 1:,} values; at most {MAX_RUNS:,}")
+            raise ValueError(
+                f"{path!r}: integers spans {high - low + 1:,} values; at most {MAX_RUNS:,}"
+            )
         return list(range(low, high + 1))
     if (
         not isinstance(raw, list)
@@ -189,18 +192,37 @@ def _generated(table: dict[str, Any]) -> list[Any] | None:
         or not all(math.isfinite(v) for v in raw)
     ):
         raise ValueError(
-            f"{name} needs [start, stop, num] with num a positive integer (got {raw!r})"
+            f"{path!r}: {name} needs [start, stop, num] with num a positive integer (got {raw!r})"
         )
     start, stop, num = raw
     if num > MAX_RUNS:
-        raise ValueError(f"{name} asks for {num:,} values; at most {MAX_RUNS:,} are allowed")
+        raise ValueError(
+            f"{path!r}: {name} asks for {num:,} values; at most {MAX_RUNS:,} are allowed"
+        )
     if name == "geomspace":
         if not (start > 0 and stop > 0):
-            raise ValueError(f"geomspace needs positive start and stop (got {raw!r})")
-        values = np.geomspace(start, stop, num)
+            raise ValueError(f"{path!r}: geomspace needs positive start and stop (got {raw!r})")
+        with np.errstate(over="ignore", invalid="ignore"):  # values near 1.8e308 round up
+            values = np.geomspace(start, stop, num)
+        if not np.all(np.isfinite(values) & (values > 0)):
+            raise ValueError(
+                f"{path!r}: geomspace from {start!r} to {stop!r} gives values that are not "
+                "positive finite floats"
+            )
     else:
+        _check_span(f"{path!r}: linspace", start, stop)
         values = np.linspace(start, stop, num)
     return [float(v) for v in values]
+
+
+def _check_span(name: str, low: float, high: float) -> None:
+    """``high - low`` must be a float (no overflow): NumPy's uniform draws and evenly
+    spaced values are made from it."""
+    if not math.isfinite(float(high) - float(low)):
+        raise ValueError(
+            f"{name}: the range from {low!r} to {high!r} is too wide; its width must be a "
+            "finite float (below about 1.8e308)"
+        )
 
 
 # -------------------------------------------------------------------- distributions
@@ -308,7 +330,7 @@ def parse_distribution(path: str, raw: Any) -> Distribution:
     (name,) = names
     value = raw[name]
     if name == "choice":
-        options = _generated(value) if isinstance(value, dict) else value
+        options = _generated(path, value) if isinstance(value, dict) else value
         if options is None:
             raise ValueError(
                 f"{path!r}: choice takes a list or one of {list(_GENERATORS)} (got {value!r})"
@@ -342,6 +364,7 @@ def parse_distribution(path: str, raw: Any) -> Distribution:
         if low <= 0:
             raise ValueError(f"{path!r}: log_uniform needs low > 0 (got {value!r})")
         return LogUniform(float(low), float(high))
+    _check_span(f"{path!r}: uniform", low, high)
     return Uniform(float(low), float(high))
 
 
@@ -349,7 +372,7 @@ def parse_grid_values(path: str, raw: Any) -> list[Any]:
     """A grid entry: a list of plain values (tables for a whole section) or a generator."""
     section, field = check_path(path)
     if isinstance(raw, dict):
-        values = _generated(raw)
+        values = _generated(path, raw)
         if values is None:
             raise ValueError(
                 f"{path!r}: a grid takes a list or one of {list(_GENERATORS)} (got {raw!r}); "

@@ -127,8 +127,24 @@ def read_table(sweep: Sweep) -> pd.DataFrame:
         raise SweepError(
             f"sweep {sweep.path}: {directory.TABLE_FILE} is unreadable: {err}"
         ) from None
-    if not set(TRAILING) <= set(df.columns):
-        return build_table(sweep)  # written by an older version: computed afresh
+    if not {*LEADING, *TRAILING} <= set(df.columns) or list(df["run"]) != [
+        r.run for r in sweep.runs
+    ]:
+        # written by an older version, or not this plan's runs (changed from outside):
+        # computed afresh from the run directories (the truth it is made from)
+        return build_table(sweep)
+    return df
+
+
+def checked_table(sweep: Sweep) -> pd.DataFrame:
+    """:func:`read_table`, refused (:class:`SweepError`, one line) when some run cannot be
+    read: its ``status.json`` is unreadable, or the table calls it finished but its folder
+    is gone (:func:`repdrift.sweep.directory.lost_runs`) — the table would report it as it
+    was. What ``repdrift sweep inspect`` and ``sweep compare`` read; nothing is written."""
+    df = read_table(sweep)
+    lost = directory.lost_runs(sweep, dict(zip(df["run"], df["status"], strict=True)))
+    if lost:
+        raise SweepError(directory.damaged_line(sweep, lost))
     return df
 
 
