@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pandas as pd
@@ -221,3 +222,67 @@ def test_a_simulation_run_is_named_as_such(tmp_path):
     result = run(run_dir, "--out", tmp_path / "r")
     _one_error_line(result, "a repdrift simulation run, not a recording", "repdrift inspect")
     assert not (tmp_path / "r").exists()
+
+
+def _plain_session(path, **changes) -> None:
+    """A plain-format session of 400 frames × 5 cells (``.npz`` or ``.parquet``),
+    ``changes`` replacing its fields (``.npz``) or added as columns (``.parquet``); a
+    ``metadata`` change is the Parquet file's ``repdrift`` metadata."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    fields = {
+        "activity": rng.poisson(0.3, (400, 5)).astype(float),
+        "position": np.tile(np.linspace(0, 1, 100), 4),
+        "velocity_cm_s": np.full(400, 10.0),
+    }
+    if path.suffix == ".npz":
+        np.savez(path, **{**fields, **changes})
+        return
+    metadata = changes.pop("metadata", None)
+    columns = {"position": fields["position"], "velocity_cm_s": fields["velocity_cm_s"]}
+    columns.update({f"cell_{k}": fields["activity"][:, k] for k in range(5)})
+    table = pa.table({**columns, **changes})
+    if metadata is not None:
+        table = table.replace_schema_metadata({"repdrift": metadata})
+    with open(path, "wb") as fh:  # pyarrow cannot open a name that is not UTF-8
+        pq.write_table(table, fh)
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "fragments"),
+    [
+        ("pos_str.npz", {"position": ["a"] * 400}, ["'position' must hold numbers"]),
+        ("time_str.npz", {"time_s": ["a"] * 400}, ["'time_s' must hold numbers"]),
+        ("prange1.npz", {"position_range": [1.0]}, ["'position_range' must be two numbers"]),
+        ("sess_big.npz", {"session": 1e300}, ["'session' must be a whole number"]),
+        ("dir5.npz", {"direction": [5] * 400}, ["'direction' must hold +1, -1 or 0"]),
+        ("animals.npz", {"animal": ["M1", "M2"]}, ["'animal' must be one string"]),
+        ("cellstr.parquet", {"cell_4": ["x"] * 400}, ["'cell_4' must hold numbers"]),
+        ("metalist.parquet", {"metadata": "[1, 2]"}, ["'repdrift' metadata", "JSON object"]),
+    ],
+)
+def test_plain_files_with_bad_fields_exit_2_naming_file_and_field(
+    tmp_path, name, changes, fragments
+):
+    _plain_session(tmp_path / name, **changes)
+    result = run(tmp_path / name, "--out", tmp_path / "out", "--shuffles", 5)
+    _one_error_line(result, name, *fragments)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing written
+
+
+def test_paths_that_are_not_utf8_are_read_and_written(tmp_path):
+    # Python keeps a byte that is not UTF-8 as a lone surrogate, which pyarrow cannot
+    # open: the Parquet files are read and written through Python's own files
+    byte = b"\xff".decode("utf-8", "surrogateescape")
+    source = tmp_path / f"in{byte}.parquet"
+    _plain_session(source)
+    out = tmp_path / f"out{byte}"
+    result = run(source, "--out", out, "--shuffles", 5, "--json")
+    assert result.exit_code == 0, result.output
+    sessions = pd.read_parquet(io.BytesIO((out / "sessions.parquet").read_bytes()))
+    assert sessions["animal"].tolist() == ["in\ufffd"]
+    assert (out / "cells.parquet").stat().st_size > 0 and (out / "fig3.png").is_file()
+    assert json.loads((out / MANIFEST).read_text())["files"]

@@ -302,6 +302,107 @@ def test_plain_format_position_units_and_errors(tmp_path):
         load_plain(tmp_path / "p.parquet")
 
 
+def _plain_fields(frames=400, cells=5) -> dict:
+    """The fields of a valid plain-format session, as ``np.savez`` takes them."""
+    rng = np.random.default_rng(0)
+    return {
+        "activity": rng.poisson(0.3, (frames, cells)).astype(float),
+        "position": np.linspace(0, 1, frames),
+        "velocity_cm_s": np.full(frames, 10.0),
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"position": np.full(400, "a")}, r"'position' must hold numbers, got text"),
+        ({"time_s": np.full(400, "a")}, r"'time_s' must hold numbers, got text"),
+        ({"velocity_cm_s": np.full(400, "a")}, r"'velocity_cm_s' must hold numbers"),
+        ({"position": np.zeros(400, complex)}, r"'position' must hold numbers"),
+        ({"position_range": np.array([10.0])}, r"'position_range' must be two numbers"),
+        ({"position_range": np.array([np.nan, 1])}, r"'position_range' must be \(low, high\)"),
+        ({"position": np.full(400, np.inf)}, r"'position' must be a fraction"),
+        ({"session": 1e300}, r"'session' must be a whole number .*1e\+300"),
+        ({"session": np.nan}, r"'session' must be one finite number"),
+        ({"session": "three"}, r"'session' must be one finite number"),
+        ({"day": np.inf}, r"'day' must be one finite number"),
+        ({"day": np.arange(2.0)}, r"'day' must be one finite number .*2 values"),
+        ({"direction": np.full(400, 5)}, r"'direction' must hold \+1, -1 or 0"),
+        ({"direction": np.full(400, np.nan)}, r"'direction' must hold \+1, -1 or 0"),
+        ({"animal": np.array(["M1", "M2"])}, r"'animal' must be one string, got 2 values"),
+        ({"track": np.arange(3)}, r"'track' must be one string"),
+        ({"trial": np.full(400, np.nan)}, r"'trial' must hold whole numbers"),
+        ({"cell_ids": np.full(5, "x")}, r"'cell_ids' must hold numbers"),
+        ({"frame_rate_hz": np.arange(3.0)}, r"'frame_rate_hz' must be a positive"),
+    ],
+)
+def test_plain_npz_fields_of_the_wrong_type_or_range_name_the_file_and_field(
+    tmp_path, changes, message
+):
+    np.savez(tmp_path / "s.npz", **{**_plain_fields(), **changes})
+    with pytest.raises(DataError, match=r"s\.npz: " + message):
+        load_plain(tmp_path / "s.npz")
+
+
+def _plain_parquet(path, columns=None, metadata=None) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fields = _plain_fields()
+    table = {
+        "position": fields["position"],
+        "velocity_cm_s": fields["velocity_cm_s"],
+        **{f"cell_{k}": fields["activity"][:, k] for k in range(fields["activity"].shape[1])},
+        **(columns or {}),
+    }
+    table = pa.table(table)
+    if metadata is not None:
+        table = table.replace_schema_metadata({"repdrift": metadata})
+    with open(path, "wb") as fh:  # pyarrow cannot open a name that is not UTF-8
+        pq.write_table(table, fh)
+
+
+@pytest.mark.parametrize(
+    ("columns", "metadata", "message"),
+    [
+        ({"cell_1": ["x"] * 400}, None, r"'cell_1' must hold numbers, got text"),
+        ({"position": ["0.5"] * 400}, None, r"'position' must hold numbers, got text"),
+        ({"day": ["x"] * 400}, None, r"'day' must be one finite number"),
+        ({"animal": [[1]] * 400}, None, r"column 'animal' must hold one value"),
+        (None, "[1, 2]", r"the 'repdrift' metadata must be a JSON object"),
+        (None, '{"session": 1' + "0" * 400 + "}", r"'session' must be one finite number"),
+        (None, '{"position_range": [[0], [1, 2]]}', r"'position_range' must hold numbers"),
+        (None, '{"animal": ["M1", "M2"]}', r"'animal' must be one string"),
+    ],
+)
+def test_plain_parquet_fields_of_the_wrong_type_name_the_file_and_field(
+    tmp_path, columns, metadata, message
+):
+    _plain_parquet(tmp_path / "s.parquet", columns, metadata)
+    with pytest.raises(DataError, match=r"s\.parquet: " + message):
+        load_plain(tmp_path / "s.parquet")
+
+
+def test_plain_files_with_names_that_are_not_utf8(tmp_path):
+    # Python keeps such a byte as a lone surrogate, which pyarrow cannot open or store
+    name = b"s\xff".decode("utf-8", "surrogateescape")
+    _plain_parquet(tmp_path / f"{name}.parquet", metadata='{"session": null, "day": 2}')
+    session = load_plain(tmp_path / f"{name}.parquet")
+    assert session.animal == "s\ufffd" and session.session == 0 and session.day == 2.0
+    session.source.encode("utf-8")  # the tables of the analysis hold it
+
+
+def test_data_error_survives_pickling():
+    # a worker process's error reaches the parent pickled (repdrift reproduce fig3)
+    import pickle
+
+    for error in (DataError("./data/s.mat", "not a MATLAB MAT-file"), DataError(None, "none")):
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is DataError
+        assert str(again) == str(error) and again.args == error.args
+        assert (again.path, again.problem) == (error.path, error.problem)
+
+
 def test_plain_folder_orders_sessions_by_day(tmp_path):
     for day in (5.0, 2.0, 9.0):
         s = _session(seed=int(day))

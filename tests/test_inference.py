@@ -435,6 +435,66 @@ def test_bad_inputs_exit_2_with_one_line_and_write_nothing(
         assert not (tmp_path / "m").exists()
 
 
+def test_sessions_tables_with_a_cell_that_is_not_a_number_name_the_file_and_column(
+    tiny_model, tmp_path, capsys
+):
+    def edit(name, file, column, row, value):
+        table = _sessions(tmp_path / name)
+        path = table.with_name(file)
+        frame = pd.read_csv(path)
+        frame[column] = frame[column].astype(object)
+        frame.loc[row, column] = value
+        if file.endswith(".parquet"):
+            frame.to_parquet(path)
+            table.unlink()
+            return path
+        frame.to_csv(path, index=False)
+        return table
+
+    cases = [
+        (edit("a", "sessions.csv", "day", 3, "x"), "sessions.csv: column 'day'", "row 4"),
+        (edit("b", "sessions.csv", "fraction_active", 0, "x"), "column 'fraction_active'", "'x'"),
+        (edit("c", "sessions.csv", "mean_si_ssr", 2, "?"), "column 'mean_si_ssr'", "row 3"),
+        (edit("d", "drift.csv", "mean_correlation", 1, "x"), "drift.csv: column 'mean_corr"),
+        (edit("e", "drift.csv", "elapsed_days", 0, "one"), "drift.csv: column 'elapsed_days'"),
+    ]
+    table = _sessions(tmp_path / "f")
+    frame = pd.read_csv(table).astype({"day": str})
+    frame.loc[0, "day"] = "x"
+    frame.to_parquet(table.with_name("sessions.parquet"))
+    cases.append((table.with_name("sessions.parquet"), "sessions.parquet: column 'day'"))
+    for target, *needles in cases:
+        before = sorted(p.name for p in tmp_path.rglob("*"))
+        code, out, err = run_cli(["infer", "predict", tiny_model, target], capsys)
+        assert code == 2, (target, out, err)
+        assert_one_error_line(err, str(target.parent), "must hold numbers", *needles)
+        assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_model_and_library_paths_that_are_not_utf8(tiny_model, tmp_path, capsys):
+    # Python keeps a byte that is not UTF-8 as a lone surrogate, which pyarrow cannot
+    # open: the Parquet files are read and written through Python's own files
+    byte = b"\xff".decode("utf-8", "surrogateescape")
+    source = tmp_path / f"library{byte}.parquet"
+    shutil.copy(tiny_model / "library.parquet", source)
+    out = tmp_path / f"model{byte}"
+    argv = ["infer", "train", source, "--out", out, "--no-evaluate", "--quiet"]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 0, err
+    assert (out / "library.parquet").stat().st_size > 0
+    code, _, err = run_cli(["infer", "predict", out, _sessions(tmp_path / "s"), "--json"], capsys)
+    assert code == 0, err
+
+
+def test_inference_error_survives_pickling():
+    import pickle
+
+    error = InferenceError("model m: manifest.json is corrupt")
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is InferenceError and str(again) == str(error)
+    assert again.args == error.args
+
+
 def test_a_model_folder_that_may_not_be_written_is_refused_and_kept(
     tiny_model, tiny_sweep, tmp_path, capsys, monkeypatch
 ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class DataError(ValueError):
@@ -15,3 +16,16 @@ class DataError(ValueError):
         self.path = None if path is None else Path(path)
         self.problem = problem
         super().__init__(problem if path is None else f"{path}: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # An error raised in a worker process reaches the parent pickled: rebuilt from
+        # its message and attributes (the default, ``DataError(message)``, fails for want
+        # of ``problem``, and the pool then reports a dead worker instead of the error).
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[DataError], args: tuple[Any, ...], state: dict[str, Any]) -> DataError:
+    error = cls.__new__(cls)
+    ValueError.__init__(error, *args)
+    error.__dict__.update(state)
+    return error

@@ -52,6 +52,68 @@ def _scalar(value: Any) -> Any:
     return array.item() if array.size == 1 else array
 
 
+#: What a non-numeric array holds, in words (objects left here hold text).
+_KINDS = {"U": "text", "S": "bytes", "O": "text", "M": "dates", "m": "durations"}
+
+
+def _shown(value: Any) -> str:
+    """``value`` in a few words, for an error message."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        return type(value).__name__
+    if array.size != 1:
+        return f"{array.size} values"
+    shown = repr(array.item())
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+def _numbers(path: Path, name: str, value: Any) -> np.ndarray:
+    """``value`` as a float array; refused, naming ``name``, unless it holds numbers."""
+    try:
+        array = np.asarray(value)
+        if array.dtype.kind == "O" and not any(isinstance(v, str | bytes) for v in array.flat):
+            array = array.astype(float)  # None is NaN; a list or dict in a cell is refused
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(path, f"{name!r} must hold numbers") from None
+    if array.dtype.kind not in "biuf":
+        kind = _KINDS.get(array.dtype.kind, f"{array.dtype} values")
+        raise DataError(path, f"{name!r} must hold numbers, got {kind}")
+    return array.astype(float)
+
+
+def _whole_numbers(path: Path, name: str, value: Any, what: str) -> np.ndarray:
+    """``value`` as an int64 array of whole numbers (``what`` says what they are)."""
+    array = _numbers(path, name, value)
+    if not np.all(np.isfinite(array) & (array == np.round(array)) & (np.abs(array) < 2**62)):
+        raise DataError(path, f"{name!r} must hold whole numbers ({what})")
+    return array.astype(np.int64)
+
+
+def _number(path: Path, name: str, value: Any, what: str) -> float:
+    """One finite number; ``what`` says what it is."""
+    try:
+        scalar = _scalar(value)
+        ok = isinstance(scalar, int | float) and not isinstance(scalar, bool)
+        ok = ok and math.isfinite(scalar)
+    except (TypeError, ValueError, OverflowError):  # ragged lists, ints beyond floats
+        ok = False
+    if not ok:
+        raise DataError(path, f"{name!r} must be one finite number ({what}), got {_shown(value)}")
+    return float(scalar)
+
+
+def _label(path: Path, name: str, value: Any) -> str:
+    """One name (a string or a number), as a string."""
+    try:
+        scalar = _scalar(value)
+    except (TypeError, ValueError):
+        scalar = None
+    if isinstance(scalar, bool) or not isinstance(scalar, str | int | float):
+        raise DataError(path, f"{name!r} must be one string, got {_shown(value)}")
+    return str(scalar)
+
+
 def _read_npz(path: Path) -> dict[str, Any]:
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -64,17 +126,26 @@ def _read_parquet(path: Path) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        # through a Python file: pyarrow cannot open a name that is not UTF-8
+        with open(path, "rb") as fh:
+            table = pq.read_table(fh)
+        frame = table.to_pandas()
     except Exception as err:
         raise DataError(path, f"unreadable Parquet file ({type(err).__name__}: {err})") from None
     meta = table.schema.metadata or {}
     fields: dict[str, Any] = {}
     if b"repdrift" in meta:
         try:
-            fields.update(json.loads(meta[b"repdrift"]))
+            scalars = json.loads(meta[b"repdrift"])
         except ValueError:
             raise DataError(path, "the 'repdrift' metadata is not valid JSON") from None
-    frame = table.to_pandas()
+        if not isinstance(scalars, dict):
+            raise DataError(
+                path,
+                "the 'repdrift' metadata must be a JSON object of named values, got "
+                f"{type(scalars).__name__}",
+            )
+        fields.update(scalars)
     cells = sorted(
         ((int(m.group(1)), c) for c in frame.columns if (m := _CELL.match(str(c)))),
     )
@@ -82,13 +153,16 @@ def _read_parquet(path: Path) -> dict[str, Any]:
         raise DataError(path, "no cell_<k> columns")
     if [k for k, _ in cells] != list(range(len(cells))):
         raise DataError(path, "cell columns must be cell_0, cell_1, … without gaps")
-    fields["activity"] = frame[[c for _, c in cells]].to_numpy(dtype=float)
+    fields["activity"] = np.column_stack([_numbers(path, c, frame[c].to_numpy()) for _, c in cells])
     for name in ("position", "velocity_cm_s", "direction", "time_s", "trial"):
         if name in frame.columns:
             fields[name] = frame[name].to_numpy()
     for name in _SCALARS:
         if name in frame.columns and name not in fields:
-            values = frame[name].unique()
+            try:
+                values = frame[name].unique()
+            except TypeError:  # lists in the cells
+                values = ()
             if len(values) != 1:
                 raise DataError(path, f"column {name!r} must hold one value")
             fields[name] = values[0]
@@ -96,7 +170,12 @@ def _read_parquet(path: Path) -> dict[str, Any]:
 
 
 def load_plain(path: str | Path) -> Session:
-    """One session from a ``.npz`` or ``.parquet`` file in the plain format."""
+    """One session from a ``.npz`` or ``.parquet`` file in the plain format.
+
+    Raises:
+        DataError: naming the file and the field, for a missing, unreadable, mistyped or
+            out-of-range field.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
@@ -119,21 +198,45 @@ def load_plain(path: str | Path) -> Session:
         raise DataError(
             path, f"'activity' needs at least 2 frames and 1 cell, got shape {activity.shape}"
         )
-    position = np.asarray(fields["position"], dtype=float).ravel()
+    position = _numbers(path, "position", fields["position"]).ravel()
     if "position_range" in fields:
-        low, high = np.asarray(fields["position_range"], dtype=float).ravel()[:2]
-        if not high > low:
+        ends = _numbers(path, "position_range", fields["position_range"]).ravel()
+        if ends.size != 2:
+            raise DataError(
+                path, f"'position_range' must be two numbers (low, high), got {ends.size}"
+            )
+        low, high = ends
+        if not (math.isfinite(low) and math.isfinite(high) and high > low):
             raise DataError(path, "'position_range' must be (low, high) with high > low")
         position = (position - low) / (high - low)
-    finite = position[np.isfinite(position)]
-    if finite.size and (finite.min() < -1e-9 or finite.max() > 1 + 1e-9):
+    known = position[~np.isnan(position)]  # NaN: unknown position; ±inf is out of range
+    if known.size and (known.min() < -1e-9 or known.max() > 1 + 1e-9):
         raise DataError(
             path,
             "'position' must be a fraction of the track length in [0, 1]; give "
             "'position_range' for other units",
         )
+    velocity = fields.get("velocity_cm_s")
+    if velocity is not None:
+        velocity = _numbers(path, "velocity_cm_s", velocity)
+    direction = fields.get("direction")
+    if direction is not None:
+        direction = _numbers(path, "direction", direction)
+        if not np.all(np.isin(direction, (-1.0, 0.0, 1.0))):
+            raise DataError(
+                path, "'direction' must hold +1, -1 or 0 (running towards 1, towards 0, or not)"
+            )
+    trial = fields.get("trial")
+    trial = (
+        np.ones(frames, dtype=np.int64)
+        if trial is None
+        else _whole_numbers(path, "trial", trial, "trial numbers")
+    )
+    cell_ids = fields.get("cell_ids")
+    if cell_ids is not None:
+        cell_ids = _whole_numbers(path, "cell_ids", cell_ids, "cell identities, -1 if none")
     if "time_s" in fields:
-        time_s = np.asarray(fields["time_s"], dtype=float).ravel()
+        time_s = _numbers(path, "time_s", fields["time_s"]).ravel()
         steps = np.diff(time_s)
         default_rate = 1.0 / np.median(steps) if steps.size and np.median(steps) > 0 else 20.0
     else:
@@ -141,28 +244,37 @@ def load_plain(path: str | Path) -> Session:
         default_rate = 20.0
     try:
         rate = float(_scalar(fields.get("frame_rate_hz", default_rate)))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         rate = math.nan
     if not (math.isfinite(rate) and rate > 0):
         raise DataError(path, "'frame_rate_hz' must be a positive number of frames per second")
     if time_s is None:
         time_s = np.arange(frames) / rate
-    session = _scalar(fields.get("session", 0))
+    session = fields.get("session")
+    session = 0.0 if session is None else _number(path, "session", session, "the session number")
+    if session != round(session) or abs(session) >= 2**62:
+        raise DataError(
+            path, f"'session' must be a whole number (the session number), got {session:g}"
+        )
     day = fields.get("day")
+    if day is not None:
+        day = _number(path, "day", day, "the day of the session")
+    animal = _label(path, "animal", fields.get("animal", path.stem))
+    track = _label(path, "track", fields.get("track", ""))
     try:
         return Session(
             activity=activity,
             position=position,
             time_s=time_s,
-            velocity_cm_s=fields.get("velocity_cm_s"),
-            direction=fields.get("direction"),
-            trial=fields.get("trial", np.ones(frames, dtype=np.int64)),
-            animal=str(_scalar(fields.get("animal", path.stem))),
-            track=str(_scalar(fields.get("track", ""))),
+            velocity_cm_s=velocity,
+            direction=direction,
+            trial=trial,
+            animal=animal,
+            track=track,
             session=int(session),
-            day=float(_scalar(day)) if day is not None else float(session),
+            day=day if day is not None else session,
             day_known=day is not None,
-            cell_ids=fields.get("cell_ids"),
+            cell_ids=cell_ids,
             frame_rate_hz=rate,
             source=str(path),
         )

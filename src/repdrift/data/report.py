@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..store import write_parquet
 from .analysis import DIRECTIONS, AnalysisConfig, SessionResult, analyze_session
 from .layouts import Layout, describe
 from .regression import drift_regressions, rate_map_drift, session_table, trend_regressions
@@ -158,10 +159,10 @@ def write_report(report: Report, folder: str | Path, *, dpi: int = 150) -> dict[
         "regression": folder / "regression.json",
         "figure": folder / "fig3.png",
     }
-    report.sessions.to_parquet(files["sessions_parquet"], index=False)
+    write_parquet(report.sessions, files["sessions_parquet"])
     report.sessions.to_csv(files["sessions_csv"], index=False)
     cells = cell_table(report.results, report.config.p_threshold)
-    cells.to_parquet(files["cells"], index=False)
+    write_parquet(cells, files["cells"])
     report.drift.to_csv(files["drift"], index=False)
     files["regression"].write_text(json.dumps(report.summary(), indent=2, allow_nan=False) + "\n")
     series = report.layout.series

@@ -100,6 +100,8 @@ class Session:
         if not self.frame_rate_hz > 0:
             raise DataError(where, f"frame_rate_hz must be positive, got {self.frame_rate_hz}")
         object.__setattr__(self, "notes", tuple(self.notes))
+        for name in ("animal", "track", "source"):
+            object.__setattr__(self, name, _text(getattr(self, name)))
 
     @property
     def n_frames(self) -> int:
@@ -117,3 +119,18 @@ class Session:
     def label(self) -> str:
         track = f" {self.track}" if self.track else ""
         return f"{self.animal}{track} session {self.session}"
+
+
+def _text(value: object) -> str:
+    """``value`` as text that UTF-8 can encode, as the tables are written (Parquet, CSV):
+    a byte of a file name that is not UTF-8 (which Python keeps as a lone surrogate)
+    becomes U+FFFD."""
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:  # a surrogate that is no escaped byte
+            return text.encode("utf-8", "replace").decode("utf-8")
+    return text

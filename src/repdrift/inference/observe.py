@@ -42,6 +42,18 @@ from repdrift.metrics import drift, timescale, tuning
 
 #: Columns a sessions table must have.
 SESSION_COLUMNS = ("animal", "track", "day", "fraction_active")
+#: Columns of a sessions table that hold numbers, where present.
+SESSION_NUMBERS = (
+    "day",
+    "session",
+    "fraction_active",
+    "fraction_place",
+    "mean_si_ssr",
+    "mean_si_naive",
+)
+#: Columns ``drift.csv`` must have, and those of them that hold numbers.
+DRIFT_COLUMNS = ("animal", "track", "elapsed_days", "mean_correlation")
+DRIFT_NUMBERS = ("elapsed_days", "mean_correlation")
 #: A run has solved its task once its loss is below this fraction of its first record.
 SOLVED = 0.01
 #: Fewest sessions a recorded series needs.
@@ -196,7 +208,8 @@ def read_sessions(path: str | Path) -> pd.DataFrame:
         raise InferenceError(f"{path} is not a file")
     try:
         if path.suffix.lower() == ".parquet":
-            table = pd.read_parquet(path)
+            with open(path, "rb") as fh:  # pyarrow cannot open a name that is not UTF-8
+                table = pd.read_parquet(fh)
         elif path.suffix.lower() == ".csv":
             table = pd.read_csv(path)
         else:
@@ -213,7 +226,7 @@ def read_sessions(path: str | Path) -> pd.DataFrame:
             f"{path} is not a sessions table of `repdrift data analyze`: missing columns "
             f"{', '.join(missing)}"
         )
-    return table
+    return _numeric(table, path, SESSION_NUMBERS)
 
 
 def read_drift(table_path: str | Path) -> pd.DataFrame | None:
@@ -225,10 +238,36 @@ def read_drift(table_path: str | Path) -> pd.DataFrame | None:
         drift_table = pd.read_csv(file)
     except Exception as err:
         raise InferenceError(f"{file} cannot be read: {_first_line(err)}") from None
-    needed = ("animal", "track", "elapsed_days", "mean_correlation")
-    if any(c not in drift_table.columns for c in needed):
-        raise InferenceError(f"{file} lacks the columns {', '.join(needed)}")
-    return drift_table
+    if any(c not in drift_table.columns for c in DRIFT_COLUMNS):
+        raise InferenceError(f"{file} lacks the columns {', '.join(DRIFT_COLUMNS)}")
+    return _numeric(drift_table, file, DRIFT_NUMBERS)
+
+
+def _numeric(table: pd.DataFrame, path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``table`` with ``columns`` (those present) as floats, empty cells NaN.
+
+    Raises :class:`InferenceError` naming the file, the column, the row and the value for
+    a cell that is not a number.
+    """
+    table = table.copy()
+    for name in columns:
+        if name not in table.columns:
+            continue
+        column = table[name]
+        try:
+            numbers = pd.to_numeric(column, errors="coerce")
+            bad = (numbers.isna() & column.notna()).to_numpy()
+        except (TypeError, ValueError):  # lists or other objects in the cells
+            numbers, bad = column.isna().astype(float) * np.nan, column.notna().to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            value = repr(column.iloc[row])
+            value = value if len(value) <= 40 else value[:37] + "..."
+            raise InferenceError(
+                f"{path}: column {name!r} must hold numbers, got {value} in row {row + 1}"
+            )
+        table[name] = numbers.astype(float)
+    return table
 
 
 def _first_line(err: BaseException) -> str:

@@ -77,7 +77,8 @@ def read_library(sources: Sequence[str | Path], *, workers: int = 1, progress=No
         if paths[0].suffix.lower() != ".parquet":
             raise InferenceError(f"{paths[0]} is neither a sweep directory nor a library.parquet")
         try:
-            table = pd.read_parquet(paths[0])
+            with open(paths[0], "rb") as fh:  # pyarrow cannot open a name that is not UTF-8
+                table = pd.read_parquet(fh)
         except Exception as err:
             raise InferenceError(f"{paths[0]} cannot be read: {err}") from None
         return library.check_table(table), [str(paths[0])]
@@ -128,9 +129,9 @@ def train(
         manifest = model.manifest_of(fitted, libraries, len(table))
         manifest["seconds"] = seconds
         model.save(fitted, tmp, manifest)
-        table.to_parquet(tmp / LIBRARY_FILE, index=False)
+        store.write_parquet(table, tmp / LIBRARY_FILE)
         if evaluation is not None:
-            evaluation["predictions"].to_parquet(tmp / PREDICTIONS_FILE, index=False)
+            store.write_parquet(evaluation["predictions"], tmp / PREDICTIONS_FILE)
             record = {k: v for k, v in evaluation.items() if k != "predictions"}
             record.update(library_summary(table), seed=seed, seconds=seconds)
             (tmp / EVALUATION_FILE).write_text(json.dumps(_plain(record), indent=1) + "\n")
