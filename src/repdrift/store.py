@@ -128,6 +128,17 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def write_parquet(table: Any, path: Path) -> None:
+    """Write a DataFrame as Parquet to ``path`` atomically (:func:`atomic_write_bytes`),
+    through Python's own file: pyarrow cannot open a name that is not UTF-8 (a folder
+    named with such a byte), which Python writes as it was given."""
+    import io
+
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)

@@ -16,7 +16,6 @@ in it are kept, stopped ones continue; a directory holding anything else is refu
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import time
@@ -215,8 +214,6 @@ def save_figure(
 def save_table(df: pd.DataFrame, folder: Path, name: str) -> Path:
     """Write ``df`` as ``folder/name.parquet`` atomically; return the path."""
     folder.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    df.to_parquet(buffer, index=False)
     path = folder / f"{name}.parquet"
-    store.atomic_write_bytes(path, buffer.getvalue())
+    store.write_parquet(df, path)
     return path

@@ -20,7 +20,6 @@ One row per run of the plan, in plan order:
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Any
 
@@ -111,9 +110,7 @@ def write_table(sweep: Sweep, df: pd.DataFrame | None = None) -> pd.DataFrame:
     """Write ``DIR/runs.parquet`` atomically (readers see the old or the new table)."""
     if df is None:
         df = build_table(sweep)
-    buffer = io.BytesIO()
-    df.to_parquet(buffer, index=False)
-    store.atomic_write_bytes(sweep.table_path, buffer.getvalue())
+    store.write_parquet(df, sweep.table_path)
     return df
 
 
