@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli_helpers import deny_writing
+from plain_sessions import write_plain
 from repdrift.data.cli import MANIFEST, app
 from test_data_fixtures import require_data, write_track
 
@@ -224,33 +225,6 @@ def test_a_simulation_run_is_named_as_such(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def _plain_session(path, **changes) -> None:
-    """A plain-format session of 400 frames × 5 cells (``.npz`` or ``.parquet``),
-    ``changes`` replacing its fields (``.npz``) or added as columns (``.parquet``); a
-    ``metadata`` change is the Parquet file's ``repdrift`` metadata."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rng = np.random.default_rng(0)
-    fields = {
-        "activity": rng.poisson(0.3, (400, 5)).astype(float),
-        "position": np.tile(np.linspace(0, 1, 100), 4),
-        "velocity_cm_s": np.full(400, 10.0),
-    }
-    if path.suffix == ".npz":
-        np.savez(path, **{**fields, **changes})
-        return
-    metadata = changes.pop("metadata", None)
-    columns = {"position": fields["position"], "velocity_cm_s": fields["velocity_cm_s"]}
-    columns.update({f"cell_{k}": fields["activity"][:, k] for k in range(5)})
-    table = pa.table({**columns, **changes})
-    if metadata is not None:
-        table = table.replace_schema_metadata({"repdrift": metadata})
-    with open(path, "wb") as fh:  # pyarrow cannot open a name that is not UTF-8
-        pq.write_table(table, fh)
-
-
 @pytest.mark.parametrize(
     ("name", "changes", "fragments"),
     [
@@ -267,7 +241,9 @@ def _plain_session(path, **changes) -> None:
 def test_plain_files_with_bad_fields_exit_2_naming_file_and_field(
     tmp_path, name, changes, fragments
 ):
-    _plain_session(tmp_path / name, **changes)
+    changes = dict(changes)
+    metadata = changes.pop("metadata", None)
+    write_plain(tmp_path / name, changes, metadata)
     result = run(tmp_path / name, "--out", tmp_path / "out", "--shuffles", 5)
     _one_error_line(result, name, *fragments)
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing written
@@ -278,7 +254,7 @@ def test_paths_that_are_not_utf8_are_read_and_written(tmp_path):
     # open: the Parquet files are read and written through Python's own files
     byte = b"\xff".decode("utf-8", "surrogateescape")
     source = tmp_path / f"in{byte}.parquet"
-    _plain_session(source)
+    write_plain(source)
     out = tmp_path / f"out{byte}"
     result = run(source, "--out", out, "--shuffles", 5, "--json")
     assert result.exit_code == 0, result.output

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from plain_sessions import plain_fields, write_plain
 from repdrift.data import (
     DataError,
     Session,
@@ -302,16 +303,6 @@ def test_plain_format_position_units_and_errors(tmp_path):
         load_plain(tmp_path / "p.parquet")
 
 
-def _plain_fields(frames=400, cells=5) -> dict:
-    """The fields of a valid plain-format session, as ``np.savez`` takes them."""
-    rng = np.random.default_rng(0)
-    return {
-        "activity": rng.poisson(0.3, (frames, cells)).astype(float),
-        "position": np.linspace(0, 1, frames),
-        "velocity_cm_s": np.full(frames, 10.0),
-    }
-
-
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -339,27 +330,9 @@ def _plain_fields(frames=400, cells=5) -> dict:
 def test_plain_npz_fields_of_the_wrong_type_or_range_name_the_file_and_field(
     tmp_path, changes, message
 ):
-    np.savez(tmp_path / "s.npz", **{**_plain_fields(), **changes})
+    np.savez(tmp_path / "s.npz", **{**plain_fields(), **changes})
     with pytest.raises(DataError, match=r"s\.npz: " + message):
         load_plain(tmp_path / "s.npz")
-
-
-def _plain_parquet(path, columns=None, metadata=None) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    fields = _plain_fields()
-    table = {
-        "position": fields["position"],
-        "velocity_cm_s": fields["velocity_cm_s"],
-        **{f"cell_{k}": fields["activity"][:, k] for k in range(fields["activity"].shape[1])},
-        **(columns or {}),
-    }
-    table = pa.table(table)
-    if metadata is not None:
-        table = table.replace_schema_metadata({"repdrift": metadata})
-    with open(path, "wb") as fh:  # pyarrow cannot open a name that is not UTF-8
-        pq.write_table(table, fh)
 
 
 @pytest.mark.parametrize(
@@ -378,7 +351,7 @@ def _plain_parquet(path, columns=None, metadata=None) -> None:
 def test_plain_parquet_fields_of_the_wrong_type_name_the_file_and_field(
     tmp_path, columns, metadata, message
 ):
-    _plain_parquet(tmp_path / "s.parquet", columns, metadata)
+    write_plain(tmp_path / "s.parquet", columns, metadata)
     with pytest.raises(DataError, match=r"s\.parquet: " + message):
         load_plain(tmp_path / "s.parquet")
 
@@ -386,7 +359,7 @@ def test_plain_parquet_fields_of_the_wrong_type_name_the_file_and_field(
 def test_plain_files_with_names_that_are_not_utf8(tmp_path):
     # Python keeps such a byte as a lone surrogate, which pyarrow cannot open or store
     name = b"s\xff".decode("utf-8", "surrogateescape")
-    _plain_parquet(tmp_path / f"{name}.parquet", metadata='{"session": null, "day": 2}')
+    write_plain(tmp_path / f"{name}.parquet", metadata='{"session": null, "day": 2}')
     session = load_plain(tmp_path / f"{name}.parquet")
     assert session.animal == "s\ufffd" and session.session == 0 and session.day == 2.0
     session.source.encode("utf-8")  # the tables of the analysis hold it
