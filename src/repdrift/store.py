@@ -51,6 +51,8 @@ import numpy as np
 import xarray as xr
 import zarr.core.sync as _zarr_sync  # here, so that the exit handler below runs before zarr's
 
+from repdrift.terminal import first_line
+
 STATUS_FILE = "status.json"
 CONFIG_FILE = "config.toml"
 PID_FILE = "running.pid"
@@ -624,6 +626,6 @@ def read_generation(path: Path, status: Status) -> tuple[xr.Dataset, xr.Dataset,
         with np.load(gen / "checkpoint.npz") as npz:
             checkpoint = {k: npz[k] for k in npz.files}
     except Exception as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        reason = first_line(err)
         raise StoreError(f"run {path} is corrupt: cannot read {gen.name}: {reason}") from None
     return metrics, snapshots, checkpoint

@@ -39,6 +39,7 @@ import pandas as pd
 from repdrift.inference.errors import InferenceError
 from repdrift.inference.features import Observations
 from repdrift.metrics import drift, timescale, tuning
+from repdrift.terminal import first_line
 
 #: Columns a sessions table must have.
 SESSION_COLUMNS = ("animal", "track", "day", "fraction_active")
@@ -219,7 +220,7 @@ def read_sessions(path: str | Path) -> pd.DataFrame:
     except InferenceError:
         raise
     except Exception as err:
-        raise InferenceError(f"{path} cannot be read as a table: {_first_line(err)}") from None
+        raise InferenceError(f"{path} cannot be read as a table: {first_line(err)}") from None
     missing = [c for c in SESSION_COLUMNS if c not in table.columns]
     if missing:
         raise InferenceError(
@@ -237,7 +238,7 @@ def read_drift(table_path: str | Path) -> pd.DataFrame | None:
     try:
         drift_table = pd.read_csv(file)
     except Exception as err:
-        raise InferenceError(f"{file} cannot be read: {_first_line(err)}") from None
+        raise InferenceError(f"{file} cannot be read: {first_line(err)}") from None
     if any(c not in drift_table.columns for c in DRIFT_COLUMNS):
         raise InferenceError(f"{file} lacks the columns {', '.join(DRIFT_COLUMNS)}")
     return _numeric(drift_table, file, DRIFT_NUMBERS)
@@ -268,11 +269,6 @@ def _numeric(table: pd.DataFrame, path: Path, columns: tuple[str, ...]) -> pd.Da
             )
         table[name] = numbers.astype(float)
     return table
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _column(group: pd.DataFrame, *names: str) -> np.ndarray | None:

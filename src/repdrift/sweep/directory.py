@@ -34,6 +34,7 @@ from typing import Any
 
 from repdrift import store
 from repdrift.sweep.spec import PlannedRun, SweepError, plan_digest
+from repdrift.terminal import first_line
 
 SWEEP_FILE = "sweep.json"
 SPEC_FILE = "spec.toml"
@@ -173,7 +174,7 @@ def open_sweep(path: str | Path) -> Sweep:
             try:
                 runs.append(PlannedRun.from_json(data))
             except Exception as err:
-                raise ValueError(f"runs[{i}] ({data['run']}): {_first_line(err)}") from None
+                raise ValueError(f"runs[{i}] ({data['run']}): {first_line(err)}") from None
         sweep = Sweep(
             path,
             record["name"],
@@ -186,13 +187,8 @@ def open_sweep(path: str | Path) -> Sweep:
     except SweepError:
         raise
     except Exception as err:
-        raise SweepError(f"sweep {path} is corrupt: {SWEEP_FILE}: {_first_line(err)}") from None
+        raise SweepError(f"sweep {path} is corrupt: {SWEEP_FILE}: {first_line(err)}") from None
     return sweep  # opened, not changed: `sweep inspect` reads a sweep it may not write
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _check_record(record: dict[str, Any]) -> None:

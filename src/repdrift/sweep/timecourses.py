@@ -39,6 +39,7 @@ from repdrift import store
 from repdrift.sweep import directory
 from repdrift.sweep.directory import Sweep
 from repdrift.sweep.spec import SweepError
+from repdrift.terminal import first_line
 
 TIMECOURSES_DIR = "timecourses.zarr"
 #: The per-run coordinates (from the results table).
@@ -102,7 +103,7 @@ def build(sweep: Sweep, statuses=None, df=None) -> xr.Dataset:
             records.append(_scalars(gen / "metrics.zarr"))
             snapshots.append(_scalars(gen / "snapshots.zarr"))
         except Exception as err:
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            reason = first_line(err)
             raise SweepError(f"run {path} is corrupt: cannot read {gen.name}: {reason}") from None
     n = len(sweep.runs)
     steps, rec = _stack(records, n)

@@ -31,6 +31,7 @@ import numpy as np
 
 from repdrift.tasks.dataset import Dataset
 from repdrift.tasks.params import ArraysParams
+from repdrift.terminal import first_line
 
 #: Datasets shipped with repdrift, by the name ``path = "published:NAME"`` gives.
 PUBLISHED = {"fig2": "fig2_published_dataset.npz"}
@@ -61,7 +62,7 @@ def load(path: str) -> dict[str, np.ndarray]:
         with file.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
             arrays = {k: np.asarray(npz[k]) for k in npz.files}
     except Exception as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        reason = first_line(err)
         raise ValueError(f"arrays: {path} is not a readable .npz file ({reason})") from None
     for name in ("inputs", "targets"):
         if name not in arrays:
