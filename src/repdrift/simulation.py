@@ -49,7 +49,7 @@ from repdrift.interrupts import raise_if_interrupted
 from repdrift.metrics import tuning
 from repdrift.models import feedforward
 from repdrift.models.base import Model
-from repdrift.runs import DATASET_FIELDS, Run, open_run, run_dataset, write_dataset
+from repdrift.runs import DATASET_FIELDS, DATASET_FILE, Run, open_run, run_dataset, write_dataset
 from repdrift.runs import read_config as _read_config
 
 #: Dimension names of the network's snapshot arrays and metrics.
@@ -957,12 +957,6 @@ def _resume_slot(path: Path) -> tuple[_Slot, RunState] | None:
     return _Slot(path, member, recorder, status), state
 
 
-def _has_dataset(path: Path) -> bool:
-    from repdrift.runs import DATASET_FILE
-
-    return (Path(path) / DATASET_FILE).is_file()
-
-
 def resume_batch(
     paths: Sequence[str | Path],
     *,
@@ -996,7 +990,7 @@ def resume_batch(
             for slot in slots:
                 stack.enter_context(store.hold(slot.path))
             for slot in slots:
-                if slot.member.dataset is not None and not _has_dataset(slot.path):
+                if slot.member.dataset is not None and not (slot.path / DATASET_FILE).is_file():
                     # stopped before it stored its dataset: the one drawn again is stored,
                     # as a new run stores it before its status
                     write_dataset(slot.path, slot.member.dataset)
