@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -468,6 +469,28 @@ def test_inspect_a_run_killed_before_its_first_checkpoint_shows_it_partial(tmp_p
     assert exit_info.value.code == 0
     info = json.loads(capsys.readouterr().out)
     assert (info["status"], info["steps_done"], info["steps_total"]) == ("partial", 0, 100)
+
+
+def test_inspect_puts_back_and_names_a_run_that_a_killed_overwrite_left_aside(
+    small_run, tmp_path, capsys
+):
+    # What kill -9 leaves while --overwrite's new run has stored no step: the old run
+    # aside, hidden under the name of the dead process, and OUT holding only a new config.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    run = tmp_path / "run"
+    shutil.copytree(
+        small_run, run.with_name(f".run.old-{socket.gethostname()}-{dead.stdout.strip()}")
+    )
+    run.mkdir()
+    (run / store.CONFIG_FILE).write_text((small_run / store.CONFIG_FILE).read_text())
+    with pytest.raises(SystemExit) as exit_info:
+        main(["inspect", str(run), "--json"])
+    assert exit_info.value.code == 0
+    captured = capsys.readouterr()
+    assert f"{run}: the earlier run is back" in captured.err
+    assert json.loads(captured.out)["status"] == "complete"
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
 def test_the_installed_command_exits_2_with_one_line(tmp_path):

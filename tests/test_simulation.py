@@ -518,3 +518,78 @@ def test_overwrite_puts_the_old_run_back_when_the_new_one_fails_before_storing(
     else:  # the new run had stored its first steps: it stands, and resumes
         assert store.read_status(old).status == "partial"
         assert "seed = 1" in (old / store.CONFIG_FILE).read_text()
+
+
+def test_a_ctrl_c_before_the_new_run_trains_puts_the_old_run_back(tmp_path, monkeypatch):
+    # (A Ctrl-C once training has begun stores what the new run measured: it resumes.)
+    old = tmp_path / "run"
+    repdrift.simulate(_cfg(), old)
+    before = {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()}
+
+    def interrupted(member):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(simulation, "_initial_state", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        repdrift.simulate(_cfg("run.seed=1"), old, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()} == before
+
+
+_KILLED_OVERWRITE = """
+import os, shutil, signal, sys
+from pathlib import Path
+from repdrift import store
+out, new_run = Path(sys.argv[1]), sys.argv[2]
+path, replaced = store.set_aside(out, overwrite=True)
+assert replaced is not None and replaced.aside.is_dir()
+if new_run:  # the new run stood: killed before the old one was deleted
+    shutil.copytree(new_run, path, dirs_exist_ok=True)
+else:  # killed before the new run stored a step
+    (path / store.CONFIG_FILE).write_text(Path(sys.argv[3]).read_text())
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("stood", [False, True])
+def test_a_killed_overwrite_is_finished_by_the_next_command_that_opens_the_run(tmp_path, stood):
+    # kill -9 while --overwrite replaced a run left the old one aside, hidden as
+    # .NAME.old-HOST-PID, and OUT a new run with no steps: the old results looked lost.
+    import subprocess
+    import sys
+
+    old = tmp_path / "run"
+    repdrift.simulate(_cfg(), old)
+    before = {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()}
+    new_cfg = _cfg("run.seed=1")
+    (tmp_path / "new.toml").write_text(new_cfg.to_toml())
+    new_run = tmp_path / "elsewhere" / "new"
+    if stood:
+        repdrift.simulate(new_cfg, new_run)
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_OVERWRITE, str(old), str(new_run) if stood else "",
+         str(tmp_path / "new.toml")],
+    )  # fmt: skip
+    assert killed.returncode == -9
+    (aside,) = [p for p in tmp_path.iterdir() if p.name.startswith(".run.old-")]
+    status = store.read_status(old)  # what every command opening the run reads first
+    assert not aside.exists()
+    if stood:  # the replacement had finished: it stands, the aside is deleted
+        assert status.status == "complete" and "seed = 1" in (old / store.CONFIG_FILE).read_text()
+    else:  # the new run stored nothing: the old run is back, byte for byte
+        after = {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()}
+        assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["run", "new.toml"] + (["elsewhere"] if stood else [])
+    )
+
+
+def test_an_aside_of_a_live_process_or_another_host_is_left_alone(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    mine = store.aside_path(run)  # this process: alive
+    mine.mkdir()
+    other_host = tmp_path / ".run.old-some-other-host-1"
+    other_host.mkdir()
+    assert not store.recover_replaced(run, store.holds_generations)
+    assert mine.is_dir() and other_host.is_dir() and run.is_dir()

@@ -1,4 +1,5 @@
-"""Process-level behaviour of runs: zarr's I/O thread at exit, the BLAS thread pools."""
+"""Process-level behaviour of runs: zarr's I/O thread at exit, the BLAS thread pools, and
+folders replaced under a kill."""
 
 import json
 import subprocess
@@ -128,3 +129,36 @@ def test_a_status_file_of_wrong_types_or_disagreeing_values_is_corrupt(tmp_path,
     with pytest.raises(store.StoreError, match=r"is corrupt: status\.json") as info:
         store.read_status(tmp_path)
     assert problem in str(info.value)
+
+
+KILLED_BETWEEN_RENAMES = """
+import os, signal, sys
+from pathlib import Path
+from repdrift import store
+final = Path(sys.argv[1])
+final.rename(store.aside_path(final))  # publish_dir's first rename, then a kill
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_result_folder_killed_between_the_renames_of_its_replacement_comes_back(tmp_path):
+    # Analyses, sweep time courses and inference models replace their folder by renaming
+    # the old one aside and the new one in: a kill in between left the old results hidden.
+    from repdrift import store
+
+    final = tmp_path / "results"
+    final.mkdir()
+    (final / "a.txt").write_text("old")
+    killed = subprocess.run([sys.executable, "-c", KILLED_BETWEEN_RENAMES, str(final)])
+    assert killed.returncode == -9 and not final.exists()
+    assert store.recover_replaced(final)
+    assert (final / "a.txt").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["results"]
+    # the next replacement finishes the same way, then replaces
+    killed = subprocess.run([sys.executable, "-c", KILLED_BETWEEN_RENAMES, str(final)])
+    new = tmp_path / ".new"
+    new.mkdir()
+    (new / "a.txt").write_text("new")
+    store.publish_dir(new, final)
+    assert (final / "a.txt").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["results"]

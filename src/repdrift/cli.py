@@ -211,12 +211,18 @@ def simulate(
     from repdrift.cores import use_cores
 
     use_cores(cores)
-    from repdrift.store import is_run
+    from repdrift.store import CONFIG_FILE, is_run
 
     def kept() -> str:  # asked at the interrupt: before the run is created, nothing is kept
-        if is_run(out):
-            return f"`repdrift resume {out}` continues the run"
-        return f"nothing was written to {out}"
+        if not is_run(out):
+            return f"nothing was written to {out}"
+        try:
+            replaced = (Path(out) / CONFIG_FILE).read_text() != cfg.to_toml()
+        except OSError:
+            replaced = False
+        if replaced:  # --overwrite stopped before the new run stored a step: the old is back
+            return f"the earlier run in {out} is kept"
+        return f"`repdrift resume {out}` continues the run"
 
     with on_interrupt(kept):
         run = _run_with_progress(
@@ -225,6 +231,19 @@ def simulate(
         if figures:
             _figures(run, quiet)
     _report(run)
+
+
+def _recover(run_dir: Path) -> None:
+    """Put back, and say so, an earlier run that a killed ``--overwrite`` left aside
+    (reading the run would do it silently)."""
+    from repdrift import store
+
+    if store.recover_replaced(run_dir, store.holds_generations):
+        err_console.print(
+            f"{run_dir}: the earlier run is back; the --overwrite replacing it was killed "
+            "before storing a step",
+            markup=False,
+        )
 
 
 @app.command()
@@ -239,6 +258,7 @@ def resume(
     from repdrift.cores import use_cores
 
     use_cores(cores)
+    _recover(run_dir)
     before = store.read_status(run_dir)
     with on_interrupt(f"`repdrift resume {run_dir}` continues the run"):
         run = _run_with_progress(lambda cb: simulation.resume(run_dir, progress=cb), quiet)
@@ -257,6 +277,7 @@ def inspect(
     """Status, progress, configuration and initial/final metrics of a run."""
     from repdrift.runs import open_run  # the records only: no JAX, no dataset
 
+    _recover(run_dir)
     run = open_run(run_dir, with_dataset=False)
     summary = run.summary()
     if as_json:

@@ -893,8 +893,9 @@ def simulate_batch(
                 snapshot_threads,
                 stored=lambda: _discard(replaced),
             )
-    except Exception:
-        # Failed before its first steps were stored: the runs it replaced are put back.
+    except BaseException:
+        # Failed or interrupted before its first steps were stored: the runs it replaced
+        # are put back (a kill leaves them aside, and store.recover_replaced does it).
         for old in replaced:
             if not store.holds_generations(old.path):
                 old.restore()

@@ -43,6 +43,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -253,8 +254,77 @@ class Replaced:
 
     def restore(self) -> None:
         """Put the earlier run back, in place of a new run that stored nothing."""
-        shutil.rmtree(self.path, ignore_errors=True)
-        self.aside.rename(self.path)
+        _put_back(self.aside, self.path)
+
+
+def aside_path(path: Path) -> Path:
+    """Where this process keeps the folder ``path`` while it replaces it: a hidden
+    sibling named after the folder, this host and this process (``.NAME.old-HOST-PID``)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}{_ASIDE}{socket.gethostname()}-{os.getpid()}")
+
+
+_ASIDE = ".old-"
+
+
+def _put_back(aside: Path, path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    aside.rename(path)
+
+
+def recover_replaced(path: Path, keep_new: Callable[[Path], bool] = Path.exists) -> bool:
+    """Finish a replacement of the folder ``path`` that a killed process left half done.
+
+    A folder being replaced is first renamed aside (:func:`aside_path`); a process killed
+    (``kill -9``, a power cut) before it removed the aside leaves it there, hidden. Each
+    aside whose process is gone is put back in place of ``path`` when ``path`` is missing
+    or ``keep_new(path)`` is false (a new run that stored no steps yet), and deleted
+    otherwise (the replacement had finished). Asides of live processes, and of other
+    hosts (whose processes cannot be checked from here), are left alone.
+
+    Returns whether an earlier folder was put back.
+    """
+    path = Path(path)
+    prefix = f".{path.name}{_ASIDE}"
+    here = socket.gethostname()
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in path.parent.iterdir():
+            host, _, pid = entry.name[len(prefix) :].rpartition("-")
+            if entry.name.startswith(prefix) and host == here and pid.isdigit():
+                found.append((int(pid), entry.stat().st_mtime, entry))
+    restored = False
+    for pid, _, aside in sorted(found, key=lambda f: f[1]):
+        if _process_alive(pid):
+            continue
+        if path.exists() and keep_new(path):
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            _put_back(aside, path)
+            restored = True
+    return restored
+
+
+def publish_dir(tmp: Path, final: Path) -> None:
+    """Put the finished folder ``tmp`` at ``final``, replacing what is there.
+
+    ``final`` is at every moment the old folder, or missing for the instant between two
+    renames (the old one then waits aside, and :func:`recover_replaced`, which this calls
+    first, puts it back), or the new one: never half-written.
+    """
+    tmp, final = Path(tmp), Path(final)
+    recover_replaced(final)
+    if not (final.exists() or final.is_symlink()):
+        tmp.rename(final)
+        return
+    aside = aside_path(final)
+    final.rename(aside)  # aside first: a stop before the next rename leaves it whole
+    try:
+        tmp.rename(final)
+    except OSError:
+        aside.rename(final)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def set_aside(path: Path, *, overwrite: bool) -> tuple[Path, Replaced | None]:
@@ -268,12 +338,13 @@ def set_aside(path: Path, *, overwrite: bool) -> tuple[Path, Replaced | None]:
         StoreError: one line naming ``path`` and the problem.
     """
     path = Path(path)
+    recover_replaced(path, holds_generations)
     replace = check_out(path, overwrite=overwrite)
     replaced = None
     try:
         if replace:
             old = path.resolve()
-            aside = old.with_name(f".{old.name}.old-{os.getpid()}")
+            aside = aside_path(old)
             old.rename(aside)  # aside first: a failure below leaves the old run whole
             replaced = Replaced(old, aside)
         path.mkdir(parents=True, exist_ok=True)
@@ -302,13 +373,20 @@ def _live_pid(path: Path) -> int | None:
         return None  # this process: not another writer
     if host != socket.gethostname():
         return pid  # cannot check another host's processes: assume it is alive
+    return pid if _process_alive(pid) else None
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists (one of another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return None
+        return False
     except PermissionError:
-        return pid
-    return pid
+        return True
+    except (OverflowError, ValueError):
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -354,8 +432,13 @@ def write_status(path: Path, status: Status) -> None:
 
 
 def read_status(path: Path) -> Status:
-    """The stored status; ``running`` only while a live process holds the run."""
+    """The stored status; ``running`` only while a live process holds the run.
+
+    An earlier run that a killed ``--overwrite`` left aside is put back first, when the
+    run replacing it had stored no steps (:func:`recover_replaced`).
+    """
     path = Path(path)
+    recover_replaced(path, holds_generations)
     if not path.is_dir():
         raise StoreError(f"{path} does not exist or is not a directory")
     if not (path / CONFIG_FILE).is_file():

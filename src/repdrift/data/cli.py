@@ -14,7 +14,6 @@ files were added, is refused and left as it is.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -124,18 +123,10 @@ def _publish(tmp: Path, out: Path, overwrite: bool, named: Path | None = None) -
 
     ``out`` is checked again first: the analysis may have taken minutes.
     """
+    from repdrift.store import publish_dir
+
     _check_out(out, overwrite, named)
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-        try:
-            tmp.rename(out)
-        except OSError:
-            old.rename(out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out)
+    publish_dir(tmp, out)
 
 
 @app.command()

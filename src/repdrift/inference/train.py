@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -139,11 +138,7 @@ def train(
             figures.draw_confusion(evaluation, tmp / "confusion_task", protocols=("task",))
             figures.draw_noise(evaluation["predictions"], tmp / "noise")
         figures.draw_features(table, tmp / "features")
-        aside = out.with_name(f".{out.name}.old-{os.getpid()}")
-        if out.exists():
-            out.rename(aside)  # aside first: a stop before the next rename leaves it whole
-        tmp.rename(out)
-        shutil.rmtree(aside, ignore_errors=True)
+        store.publish_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

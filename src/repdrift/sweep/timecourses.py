@@ -153,11 +153,7 @@ def write(sweep: Sweep, df=None, *, force: bool = False) -> Path | None:
         warnings.simplefilter("ignore")  # zarr's notes about consolidated metadata, strings
         ds.to_zarr(tmp, mode="w", consolidated=True)
     store.atomic_write_text(tmp / "repdrift-source.json", json.dumps(print_))
-    aside = sweep.path / f".{TIMECOURSES_DIR}.old-{os.getpid()}"
-    if final.exists():
-        os.rename(final, aside)
-    os.rename(tmp, final)
-    shutil.rmtree(aside, ignore_errors=True)
+    store.publish_dir(tmp, final)
     return final
 
 
