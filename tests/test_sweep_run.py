@@ -260,6 +260,32 @@ def test_inspect_refuses_a_sweep_whose_runs_are_lost_or_unreadable_and_writes_no
     assert json.loads(capsys.readouterr().out)["status"] == {"complete": 4}
 
 
+def test_a_damaged_summary_is_left_out_named_and_written_again_by_resume(
+    tiny_sweep, tmp_path, capsys
+):
+    # A summary holding a list, or a number as text, was a traceback in inspect, and a
+    # finished run without its summary was counted among the runs of the medians.
+    copy = tmp_path / "summaries"
+    shutil.copytree(tiny_sweep, copy)
+    reference = pd.read_parquet(tiny_sweep / "runs.parquet").set_index("run")
+    (copy / "summaries" / "r00001.json").write_text("[1, 2]")
+    (copy / "summaries" / "r00002.json").write_text('{"loss": "-1.5", "active": 0.5}')
+    (copy / "runs.parquet").unlink()
+    capsys.readouterr()
+    assert _cli(["sweep", "inspect", str(copy), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["without_summary"] == ["r00001", "r00002"]
+    assert [g["included"] for g in info["groups"]] == [1, 1]  # adam r00002, gd r00001 out
+    assert _cli(["sweep", "inspect", str(copy)]) == 0
+    assert "2 finished runs have no stored summary (r00001, r00002)" in capsys.readouterr().out
+    assert _cli(["sweep", "resume", str(copy), "--quiet"]) == 0
+    df = pd.read_parquet(copy / "runs.parquet").set_index("run")
+    for name in ("loss", "active_units", "active"):
+        assert np.allclose(df[name], reference[name], rtol=1e-6), name
+    assert _cli(["sweep", "inspect", str(copy), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["without_summary"] == []
+
+
 def _files(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()

@@ -244,6 +244,13 @@ def inspect_command(
     # Wide enough for the fourteen columns even when the output is not a terminal.
     out = Console(highlight=False, width=max(console.width, 170))
     out.print(f"[bold]{info['path']}[/]  {info['name']}  {info['runs']:,} runs: {status}")
+    if missing := info["without_summary"]:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        out.print(
+            f"{len(missing):,} finished runs have no stored summary ({shown}) and are left "
+            f"out of the medians; `repdrift sweep resume {sweep_dir}` writes them",
+            markup=False,
+        )
     table = Table(
         "rule",
         "noise",

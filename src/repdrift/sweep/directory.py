@@ -320,10 +320,16 @@ def summary_file(root: str | Path, run_id: str) -> Path:
 
 
 def read_summary(root: str | Path, run_id: str) -> dict[str, Any] | None:
-    """The stored summary columns of a run (``None`` if not written yet)."""
+    """The stored summary columns of a run: ``None`` if not written yet, or if what is
+    stored is not a table of numbers (damaged: it is derived data, which
+    ``repdrift sweep resume`` writes again from the run)."""
     try:
         data = json.loads(summary_file(root, run_id).read_text())
     except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not all(
+        v is None or isinstance(v, int | float) for v in data.values()
+    ):
         return None
     return {k: (math.nan if v is None else v) for k, v in data.items()}
 

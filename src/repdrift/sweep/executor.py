@@ -29,7 +29,6 @@ them with one thread each (``dask worker ADDRESS --nworkers N --nthreads 1``). S
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import time
@@ -263,11 +262,13 @@ def check_runs(sweep: Sweep, *, full: bool = False) -> dict[str, str]:
 
 
 def _stored_summary(sweep: Sweep, run_id: str) -> str | None:
-    """The stored summary's text; ``None`` when it is missing or not a JSON table."""
+    """The stored summary's text; ``None`` when it is missing or damaged (not a table of
+    numbers: :func:`repdrift.sweep.directory.read_summary`)."""
+    if directory.read_summary(sweep.path, run_id) is None:
+        return None
     try:
-        text = directory.summary_file(sweep.path, run_id).read_text()
-        return text if isinstance(json.loads(text), dict) else None
-    except (OSError, ValueError):
+        return directory.summary_file(sweep.path, run_id).read_text()
+    except OSError:
         return None
 
 

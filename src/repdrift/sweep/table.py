@@ -77,7 +77,8 @@ def build_table(sweep: Sweep) -> pd.DataFrame:
         for name in summary.COLUMNS:
             row[name] = math.nan if cols is None else float(cols.get(name, math.nan))
         row["log_tau_ok"] = bool(cols.get("log_tau_ok", False)) if cols else False
-        row["included"] = summary.included(st.status, row["loss"])
+        # (a finished run whose summary is not stored yet has no numbers to count)
+        row["included"] = cols is not None and summary.included(st.status, row["loss"])
         rows.append(row)
     return _tidy(_ordered(pd.DataFrame(rows)))
 
@@ -159,6 +160,10 @@ def inspect_summary(sweep: Sweep, df: pd.DataFrame) -> dict[str, Any]:
     """
     counts = df["status"].value_counts()
     by_status = {s: int(counts.get(s, 0)) for s in STATUSES if counts.get(s, 0)}
+    # finished, but killed before its summary was stored (or the summary was damaged)
+    unsummarised = df["status"].isin(directory.FINISHED) & df[list(summary.COLUMNS)].isna().all(
+        axis=1
+    )
     groups = []
     for (rule, noise), group in df.groupby(["rule", "noise"], sort=True):
         kept = group[group["included"]]
@@ -181,6 +186,7 @@ def inspect_summary(sweep: Sweep, df: pd.DataFrame) -> dict[str, Any]:
         "name": sweep.name,
         "runs": len(df),
         "status": by_status,
+        "without_summary": [str(r) for r in df.loc[unsummarised, "run"]],
         "groups": groups,
     }
 
