@@ -162,7 +162,8 @@ def test_records_equal_the_metric_functions_on_the_parameters():
             sparsity.fraction_active_units(hidden), abs=1e-6
         )
         y = np.asarray(data.targets[i], np.float64)
-        mse = np.mean((np.asarray(out, np.float64) - y) ** 2) / np.var(y)
+        # normalised as the original did: by PyTorch's y.var(), the unbiased variance
+        mse = np.mean((np.asarray(out, np.float64) - y) ** 2) / np.var(y, ddof=1)
         assert rec["loss"][-1, i] == pytest.approx(mse, rel=1e-4)
 
 

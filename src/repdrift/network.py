@@ -137,12 +137,15 @@ def mse(
 
 
 def masked_variance(y: jax.Array, mask: jax.Array | None = None) -> jax.Array:
-    """Variance of the entries of ``y`` (all of them, or those ``mask`` marks)."""
+    """Variance of the entries of ``y`` (all of them, or those ``mask`` marks), with
+    Bessel's correction (``n - 1``): the original normalised its loss by PyTorch's
+    ``y.var()`` (``train.py``, ``Trainer.__init__``), which is the unbiased estimate. It
+    scales the reported loss only; the gradient is that of the plain MSE."""
     if mask is None:
-        return jnp.var(y)
+        mask = jnp.ones_like(y)
     n = jnp.sum(mask)
     mean = jnp.sum(mask * y) / n
-    return jnp.sum(mask * (y - mean) ** 2) / n
+    return jnp.sum(mask * (y - mean) ** 2) / jnp.maximum(n - 1, 1)
 
 
 def rows(params: Params, outputs: jax.Array | None = None) -> Params:
