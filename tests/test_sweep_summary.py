@@ -171,6 +171,34 @@ def test_included_mirrors_collectors_filter(status, log_loss, kept):
     assert summary.included(status, log_loss) is kept
 
 
+@pytest.mark.parametrize(
+    ("spike_at", "height", "ok"),
+    [
+        (None, 0.0, True),
+        (5_000, 10.0, True),  # analyzer.py stops at loss > 10, not at 10
+        (5_000, 10.5, False),  # above 10 at one of its records: stopped, then dropped
+        (5_000, float("nan"), False),
+        (9_999, 11.0, False),  # the last record
+        (50.5, 1e3, True),  # between two of its records (every ~100 steps): never seen
+    ],
+)
+def test_a_loss_above_10_at_one_of_the_originals_records_leaves_the_run_out(spike_at, height, ok):
+    # analyzer.py (line 55) stopped a run at the first of its 10,000 evenly spaced records
+    # whose normalised clean loss exceeded 10, leaving zeros that collector.py dropped.
+    # Records: the original's grid, plus every step of the first thousand (as repdrift's
+    # dense records); ``spike_at`` indexes the grid, or is a step between its points.
+    grid = np.linspace(0, 1_000_000, summary.RECORDS)
+    steps = np.unique(np.r_[np.arange(0, 1_000), grid])
+    loss = np.full(steps.size, 0.5)
+    if spike_at is not None:
+        at = grid[spike_at] if isinstance(spike_at, int) else spike_at
+        loss[np.searchsorted(steps, at)] = height
+    flat = np.ones(steps.size)
+    got = summary_columns(steps, flat, flat, loss)
+    assert got["loss_ok"] is ok
+    assert summary.included("complete", got["loss"], got["loss_ok"]) is ok
+
+
 def _eig_columns(snap_steps, trace, top, nonzero) -> dict:
     keep = np.isfinite(trace)
     steps = np.arange(0, int(snap_steps[-1]) + 1, max(1, int(snap_steps[-1]) // 200))

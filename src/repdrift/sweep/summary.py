@@ -45,9 +45,14 @@ weights assume evenly spaced records.
 with no tolerance (so its count included round-off, and excluded negative eigenvalues).
 With ``record.hessian = "gauss_newton"`` the eigenvalues are those of the Gauss–Newton
 matrix, equal to the Hessian's at zero loss. Rows are kept for every run; the
-``included`` column marks the runs ``collector.py`` would have kept (it dropped runs in
-which all units fell silent, runs that did not finish, and runs whose final log10 loss
-exceeded 10).
+``included`` column marks the runs the original would have kept. ``collector.py`` dropped
+runs whose records held a zero active fraction, and those whose final log10 loss exceeded
+10; the zeros were left by ``analyzer.py``, which stopped a run at the first of its
+evenly spaced records at which all units were silent or the normalised clean loss was NaN
+or above 10 (``loss > 10``, ``analyzer.py`` line 55), and by a run that did not finish.
+repdrift trains such a run to its end (it flags only losses above ``run.max_loss``, 10⁶),
+records ``loss_ok`` — the resampled loss stays at or below :data:`MAX_LOSS` on the
+:data:`RECORDS` grid — and leaves the run out of ``included`` when it is false.
 """
 
 from __future__ import annotations
@@ -81,6 +86,9 @@ COLUMNS: tuple[str, ...] = (
 PAPER_COLUMNS = COLUMNS[:7]
 #: ``collector.py`` dropped runs whose final log10 loss exceeded this.
 MAX_LOG_LOSS = 10.0
+#: ``analyzer.py`` stopped a run (which ``collector.py`` then dropped) at the first record
+#: whose normalised clean loss exceeded this.
+MAX_LOSS = 10.0
 
 
 def _resample(grid: np.ndarray, steps: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -155,19 +163,25 @@ def summary_columns(
     Returns:
         ``{column: value}`` for :data:`COLUMNS` (NaN where undefined: too few records,
         no Hessian, a zero first record), plus ``log_tau_ok`` (the fit of ``log_tau``
-        succeeded).
+        succeeded) and ``loss_ok`` (the loss stayed finite and at or below
+        :data:`MAX_LOSS` on the original's records: the run was not stopped there).
     """
     t = np.asarray(steps, float)
     out: dict[str, Any] = dict.fromkeys(COLUMNS, math.nan)
     out["log_tau_ok"] = False
+    out["loss_ok"] = False
     if t.size == 0:
         return out
-    final_loss = float(np.asarray(loss, float)[-1])
+    losses = np.asarray(loss, float)
+    final_loss = float(losses[-1])
     out["loss"] = (
         math.log10(final_loss) if final_loss > 0 and math.isfinite(final_loss) else math.nan
     )
+    out["loss_ok"] = bool(np.all(losses[:1] <= MAX_LOSS) and final_loss <= MAX_LOSS)
     if t.size >= 2 and t[-1] > 0:
         grid = np.linspace(0.0, t[-1], RECORDS)
+        resampled = _resample(grid, t, losses)
+        out["loss_ok"] = bool(np.all(resampled <= MAX_LOSS))  # (NaN compares false)
         units = _resample(grid, t, fraction_active_units)
         active = _resample(grid, t, active_fraction)
         out["active"] = _ratio(_last(active), active[0])
@@ -233,6 +247,11 @@ def si_columns(snapshots) -> dict[str, float]:
     return out
 
 
-def included(status: str, log_loss: float) -> bool:
-    """Whether ``collector.py`` would have kept the run (see the module docstring)."""
-    return status == "complete" and not (math.isfinite(log_loss) and log_loss > MAX_LOG_LOSS)
+def included(status: str, log_loss: float, loss_ok: bool = True) -> bool:
+    """Whether the original would have kept the run (see the module docstring):
+    ``loss_ok`` is :func:`summary_columns`' (summaries stored before it count it true)."""
+    return (
+        status == "complete"
+        and loss_ok
+        and not (math.isfinite(log_loss) and log_loss > MAX_LOG_LOSS)
+    )

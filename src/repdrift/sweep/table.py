@@ -78,7 +78,9 @@ def build_table(sweep: Sweep) -> pd.DataFrame:
             row[name] = math.nan if cols is None else float(cols.get(name, math.nan))
         row["log_tau_ok"] = bool(cols.get("log_tau_ok", False)) if cols else False
         # (a finished run whose summary is not stored yet has no numbers to count)
-        row["included"] = cols is not None and summary.included(st.status, row["loss"])
+        row["included"] = cols is not None and summary.included(
+            st.status, row["loss"], bool(cols.get("loss_ok", True))
+        )
         rows.append(row)
     return _tidy(_ordered(pd.DataFrame(rows)))
 
