@@ -51,6 +51,12 @@ def test_published_tables_hold_the_published_facts():
     assert len(b) == 118
     slope, _ = reference.rate_exponent(b["update_noise"], b["log_tau"])
     assert 2.0 < slope < 2.2
+    # with Fig. 4B's own filter (log_tau < -4, plot_Fig4.py) it is the paper's 2.07
+    n = fig4.exponent_numbers(
+        b["update_noise"], b["log_tau"], b["log_tau"] < fig4.FIG4B_MAX_LOG_TAU, b["active"]
+    )
+    assert n["exponent"] == pytest.approx(2.07, abs=0.005)
+    assert n["fits_ok"] == 117  # of 118: the figure drops one run
     r = fig5.correlation_numbers(b["eig_nonzero"], b["active_units"])["r"]
     assert r == pytest.approx(0.956, abs=0.005)
     tc = reference.time_courses()
@@ -697,3 +703,23 @@ def test_c11_reports_the_unclipped_control_and_what_it_says():
     results["fig4"]["c"]["unclipped"]["units_final"] = 0.4
     c11 = {c["id"]: c for c in claims.evaluate(results)}["C11"]
     assert "clipping of the noisy lateral weights" not in c11["why"]
+
+
+def test_fig_s2_time_courses_come_from_the_grid_runs_as_the_originals_did():
+    # collector_lines.py drew Fig. S2's courses from update_and_label_compare alone, the
+    # 10^6-step grid of make_configs.py (table2's grid-* parts); the summaries use all runs.
+    from repdrift.experiments import s2
+
+    table = pd.DataFrame(
+        {
+            "run": ["r0", "r1", "r2", "r3", "r4", "r5"],
+            "group": ["gd/update", "gd/update", "gd/label", "gd/label", "gd/none", "adam"],
+            "part": ["sgd-update", "grid-ring-update", "sgd-label", "grid-random-label",
+                     "control", "adam"],
+        }
+    )  # fmt: skip
+    drawn = breakdown.course_runs(table, s2.COURSE_PARTS)
+    assert list(drawn["run"]) == ["r1", "r3", "r4", "r5"]
+    # a sweep without the grid (the smoke sweep) draws what it has
+    no_grid = table[~table["part"].str.startswith("grid-")]
+    assert list(breakdown.course_runs(no_grid, s2.COURSE_PARTS)["run"]) == ["r0", "r2", "r4", "r5"]

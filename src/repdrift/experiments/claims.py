@@ -386,8 +386,8 @@ def c9(results: Results) -> Verdict:
     k, kf = ours["exponent"], ours["final_exponent"]
     measured = (
         f"rate ∝ σ^{_f(k, '.2f')} over {ours['fits_ok']} runs (σ_u {_f(ours['noise_min'])}–"
-        f"{_f(ours['noise_max'])}; published: σ^{_f(pub['exponent'], '.2f')}); final fraction "
-        f"of active units ∝ σ^{_f(kf, '.2f')} (published: σ^{_f(pub['final_exponent'], '.2f')})"
+        f"{_f(ours['noise_max'])}; published: σ^{_f(pub['exponent'], '.2f')}); final active "
+        f"fraction ∝ σ^{_f(kf, '.2f')} (published: σ^{_f(pub['final_exponent'], '.2f')})"
     )
     if "lost_task" in ours:
         measured += (

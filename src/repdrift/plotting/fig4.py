@@ -81,7 +81,7 @@ def draw_a(
 def draw_b(ours: pd.DataFrame, published: pd.DataFrame, numbers: Mapping[str, Any]) -> Figure:
     """Fig. 4B: final fraction of active units and sparsification rate against σ_u.
 
-    ``ours`` and ``published`` hold ``noise, active_units, log_tau, log_tau_ok``;
+    ``ours`` and ``published`` hold ``noise, active, log_tau, log_tau_ok``;
     ``numbers["ours"|"published"]`` the fits of
     :func:`repdrift.experiments.fig4.exponent_numbers`.
     """
@@ -91,7 +91,8 @@ def draw_b(ours: pd.DataFrame, published: pd.DataFrame, numbers: Mapping[str, An
         (ours, "repdrift", {"color": "C0", "marker": "o"}),
         (published, "published", {"color": "k", "marker": "x"}),
     ):
-        left.scatter(df["noise"], df["active_units"], s=14, label=label, **style)
+        fell = df["active"] < 1  # as the paper's panel: the runs whose fraction fell
+        left.scatter(df["noise"][fell], df["active"][fell], s=14, label=label, **style)
         ok = df["log_tau_ok"].astype(bool) & (df["log_tau"] != 0)
         right.scatter(df["noise"][ok], 10.0 ** df["log_tau"][ok], s=14, label=label, **style)
     for key, colour, name in (("ours", "C0", "repdrift"), ("published", "k", "published")):
@@ -106,7 +107,7 @@ def draw_b(ours: pd.DataFrame, published: pd.DataFrame, numbers: Mapping[str, An
                 label=f"{name}: rate ∝ σ^{n['exponent']:.2f}",
             )
     for ax, ylabel, title in (
-        (left, "final fraction of active units / step 0", "End point"),
+        (left, "final active fraction / step 0", "End point"),
         (right, "sparsification rate (1/steps, the paper's fit)", "Rate"),
     ):
         ax.set_xscale("log")
