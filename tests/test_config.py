@@ -47,10 +47,15 @@ def test_fig2_presets_pin_every_value_of_the_published_run(name):
     import math
 
     from repdrift.network import readout_sd
+    from repdrift.simulation import schedule_of
 
     cfg = load_config(preset=name)
     assert cfg.network.hidden == 500 and cfg.network.activation == "relu"
     assert cfg.network.readout == "rich"
+    # Fig. 2D counts place units at 0.1 / 0.4 / 0.7 / 1.0 T (DriftReg utils.py,
+    # linspace(0.1 T, T - 1, 4)): each is a snapshot, so the counts compare like with like
+    snaps = set(np.asarray(schedule_of(cfg).snapshot_steps).tolist())
+    assert {round(f * cfg.run.steps) for f in (0.1, 0.4, 0.7, 1.0)} <= snaps
     assert readout_sd(cfg.network.readout, 500) == pytest.approx(2 / 500)
     assert cfg.learner.kind == "gd" and cfg.learner.lr == 0.1
     assert cfg.learner.label_noise == 0 and cfg.learner.input_noise == 0
