@@ -9,7 +9,7 @@ noise, as in the paper's random sweep). The published table is grouped the same 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -145,8 +145,30 @@ PUBLISHED_COURSES = {"fraction_active_units": "active_units", "active_fraction":
 PUBLISHED_COURSE_GROUP = {"gd": "gd/update", "adam": "adam", "sed": "sed"}
 
 
-def make_breakdown(ws, figure: str, groups: Sequence[str], title: str) -> dict[str, Any]:
-    """Figures, tables and numbers of one breakdown (S1: by rule; S2: by noise)."""
+def course_runs(table: pd.DataFrame, course_parts: Mapping[str, str]) -> pd.DataFrame:
+    """The rows of ``table`` whose time courses are drawn: for each ``{group: prefix}`` of
+    ``course_parts``, that group's runs in parts named ``prefix…`` (all of the group's
+    runs when it has none there); other groups whole."""
+    for group, prefix in course_parts.items():
+        mine = table["group"] == group
+        in_parts = table["part"].str.startswith(prefix)
+        if (mine & in_parts).any():
+            table = table[~mine | in_parts]
+    return table
+
+
+def make_breakdown(
+    ws,
+    figure: str,
+    groups: Sequence[str],
+    title: str,
+    course_parts: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Figures, tables and numbers of one breakdown (S1: by rule; S2: by noise).
+
+    ``course_parts``: ``{group: prefix}`` — the time courses of such a group are drawn
+    from the sweep parts whose names start with the prefix, when it has any (Fig. S2's
+    come from the original's 10^6-step grid alone); the summaries use every run."""
     from repdrift.experiments import sweep_runs, sweeps
     from repdrift.experiments.workspace import save_figure, save_table
     from repdrift.plotting.supplementary import draw_breakdown, draw_courses
@@ -163,8 +185,9 @@ def make_breakdown(ws, figure: str, groups: Sequence[str], title: str) -> dict[s
     files.append(save_table(both, folder, f"{figure}_summary"))
 
     chosen = table[table["group"].isin(list(groups))]
+    drawn = course_runs(chosen, course_parts or {})
     courses = sweep_runs.time_courses(
-        path, chosen, metrics=COURSE_METRICS, snapshot_metrics=COURSE_SNAPSHOT_METRICS
+        path, drawn, metrics=COURSE_METRICS, snapshot_metrics=COURSE_SNAPSHOT_METRICS
     )
     tc = reference.time_courses()
     tc["group"] = tc["rule"].map(PUBLISHED_COURSE_GROUP)
@@ -200,6 +223,7 @@ def make_breakdown(ws, figure: str, groups: Sequence[str], title: str) -> dict[s
         "timing": timing_numbers,
         "statuses": {g: t["status"].value_counts().to_dict() for g, t in table.groupby("group")},
         "runs_per_group": {g: int((table["group"] == g).sum()) for g in groups},
+        "course_runs_per_group": {g: int((drawn["group"] == g).sum()) for g in groups},
         "steps": sorted(int(s) for s in table["run.steps"].unique()) if len(table) else [],
         "hessian": hessian,
         "files": [ws.relative(f) for f in files],

@@ -27,5 +27,11 @@ def jobs(settings: Settings) -> list[Job]:
     return [sweeps.table2_job(settings, NAME)]
 
 
+#: The original's Fig. S2 time courses (``collector_lines.py``) are the runs of its grid
+#: (``make_configs.py``: 10^6 steps, lr 0.1, update noise 0.03 or label noise 1.0), the
+#: ``grid-*`` parts of ``table2``.
+COURSE_PARTS = {"gd/update": "grid-", "gd/label": "grid-"}
+
+
 def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
-    return breakdown.make_breakdown(ws, NAME, GROUPS, TITLE)
+    return breakdown.make_breakdown(ws, NAME, GROUPS, TITLE, course_parts=COURSE_PARTS)
