@@ -397,9 +397,11 @@ def c9(results: Results) -> Verdict:
         )
     statuses = b.get("statuses", {})
     stopped = {s: n for s, n in statuses.items() if s != "complete"}
+    if b.get("complete_not_included"):
+        stopped["complete but above 10× var y at a record"] = b["complete_not_included"]
     if stopped:
         measured += (
-            " (runs not complete, left out: "
+            " (runs left out: "
             + ", ".join(f"{n} {s}" for s, n in stopped.items())
             + ")"
         )

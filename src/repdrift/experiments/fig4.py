@@ -265,7 +265,9 @@ def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
 
     # B
     b_table = sweep_runs.read_table(ws.sweep_path(sweeps.FIG4B))
-    done = b_table[b_table["status"] == "complete"]
+    # the runs the original's table holds (collector.py): complete, the loss never above
+    # 10 at its records, not silent (repdrift.sweep.summary)
+    done = b_table[b_table["included"].astype(bool)]
     ours = pd.DataFrame(
         {
             "noise": done["learner.update_noise"].astype(float),
@@ -302,6 +304,9 @@ def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
             pub["loss"],
         ),
         "statuses": b_table["status"].value_counts().to_dict(),
+        "complete_not_included": int(
+            ((b_table["status"] == "complete") & ~b_table["included"].astype(bool)).sum()
+        ),
         "still_falling": still_falling(ws.sweep_path(sweeps.FIG4B), done),
         "lr": float(done["learner.lr"].iloc[0]) if len(done) else None,
         "steps": int(done["run.steps"].iloc[0]) if len(done) else None,
