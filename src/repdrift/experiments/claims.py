@@ -400,16 +400,13 @@ def c9(results: Results) -> Verdict:
     if b.get("complete_not_included"):
         stopped["complete but above 10× var y at a record"] = b["complete_not_included"]
     if stopped:
-        measured += (
-            " (runs left out: "
-            + ", ".join(f"{n} {s}" for s, n in stopped.items())
-            + ")"
-        )
+        measured += " (runs left out: " + ", ".join(f"{n} {s}" for s, n in stopped.items()) + ")"
     rate_ok = _within(k, 1.5, 2.5)
     end_ok = _finite(k, kf) and abs(kf) <= abs(k) / 2
     why = (
         "criterion: the exponent of the rate within 2 ± 0.5, and the end point depending on σ "
-        "at most half as steeply as the rate (log–log slopes over all complete runs)"
+        "at most half as steeply as the rate (log–log slopes over the runs the original's "
+        "table would hold)"
     )
     falling = b.get("still_falling", {})
     if falling.get("count"):
