@@ -79,7 +79,7 @@ def draw_a(
 
 
 def draw_b(ours: pd.DataFrame, published: pd.DataFrame, numbers: Mapping[str, Any]) -> Figure:
-    """Fig. 4B: final fraction of active units and sparsification rate against σ_u.
+    """Fig. 4B: final active fraction and sparsification rate against σ_u.
 
     ``ours`` and ``published`` hold ``noise, active, log_tau, log_tau_ok``;
     ``numbers["ours"|"published"]`` the fits of
