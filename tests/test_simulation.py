@@ -572,7 +572,9 @@ def test_a_killed_overwrite_is_finished_by_the_next_command_that_opens_the_run(t
     )  # fmt: skip
     assert killed.returncode == -9
     (aside,) = [p for p in tmp_path.iterdir() if p.name.startswith(".run.old-")]
-    status = store.read_status(old)  # what every command opening the run reads first
+    if stood:  # what simulate, resume and inspect do first
+        assert not store.recover_replaced(old, store.holds_generations)
+    status = store.read_status(old)  # what every reader of the run does first
     assert not aside.exists()
     if stood:  # the replacement had finished: it stands, the aside is deleted
         assert status.status == "complete" and "seed = 1" in (old / store.CONFIG_FILE).read_text()

@@ -435,10 +435,12 @@ def read_status(path: Path) -> Status:
     """The stored status; ``running`` only while a live process holds the run.
 
     An earlier run that a killed ``--overwrite`` left aside is put back first, when the
-    run replacing it had stored no steps (:func:`recover_replaced`).
+    run replacing it had stored no steps (:func:`recover_replaced`; only then: a sweep
+    reads the status of each of its runs, and this lists their folder).
     """
     path = Path(path)
-    recover_replaced(path, holds_generations)
+    if not holds_generations(path):
+        recover_replaced(path, holds_generations)
     if not path.is_dir():
         raise StoreError(f"{path} does not exist or is not a directory")
     if not (path / CONFIG_FILE).is_file():
