@@ -292,7 +292,8 @@ def recover_replaced(path: Path, keep_new: Callable[[Path], bool] = Path.exists)
         for entry in path.parent.iterdir():
             host, _, pid = entry.name[len(prefix) :].rpartition("-")
             if entry.name.startswith(prefix) and host == here and pid.isdigit():
-                found.append((int(pid), entry.stat().st_mtime, entry))
+                with contextlib.suppress(OSError):  # (one gone meanwhile: the others count)
+                    found.append((int(pid), entry.stat().st_mtime, entry))
     restored = False
     for pid, _, aside in sorted(found, key=lambda f: f[1]):
         if _process_alive(pid):
