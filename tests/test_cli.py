@@ -373,6 +373,12 @@ BAD_INPUTS = [
     ("negative --steps", [*SIM, "--steps", "-5"], "run.steps"),
     ("zero --steps", [*SIM, "--steps", "0"], "run.steps"),
     ("--cores 0", [*SIM, "--cores", "0"], "--cores"),
+    # Integer flags are as strict as the configuration: 50.0 is not an integer.
+    ("--steps 50.0", [*SIM, "--steps", "50.0"], "'50.0' is not a valid integer"),
+    ("--seed 3.0", [*SIM, "--seed", "3.0"], "--seed"),
+    ("--cores 1.0", [*SIM, "--cores", "1.0"], "--cores"),
+    ("resume --cores 2.0", ["resume", "NONEMPTY", "--cores", "2.0"], "--cores"),
+    ("data: --shuffles 100.0", [*DATA, "--shuffles", "100.0"], "--shuffles"),
     ("resume --cores 0", ["resume", "NONEMPTY", "--cores", "0"], "--cores"),
     # Wrong --set syntax.
     ("--set =value", [*SIM, "--set", "=3"], "section.field=value"),

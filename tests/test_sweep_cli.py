@@ -159,6 +159,13 @@ def test_bad_worker_count_is_a_usage_error(tmp_path, capsys):
     )
     assert code == 2
     assert_one_error_line(err, "--snapshot-threads")
+    # As strict as the configuration: a number with a fraction part is no count.
+    for flag in ("--workers", "--batch-size"):
+        code, _, err = run_cli(
+            ["sweep", str(spec_file), "--out", str(tmp_path / "s"), flag, "2.0"], capsys
+        )
+        assert code == 2
+        assert_one_error_line(err, f"Invalid value for '{flag}': '2.0' is not a valid integer")
     assert not (tmp_path / "s").exists()
 
 

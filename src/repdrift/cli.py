@@ -30,7 +30,7 @@ from rich.text import Text
 
 from repdrift import config as config_mod
 from repdrift.interrupts import on_interrupt, say_interrupted, start_command
-from repdrift.terminal import print_listing_line
+from repdrift.terminal import int_option, print_listing_line
 
 app = typer.Typer(
     name="repdrift",
@@ -178,12 +178,12 @@ def simulate(
         list[str] | None,
         typer.Option("--set", help="override a field: section.field=value (repeatable)"),
     ] = None,
-    steps: Annotated[int | None, typer.Option(help="training steps (run.steps)")] = None,
-    seed: Annotated[int | None, typer.Option(help="seed (run.seed)")] = None,
+    steps: Annotated[int | None, int_option(help="training steps (run.steps)")] = None,
+    seed: Annotated[int | None, int_option(help="seed (run.seed)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing run in --out")] = False,
     figures: Annotated[bool, typer.Option(help="draw Fig. 2-style figures")] = True,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
-    cores: Annotated[int, typer.Option(min=1, help="CPU cores for the run (fastest: 1)")] = 1,
+    cores: Annotated[int, int_option(min=1, help="CPU cores for the run (fastest: 1)")] = 1,
 ) -> None:
     """Run one simulation and store it in OUT (with figures in OUT/figures)."""
     if preset is None and config is None:
@@ -251,7 +251,7 @@ def resume(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
     figures: Annotated[bool, typer.Option(help="draw Fig. 2-style figures")] = True,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
-    cores: Annotated[int, typer.Option(min=1, help="CPU cores (use the run's own count)")] = 1,
+    cores: Annotated[int, int_option(min=1, help="CPU cores (use the run's own count)")] = 1,
 ) -> None:
     """Continue a stopped run to the records an uninterrupted run gives."""
     from repdrift import simulation, store

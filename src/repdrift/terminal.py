@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the error texts below are used where rich is not loaded
@@ -25,3 +26,28 @@ def first_line(err: BaseException) -> str:
     a one-line error that quotes what a library raised."""
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def int_option(*param_decls: str, min: int | None = None, max: int | None = None, **kwargs):
+    """``typer.Option`` for an integer flag that takes a decimal integer and nothing else.
+
+    typer reads an ``int`` flag through pydantic's lax mode, which turns ``50.0`` into 50;
+    the configuration itself refuses that, and so must the flags that override it. typer
+    checks no range on a flag with its own parser, so the range is checked here; ``min`` and
+    ``max`` still go to ``typer.Option``, where ``--help`` shows them."""
+    import typer
+
+    def parse(value: object) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value  # a default, or a value given from Python
+        elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+            number = int(value)
+        else:
+            raise typer.BadParameter(f"{str(value)!r} is not a valid integer")
+        if min is not None and number < min:
+            raise typer.BadParameter(f"{number} is below the least allowed, {min}")
+        if max is not None and number > max:
+            raise typer.BadParameter(f"{number} is above the most allowed, {max:,}")
+        return number
+
+    return typer.Option(*param_decls, parser=parse, min=min, max=max, **kwargs)

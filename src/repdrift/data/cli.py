@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from repdrift.interrupts import on_interrupt
+from repdrift.terminal import int_option
 
 from .errors import DataError
 
@@ -143,8 +144,8 @@ def analyze(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the regressions as JSON on stdout.")
     ] = False,
-    shuffles: Annotated[int, typer.Option(help="Circular shuffles per place-cell test.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the shuffles and subsamples.")] = 0,
+    shuffles: Annotated[int, int_option(help="Circular shuffles per place-cell test.")] = 1000,
+    seed: Annotated[int, int_option(help="Seed of the shuffles and subsamples.")] = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
 ) -> None:
     """Place cells and spatial information per session, and their trends over days."""

@@ -26,6 +26,7 @@ from rich.progress import (
 )
 
 from repdrift.interrupts import on_interrupt
+from repdrift.terminal import int_option
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -93,7 +94,7 @@ def reproduce(
         ),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(min=1, help="worker processes (default: one per core)")
+        int | None, int_option(min=1, help="worker processes (default: one per core)")
     ] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address for the sweeps (paper scale)")

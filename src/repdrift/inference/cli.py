@@ -28,6 +28,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from repdrift.interrupts import on_interrupt
+from repdrift.terminal import int_option
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 console = Console(highlight=False)
@@ -60,9 +61,9 @@ def train_command(
         bool, typer.Option(help="evaluate (random, held-out task and size class) and draw")
     ] = True,
     seed: Annotated[
-        int, typer.Option(min=0, max=2**32 - 1, help="seed of the folds and the trees")
+        int, int_option(min=0, max=2**32 - 1, help="seed of the folds and the trees")
     ] = 0,
-    workers: Annotated[int, typer.Option(min=1, help="processes for reading and folds")] = 1,
+    workers: Annotated[int, int_option(min=1, help="processes for reading and folds")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print the evaluation as JSON")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress lines")] = False,
 ) -> None:

@@ -36,7 +36,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from repdrift.interrupts import on_interrupt
-from repdrift.terminal import print_listing_line
+from repdrift.terminal import int_option, print_listing_line
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 console = Console(highlight=False)
@@ -140,12 +140,12 @@ def _execute(
 
 #: Options of both ``run`` and ``resume``.
 Workers = Annotated[
-    int | None, typer.Option(min=1, help="local worker processes (default: one per core)")
+    int | None, int_option(min=1, help="local worker processes (default: one per core)")
 ]
 Scheduler = Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")]
 SnapshotThreads = Annotated[
     int,
-    typer.Option(
+    int_option(
         min=1,
         help="threads of each worker measuring its runs' snapshots (Hessian spectra) at "
         "once; with a GPU training, workers x threads up to the host's cores",
@@ -168,7 +168,7 @@ def run_command(
     scheduler: Scheduler = None,
     snapshot_threads: SnapshotThreads = 1,
     batch_size: Annotated[
-        int, typer.Option(min=1, help="most runs per batch (fixed when the sweep is created)")
+        int, int_option(min=1, help="most runs per batch (fixed when the sweep is created)")
     ] = 32,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
@@ -295,7 +295,7 @@ def compare_command(
         float, typer.Option(help="false-discovery rate under which a test says 'differ'")
     ] = 0.05,
     min_runs: Annotated[
-        int, typer.Option(min=2, help="fewest runs (pairs) in a group for a verdict")
+        int, int_option(min=2, help="fewest runs (pairs) in a group for a verdict")
     ] = 6,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
