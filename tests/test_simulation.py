@@ -434,6 +434,27 @@ def test_a_generation_that_lost_or_cut_a_file_is_corrupt_not_read_as_fill_values
     with pytest.raises(store.StoreError, match=r"corrupt: .* has \d+ bytes, written with"):
         repdrift.open_run(cut)
 
+    # the list itself lost with the array: the status says its generation described itself
+    assert json.loads((tmp_path / "part" / store.STATUS_FILE).read_text())["described"] is True
+    both = tmp_path / "both"
+    shutil.copytree(lost, both)
+    (store.generation_path(both, status.generation) / store.GENERATION_FILE).unlink()
+    with pytest.raises(store.StoreError, match=r"corrupt: g\d+/generation\.json is missing"):
+        repdrift.open_run(both)
+    with pytest.raises(store.StoreError, match=r"generation\.json is missing"):
+        repdrift.resume(both)
+    # ... while a generation stored before generations described themselves (its status
+    # says nothing of it) is read as it was written
+    old = tmp_path / "old"
+    shutil.copytree(tmp_path / "part", old)
+    (store.generation_path(old, status.generation) / store.GENERATION_FILE).unlink()
+    written = json.loads((old / store.STATUS_FILE).read_text())
+    del written["described"]
+    (old / store.STATUS_FILE).write_text(json.dumps(written))
+    np.testing.assert_array_equal(
+        repdrift.open_run(old).metrics["loss"], repdrift.open_run(tmp_path / "part").metrics["loss"]
+    )
+
     # the intact run still reads and resumes to the uninterrupted records
     assert repdrift.resume(tmp_path / "part").status.status == "complete"
 

@@ -30,6 +30,7 @@ the process-wide setting.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -648,14 +649,7 @@ def _save(slot: _Slot, run_state: RunState, final: bool) -> None:
         else f"{engine.STATUS_NAMES[code]} at step {int(np.asarray(run_state.stopped_at))}"
     )
     name = _final_name(code) if final else "running"
-    status = store.Status(
-        name,
-        slot.status.steps_done,
-        slot.status.steps_total,
-        slot.status.generation,
-        slot.status.updated,
-        message,
-    )
+    status = dataclasses.replace(slot.status, status=name, message=message)
     # A flagged run stopped training where it was flagged, whatever step its batch reached.
     steps_done = (
         int(np.asarray(run_state.step))
@@ -815,13 +809,9 @@ def _save_partial(slots: list[_Slot], state: engine.EngineState) -> None:
     for i, slot in enumerate(slots):
         run_state = _run_state(state, i, slot.member)
         _save(slot, run_state, final=False)
-        slot.status = store.Status("partial", *_status_tail(slot.status))
+        slot.status = dataclasses.replace(slot.status, status="partial", updated=time.time())
         store.write_status(slot.path, slot.status)
     _prune(slots)
-
-
-def _status_tail(status: store.Status) -> tuple:
-    return (status.steps_done, status.steps_total, status.generation, time.time(), status.message)
 
 
 def _check_batch(configs: Sequence[Config]) -> None:
@@ -995,7 +985,9 @@ def resume_batch(
                     # stopped before it stored its dataset: the one drawn again is stored,
                     # as a new run stores it before its status
                     write_dataset(slot.path, slot.member.dataset)
-                slot.status = store.Status("running", *_status_tail(slot.status))
+                slot.status = dataclasses.replace(
+                    slot.status, status="running", updated=time.time()
+                )
                 store.write_status(slot.path, slot.status)
             _drive(slots, [st for _, st in items], progress, stop_after, release, snapshot_threads)
     return [open_run(p) for p in paths] if reopen else paths

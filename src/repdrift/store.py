@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -415,6 +416,9 @@ class Status:
     generation: str | None
     updated: float
     message: str = ""
+    #: The generation describes itself (holds generation.json, with its files' sizes): every
+    #: generation written by this version does; one written before they did need not.
+    described: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -425,6 +429,7 @@ class Status:
             "generation": self.generation,
             "updated": self.updated,
             "message": self.message,
+            "described": self.described,
         }
 
 
@@ -455,6 +460,7 @@ def read_status(path: Path) -> Status:
             generation=data["generation"],
             updated=data["updated"],
             message=data.get("message", ""),
+            described=data.get("described", False) is True,
         )
     except FileNotFoundError:
         if holds_generations(path):
@@ -479,23 +485,9 @@ def read_status(path: Path) -> Status:
     if problem is not None:
         raise StoreError(f"run {path} is corrupt: {STATUS_FILE} {problem}")
     if status.status in ("running", "starting") and _live_pid(path) is None:
-        status = Status(
-            "partial",
-            status.steps_done,
-            status.steps_total,
-            status.generation,
-            status.updated,
-            status.message,
-        )
+        status = dataclasses.replace(status, status="partial")
     elif status.status == "partial" and _live_pid(path) is not None:
-        status = Status(
-            "running",
-            status.steps_done,
-            status.steps_total,
-            status.generation,
-            status.updated,
-            status.message,
-        )
+        status = dataclasses.replace(status, status="running")
     return status
 
 
@@ -567,7 +559,9 @@ def write_generation(
     name = f"g{steps_done:012d}"
     if name == previous:
         name = f"{name}-{time.time_ns()}"
-    new = Status(status.status, steps_done, status.steps_total, name, time.time(), status.message)
+    new = Status(
+        status.status, steps_done, status.steps_total, name, time.time(), status.message, True
+    )
     tmp = temporary_dir(root, f".{name}.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr's notes about consolidated metadata, codecs
@@ -686,6 +680,7 @@ def roll_back(path: Path, generation: str) -> Status:
             generation,
             time.time(),
             str(data.get("message", "")),
+            described=True,
         )
     except (OSError, ValueError, KeyError, TypeError):
         raise StoreError(f"run {path}: generation {generation} cannot be rolled back to") from None
@@ -704,6 +699,9 @@ def read_generation(path: Path, status: Status) -> tuple[xr.Dataset, xr.Dataset,
     gen = generation_path(path, status.generation)
     if (gen / GENERATION_FILE).exists():
         _check_files(path, gen)
+    elif status.described and gen.is_dir():
+        # without it, a lost chunk or array would read as its fill value (see _check_files)
+        raise StoreError(f"run {path} is corrupt: {gen.name}/{GENERATION_FILE} is missing")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
