@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import json
 import os
 import shutil
@@ -508,6 +509,12 @@ def test_the_installed_command_exits_2_with_one_line(tmp_path):
         "repdrift: error: config: learner.lr: Input should be greater than 0 (got -1)"
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_version_is_the_installed_distributions(capsys):
+    code, out, err = run_cli(["--version"], capsys)
+    assert (code, err) == (0, "")
+    assert out == f"repdrift {importlib.metadata.version('repdrift')}\n"
 
 
 #: What the command and the configuration must not load before a command needs it: each

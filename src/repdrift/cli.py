@@ -45,6 +45,26 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 console = Console(highlight=False)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from repdrift import __version__
+
+        console.print(f"repdrift {__version__}", markup=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The options of ``repdrift`` itself (its help is the app's)."""
+
+
 def _fail(message: str) -> None:
     err_console.print(f"repdrift: error: {message}", markup=False)
     raise typer.Exit(2)
