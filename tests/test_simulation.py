@@ -459,6 +459,13 @@ def test_a_generation_that_lost_or_cut_a_file_is_corrupt_not_read_as_fill_values
     assert repdrift.resume(tmp_path / "part").status.status == "complete"
 
 
+@pytest.mark.parametrize("given", ["random", {"run": {"steps": 10}}, None])
+def test_simulate_names_what_it_needs_when_given_no_config(tmp_path, given):
+    with pytest.raises(TypeError, match=r"must be a repdrift Config, as repdrift\.load_config"):
+        repdrift.simulate(given, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_network_run_with_stored_steps_but_no_dataset_is_corrupt(tmp_path):
     repdrift.simulate(_cfg(), tmp_path / "part", stop_after=100)
     (tmp_path / "part" / "dataset.npz").unlink()

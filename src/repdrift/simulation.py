@@ -852,6 +852,12 @@ def simulate_batch(
         raise ValueError(f"snapshot_threads must be at least 1, got {snapshot_threads}")
     if len(configs) != len(outs) or not configs:
         raise ValueError("give one output directory per configuration (at least one)")
+    for c in configs:
+        if not isinstance(c, Config):
+            raise TypeError(
+                "a run's configuration must be a repdrift Config, as repdrift.load_config "
+                f"returns (from a preset, a TOML file or a dict), not {type(c).__name__}"
+            )
     _check_batch(configs)
     members = [build(c) for c in configs]  # validates every task before anything is written
     for out in outs:  # every output checked before any is created
