@@ -50,4 +50,5 @@ def int_option(*param_decls: str, min: int | None = None, max: int | None = None
             raise typer.BadParameter(f"{number} is above the most allowed, {max:,}")
         return number
 
+    parse.__name__ = "integer"  # the metavar of typer releases that name a parser after it
     return typer.Option(*param_decls, parser=parse, min=min, max=max, **kwargs)
