@@ -19,7 +19,6 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
     ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -30,6 +29,7 @@ from rich.text import Text
 
 from repdrift import config as config_mod
 from repdrift.interrupts import on_interrupt, say_interrupted, start_command
+from repdrift.progress import Progress
 from repdrift.terminal import int_option, print_listing_line
 
 app = typer.Typer(

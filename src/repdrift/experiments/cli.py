@@ -18,7 +18,6 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    Progress,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -26,6 +25,7 @@ from rich.progress import (
 )
 
 from repdrift.interrupts import on_interrupt
+from repdrift.progress import Progress
 from repdrift.terminal import int_option
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)

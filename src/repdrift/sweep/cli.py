@@ -24,7 +24,6 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    Progress,
     ProgressColumn,
     TaskProgressColumn,
     TextColumn,
@@ -36,6 +35,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from repdrift.interrupts import on_interrupt
+from repdrift.progress import Progress
 from repdrift.terminal import int_option, print_listing_line
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
