@@ -48,7 +48,7 @@ class Progress(_RichProgress):
         self._logger: threading.Thread | None = None
         self._said: dict[int, tuple[float, bool]] = {}  # task: (completed, finished)
         self._quiet_ticks = 0
-        self._logging = not self.disable and not self.console.is_terminal
+        self._logging = not (self.disable or self.console.is_terminal or self.console.is_jupyter)
         if self._logging:
             self.live.transient = True  # its last drawing: lines, by stop()
 
