@@ -20,11 +20,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from repdrift.interrupts import on_interrupt
-from repdrift.progress import Progress
 from repdrift.terminal import int_option
 
 from .errors import DataError
