@@ -400,3 +400,72 @@ def test_periodic_interpolation_and_window_offsets():
     np.testing.assert_array_equal(signals.minmax_scale(jnp.full(3, 2.0)), 0.0)
     x = jnp.arange(6.0).reshape(2, 3)
     np.testing.assert_array_equal(signals.smooth_reflect(x, 0.0, axis=1), x)
+
+
+def test_unit_scaling_of_the_generated_tasks_is_the_symmetric_data_mapped_to_zero_one():
+    for name in ("ring", "random", "smoothed", "random_autoencoder", "smoothed_autoencoder"):
+        cls = tasks.TASKS[name]
+        assert cls().scaling == "symmetric"  # the original code's min_max_norm
+        sym = tasks.make(KEY, cls())
+        unit = tasks.make(KEY, cls(scaling="unit"))
+        for a, b in ((unit.inputs, sym.inputs), (unit.targets, sym.targets)):
+            np.testing.assert_allclose(a, (np.asarray(b) + 1) / 2, atol=1e-6)
+            if name != "ring":  # a ring's views see part of its scene
+                assert float(a.min()) == pytest.approx(0.0, abs=1e-6)
+                assert float(a.max()) == pytest.approx(1.0, abs=1e-6)
+        if "autoencoder" in name:
+            np.testing.assert_array_equal(unit.targets, unit.inputs)
+    for cls in (RingParams, tasks.RandomParams, tasks.SmoothedAutoencoderParams):
+        with pytest.raises(ValueError, match=f"{cls.name}: scaling must be one of"):
+            tasks.make(KEY, cls(scaling="zero-one"))
+
+
+def _initial_active_units(scaling: str, draws: int) -> np.ndarray:
+    """Fraction of the 100 units active on at least one sample, at initialisation, for the
+    shape of Fig. 4B (5 samples, d_in 20, d_out 5)."""
+    from repdrift import network
+
+    out = []
+    for k in range(draws):
+        key_task, key_net = jax.random.split(jax.random.key(1000 + k))
+        data = tasks.make(
+            key_task, tasks.RandomParams(samples=5, d_in=20, d_out=5, scaling=scaling)
+        )
+        params = network.init(key_net, 20, 100, 5)
+        _, hidden = network.apply(params, data.inputs)
+        out.append(float(jnp.mean(jnp.sum(hidden, axis=0) > 0)))
+    return np.asarray(out)
+
+
+def test_the_published_fig4b_runs_started_from_data_in_zero_one():
+    """The 10^7-step runs of Fig. 4B trained on [0, 1] data, not the [-1, 1] of the code.
+
+    Their first records (read back from the published `active_units`, where they can be
+    told) hold the fraction of active units that [0, 1] inputs give at initialisation, and
+    lie below every fraction that [-1, 1] inputs give.
+    """
+    from scipy import stats
+
+    from repdrift.experiments import reference
+
+    runs = reference.update_noise_runs()
+    random = runs[runs["data_type"] == "random"]
+    published = reference.first_active_units(random["active_units"].to_numpy())
+    published = published[np.isfinite(published)]
+    assert len(published) >= 8
+    unit = _initial_active_units("unit", 150)
+    symmetric = _initial_active_units("symmetric", 150)
+    assert stats.mannwhitneyu(published, unit).pvalue > 0.01
+    assert stats.mannwhitneyu(published, symmetric).pvalue < 1e-5
+    assert np.quantile(unit, 0.1) < np.median(published) < np.quantile(unit, 0.9)
+    assert np.median(published) < np.quantile(symmetric, 0.02)
+
+
+def test_first_active_units_reads_back_the_first_record():
+    from repdrift.experiments import reference
+
+    # 5 of 74 units left: mean 0.05 over ten records of a first record of 0.74 (0.025 /
+    # 0.37 is below 0.4 and not counted); 0.068 = 0.051 / 0.75 = 0.034 / 0.5: ambiguous.
+    got = reference.first_active_units(np.array([0.05 / 0.74, round(1 / 74, 6), 0.068]))
+    np.testing.assert_allclose(got[:2], [0.74, 0.74])
+    assert np.isnan(got[2])

@@ -66,3 +66,30 @@ def rate_exponent(noise: np.ndarray, log_tau: np.ndarray) -> tuple[float, float]
         return float("nan"), float("nan")
     slope, intercept = np.polyfit(np.log10(noise[ok]), log_tau[ok], 1)
     return float(slope), float(intercept)
+
+
+def first_active_units(active_units: np.ndarray, hidden: int = 100) -> np.ndarray:
+    """The fraction of active units at a published run's first record, read back from its
+    ``active_units`` column (NaN where it cannot be told).
+
+    ``active_units`` is ``mean(last ten records) / first record`` (``collector.py``), and
+    each record of the fraction of active units is a multiple of ``1 / hidden``. So the
+    first record is a ``k / hidden`` for which ``active_units · k / hidden`` is a multiple
+    of ``1 / (10 hidden)`` (to the table's six digits). Where exactly one such ``k`` gives
+    a first record of at least 0.4 it is returned; where several do (``0.068`` is
+    ``0.051 / 0.75`` and ``0.034 / 0.5``), NaN. (Below 0.4, more than half the units would
+    be silent at initialisation, which neither scaling of the data gives.)
+
+    The first record tells which data a run trained on: with 100 hidden units and 5 samples
+    of 20 inputs, inputs in [−1, 1] leave about 94 % of the units active at the start and
+    inputs in [0, 1] about 72 % (``tests/test_tasks.py``).
+    """
+    a = np.asarray(active_units, dtype=float)
+    first = np.arange(1, hidden + 1) / hidden
+    scaled = a[:, None] * first[None, :] * 10 * hidden  # the ten records' sum, in units
+    fits = (np.abs(scaled - np.round(scaled)) < 2e-3) & (np.round(scaled) > 0)
+    fits &= first[None, :] >= 0.4
+    unique = fits.sum(axis=1) == 1
+    out = np.full(a.shape, np.nan)
+    out[unique] = first[np.argmax(fits[unique], axis=1)]
+    return out

@@ -92,7 +92,13 @@ from repdrift.tasks.params import (
     perimeter,
     texture_samples,
 )
-from repdrift.tasks.signals import interp_periodic, minmax_scale, smooth_circular, window_offsets
+from repdrift.tasks.signals import (
+    interp_periodic,
+    minmax_scale,
+    smooth_circular,
+    to_scaling,
+    window_offsets,
+)
 
 
 class Trajectory(NamedTuple):
@@ -315,8 +321,7 @@ def _build(key: jax.Array, params: CorridorParams, dtype) -> Dataset:
         movement.insert(0, path.speed / params.speed - 1.0)
     inputs = jnp.concatenate([views[:-1], jnp.stack(movement, axis=1)], axis=1)
     targets = views[1:]
-    if params.scaling == "unit":  # [-1, 1] -> [0, 1], every column alike
-        inputs, targets = (inputs + 1) / 2, (targets + 1) / 2
+    inputs, targets = to_scaling(inputs, params.scaling), to_scaling(targets, params.scaling)
     direction = jnp.where(jnp.sin(path.heading[:-1]) >= 0, 1.0, -1.0)
     return Dataset(
         inputs=inputs.astype(dtype),

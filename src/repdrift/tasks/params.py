@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-#: Values of ``CorridorParams.scaling``: the interval inputs and targets are mapped to.
+#: Values of the tasks' ``scaling``: the interval inputs and targets are mapped to
+#: (``unit``: [0, 1]; ``symmetric``: [-1, 1]).
 SCALINGS = ("unit", "symmetric")
 
 
@@ -76,6 +77,9 @@ class RingParams:
         step_spread: relative spread of the step length, in [0, 1]; 0 = constant step.
         turn_prob: probability of reversing direction before each step.
         movement_input: append the signed, scaled step to the input.
+        scaling: ``"symmetric"`` keeps inputs and targets in ``[-1, 1]`` (the original
+            code's ``min_max_norm``); ``"unit"`` maps every column to ``[0, 1]``, what
+            the original's 10^7-step runs trained on (see ``RandomParams``).
     """
 
     name: ClassVar[str] = "ring"
@@ -89,6 +93,7 @@ class RingParams:
     step_spread: float = 0.0
     turn_prob: float = 0.0
     movement_input: bool = False
+    scaling: str = field(default="symmetric", metadata={"choices": SCALINGS})
 
 
 DISTRIBUTIONS = ("uniform", "gaussian")
@@ -103,6 +108,11 @@ class RandomParams:
         d_in: input dimension.
         d_out: target dimension.
         distribution: ``"uniform"`` (``U(0, 1)``, the original) or ``"gaussian"``.
+        scaling: ``"symmetric"`` scales each matrix to ``[-1, 1]`` (the original code's
+            ``min_max_norm``, and the data of its 10^6-step runs); ``"unit"`` to
+            ``[0, 1]``, what its 10^7-step runs (Fig. 4B, the randomized sweep) trained
+            on: their first records hold the fraction of active units that [0, 1] inputs
+            give (docs/reproduce.md).
     """
 
     name: ClassVar[str] = "random"
@@ -111,6 +121,7 @@ class RandomParams:
     d_in: int = 20
     d_out: int = 10
     distribution: str = "uniform"
+    scaling: str = field(default="symmetric", metadata={"choices": SCALINGS})
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,8 @@ class SmoothedParams:
         smooth_factor: Gaussian width along samples is ``samples / smooth_factor`` rows.
         dim_smooth_factor: Gaussian width along dimensions is ``dims / dim_smooth_factor``
             columns, ``dims`` being ``d_in`` for inputs and ``d_out`` for targets.
+        scaling: ``"symmetric"`` (``[-1, 1]``) or ``"unit"`` (``[0, 1]``), as in
+            ``RandomParams``.
     """
 
     name: ClassVar[str] = "smoothed"
@@ -135,6 +148,7 @@ class SmoothedParams:
     distribution: str = "uniform"
     smooth_factor: float = 5.0
     dim_smooth_factor: float = 5.0
+    scaling: str = field(default="symmetric", metadata={"choices": SCALINGS})
 
 
 @dataclass(frozen=True)
@@ -145,6 +159,8 @@ class RandomAutoencoderParams:
         samples: number of samples.
         d_in: input (and target) dimension.
         distribution: ``"uniform"`` (``U(0, 1)``, the original) or ``"gaussian"``.
+        scaling: ``"symmetric"`` (``[-1, 1]``) or ``"unit"`` (``[0, 1]``), as in
+            ``RandomParams``.
     """
 
     name: ClassVar[str] = "random_autoencoder"
@@ -152,6 +168,7 @@ class RandomAutoencoderParams:
     samples: int = 10
     d_in: int = 20
     distribution: str = "uniform"
+    scaling: str = field(default="symmetric", metadata={"choices": SCALINGS})
 
 
 @dataclass(frozen=True)
@@ -164,6 +181,8 @@ class SmoothedAutoencoderParams:
         distribution: ``"uniform"`` (``U(0, 1)``, the original) or ``"gaussian"``.
         smooth_factor: Gaussian width along samples is ``samples / smooth_factor`` rows.
         dim_smooth_factor: Gaussian width along dimensions is ``d_in / dim_smooth_factor``.
+        scaling: ``"symmetric"`` (``[-1, 1]``) or ``"unit"`` (``[0, 1]``), as in
+            ``RandomParams``.
     """
 
     name: ClassVar[str] = "smoothed_autoencoder"
@@ -173,6 +192,7 @@ class SmoothedAutoencoderParams:
     distribution: str = "uniform"
     smooth_factor: float = 5.0
     dim_smooth_factor: float = 5.0
+    scaling: str = field(default="symmetric", metadata={"choices": SCALINGS})
 
 
 RandomMappingParams = (
@@ -261,10 +281,7 @@ def _check_corridor(p: CorridorParams) -> None:
             f"{track:g}) must be longer than the largest step ({_max_step(p):g}, that is "
             "2 speed with speed noise, speed without)."
         )
-    if p.scaling not in SCALINGS:
-        raise ValueError(
-            f"corridor: scaling must be one of {', '.join(SCALINGS)}, got {p.scaling!r}."
-        )
+    _check_scaling(p)
     if texture_samples(p) < 2:
         raise ValueError(
             "corridor: the texture needs at least 2 samples around the perimeter; raise "
@@ -292,6 +309,14 @@ def _check_ring(p: RingParams) -> None:
         raise ValueError(f"ring: step_spread must lie in [0, 1], got {p.step_spread!r}.")
     if not 0 <= p.turn_prob <= 1:
         raise ValueError(f"ring: turn_prob must lie in [0, 1], got {p.turn_prob!r}.")
+    _check_scaling(p)
+
+
+def _check_scaling(p: CorridorParams | RingParams | RandomMappingParams) -> None:
+    if p.scaling not in SCALINGS:
+        raise ValueError(
+            f"{p.name}: scaling must be one of {', '.join(SCALINGS)}, got {p.scaling!r}."
+        )
 
 
 def _check_random_mapping(params: RandomMappingParams) -> None:
@@ -302,6 +327,7 @@ def _check_random_mapping(params: RandomMappingParams) -> None:
         raise ValueError(f"{task}: d_in must be at least 1, got {params.d_in}.")
     if isinstance(params, RandomParams | SmoothedParams) and params.d_out < 1:
         raise ValueError(f"{task}: d_out must be at least 1, got {params.d_out}.")
+    _check_scaling(params)
     if params.distribution not in DISTRIBUTIONS:
         raise ValueError(
             f"{task}: distribution must be one of {DISTRIBUTIONS}, got {params.distribution!r}."

@@ -11,7 +11,9 @@ Four tasks without space, used by the paper's randomized sweeps:
 
 Entries are drawn from ``U(0, 1)`` as in the original code (``distribution="uniform"``)
 or from ``N(0, 1)`` (``"gaussian"``). Each matrix is then scaled to [-1, 1] by its global
-minimum and maximum (:func:`repdrift.tasks.signals.minmax_scale`), as in the original.
+minimum and maximum (:func:`repdrift.tasks.signals.minmax_scale`), as in the original
+code, or to [0, 1] with ``scaling = "unit"``, as the data of the original's 10^7-step runs
+were (Fig. 4B and the randomized sweep; see ``RandomParams``).
 
 Smoothing widths, in rows and columns: ``sigma_samples = samples / smooth_factor`` (the
 original's ``n_samples / smooth_factor``, default 5) and ``sigma_dims = dims /
@@ -38,7 +40,7 @@ from repdrift.tasks.params import (
     SmoothedParams,
     check_task,
 )
-from repdrift.tasks.signals import minmax_scale, smooth_reflect
+from repdrift.tasks.signals import minmax_scale, smooth_reflect, to_scaling
 
 
 def _draw(key: jax.Array, shape: tuple[int, int], distribution: str) -> jax.Array:
@@ -62,7 +64,8 @@ def make(key: jax.Array, params: RandomMappingParams, *, dtype=jnp.float32) -> D
 
     Returns:
         ``Dataset`` with ``inputs (samples, d_in)`` and ``targets (samples, d_out)``
-        (``d_out = d_in`` for autoencoders) in [-1, 1], and no position or direction.
+        (``d_out = d_in`` for autoencoders) in [-1, 1] (``[0, 1]`` with ``scaling =
+        "unit"``), and no position or direction.
 
     Raises:
         ValueError: for non-positive sizes or smoothing factors or an unknown distribution.
@@ -85,12 +88,12 @@ def _build(key: jax.Array, params: RandomMappingParams, dtype) -> Dataset:
     inputs = _draw(key_in, (params.samples, params.d_in), params.distribution)
     if smoothed:
         inputs = _smooth(inputs, params.smooth_factor, params.dim_smooth_factor)
-    inputs = minmax_scale(inputs).astype(dtype)
+    inputs = to_scaling(minmax_scale(inputs), params.scaling).astype(dtype)
     if autoencoder:
         return Dataset(inputs=inputs, targets=inputs)
 
     targets = _draw(key_out, (params.samples, params.d_out), params.distribution)
     if smoothed:
         targets = _smooth(targets, params.smooth_factor, params.dim_smooth_factor)
-    targets = minmax_scale(targets).astype(dtype)
+    targets = to_scaling(minmax_scale(targets), params.scaling).astype(dtype)
     return Dataset(inputs=inputs, targets=targets)

@@ -4,7 +4,8 @@
 The scene is ``scene_size`` samples of ``N(0, 1)`` noise at unit spacing on a ring of
 circumference ``scene_size``, smoothed circularly with a Gaussian of width
 ``scene_sigma`` (length units), then scaled to [-1, 1] by its minimum and maximum. Between
-samples the scene is interpolated linearly.
+samples the scene is interpolated linearly. With ``scaling = "unit"`` every input and
+target column is finally mapped by ``(a + 1) / 2`` to [0, 1].
 
 The agent starts at a uniformly drawn ring coordinate ``p_0`` and runs in the ``+``
 direction. Before each step it reverses its direction with probability ``turn_prob``;
@@ -43,7 +44,13 @@ import jax.numpy as jnp
 
 from repdrift.tasks.dataset import Dataset
 from repdrift.tasks.params import RingParams, check_task
-from repdrift.tasks.signals import interp_periodic, minmax_scale, smooth_circular, window_offsets
+from repdrift.tasks.signals import (
+    interp_periodic,
+    minmax_scale,
+    smooth_circular,
+    to_scaling,
+    window_offsets,
+)
 
 
 def make(key: jax.Array, params: RingParams, *, dtype=jnp.float32) -> Dataset:
@@ -90,8 +97,8 @@ def _build(key: jax.Array, params: RingParams, dtype) -> Dataset:
         movement = direction * length / (params.step * (1.0 + params.step_spread))
         inputs = jnp.concatenate([inputs, movement[:, None]], axis=1)
     return Dataset(
-        inputs=inputs.astype(dtype),
-        targets=views[1:].astype(dtype),
+        inputs=to_scaling(inputs, params.scaling).astype(dtype),
+        targets=to_scaling(views[1:], params.scaling).astype(dtype),
         position=position[:-1].astype(dtype),
         direction=direction.astype(dtype),
     )

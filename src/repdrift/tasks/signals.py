@@ -118,3 +118,9 @@ def minmax_scale(x: jax.Array) -> jax.Array:
     span = high - low
     safe_span = jnp.where(span > 0, span, 1.0)
     return jnp.where(span > 0, 2.0 * (x - low) / safe_span - 1.0, jnp.zeros_like(x))
+
+
+def to_scaling(x: jax.Array, scaling: str) -> jax.Array:
+    """Values in [-1, 1] mapped to a task's ``scaling``: unchanged for ``"symmetric"``,
+    ``(x + 1) / 2`` into [0, 1] for ``"unit"`` (every column alike)."""
+    return (x + 1.0) / 2.0 if scaling == "unit" else x
