@@ -416,6 +416,9 @@ def test_table2_preset_uses_the_published_ranges(table2):
         assert c.network.hidden == 100 and c.network.readout in ("lazy", "rich")
         assert c.learner.label_noise_dist == "uniform"  # as the original code drew it
     assert {r.config.task.kind for r in random_part} == set(PUBLISHED_GRID_TASKS)
+    # the data the published runs trained on: [0, 1] at 10^7 steps, [-1, 1] at 10^6
+    assert {r.config.task.scaling for r in random_part} == {"unit"}
+    assert {r.config.task.scaling for r in grid_part} == {"symmetric"}
 
 
 def test_table2_preset_respects_the_conditions(table2):
@@ -450,6 +453,7 @@ def test_fig4b_preset_is_one_shape_under_update_noise():
         assert np.isclose(grid, c.learner.update_noise, rtol=1e-12).any()
         assert c.network.hidden == 100 and c.network.readout == "lazy"
         assert c.task.samples == 5 and c.run.steps == 10_000_000
+        assert c.task.scaling == "unit"  # what the published runs trained on
         if c.task.kind == "ring":
             assert c.task.view_size == 20
         else:
