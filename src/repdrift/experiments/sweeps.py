@@ -13,6 +13,8 @@ What ``quick`` changes, and why the effects survive:
   and both readout scales. ``fig4b``: 16 runs of the published shape (20 → 100 → 5,
   5 samples, readout sd √(2/N), lr 0.1) on two of its three tasks (random and smoothed
   mappings; the ring's 20 outputs would pad every run of the batch to 20), 10^6 steps.
+* **Not changed: the data.** Like the presets, every run trains on inputs and targets in
+  [0, 1] (``task.scaling = "unit"``), as the published 10^7-step runs did.
 * **A narrower band of drift speeds.** Drift along the zero-loss manifold goes as η²σ²
   per step (update noise; label noise: η²s²), the loss floor as ησ². The paper drew
   lr from 0.05–0.15 and σ_u from 0.01–0.1 (s from 0.1–1), a 100-fold spread of η²σ²
@@ -65,13 +67,15 @@ _RING = {
     "step": 120.0,
     "step_spread": 1.0,
 }
+#: The data of the published 10^7-step runs: inputs and targets in [0, 1].
+_UNIT = {"scaling": "unit"}
 #: The tasks of the paper's random sweep, with its ranges of shapes.
 TASKS = [
-    {"kind": "random", **_SHAPES},
-    {"kind": "smoothed", **_SHAPES},
-    {"kind": "ring", **_RING},
-    {"kind": "random_autoencoder", **_AUTO},
-    {"kind": "smoothed_autoencoder", **_AUTO},
+    {"kind": "random", **_UNIT, **_SHAPES},
+    {"kind": "smoothed", **_UNIT, **_SHAPES},
+    {"kind": "ring", **_UNIT, **_RING},
+    {"kind": "random_autoencoder", **_UNIT, **_AUTO},
+    {"kind": "smoothed_autoencoder", **_UNIT, **_AUTO},
 ]
 
 
@@ -167,7 +171,7 @@ TABLE2_SMOKE: dict[str, Any] = _mix(
 )
 
 
-_FIG4B_SHAPE = {"samples": 5, "d_in": 20, "d_out": 5}
+_FIG4B_SHAPE = {"scaling": "unit", "samples": 5, "d_in": 20, "d_out": 5}
 
 
 def _fig4b(
@@ -182,7 +186,7 @@ def _fig4b(
         "description": description,
         "seed": 4,
         "base": {
-            "task": {"kind": "random", "samples": 5, "d_in": 20, "d_out": 5},
+            "task": {"kind": "random", **_FIG4B_SHAPE},
             "network": {"hidden": 100, "readout": "lazy"},
             "learner": {"kind": "gd", "lr": 0.1},
             "record": {

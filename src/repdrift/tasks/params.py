@@ -79,7 +79,7 @@ class RingParams:
         movement_input: append the signed, scaled step to the input.
         scaling: ``"symmetric"`` keeps inputs and targets in ``[-1, 1]`` (the original
             code's ``min_max_norm``); ``"unit"`` maps every column to ``[0, 1]``, what
-            the original's 10^7-step runs trained on (see ``RandomParams``).
+            the original's 10^7-step runs trained on (see the ``random`` task).
     """
 
     name: ClassVar[str] = "ring"
@@ -136,8 +136,8 @@ class SmoothedParams:
         smooth_factor: Gaussian width along samples is ``samples / smooth_factor`` rows.
         dim_smooth_factor: Gaussian width along dimensions is ``dims / dim_smooth_factor``
             columns, ``dims`` being ``d_in`` for inputs and ``d_out`` for targets.
-        scaling: ``"symmetric"`` (``[-1, 1]``) or ``"unit"`` (``[0, 1]``), as in
-            ``RandomParams``.
+        scaling: ``"symmetric"`` (``[-1, 1]``) or ``"unit"`` (``[0, 1]``), as for
+            the ``random`` task.
     """
 
     name: ClassVar[str] = "smoothed"
@@ -159,8 +159,8 @@ class RandomAutoencoderParams:
         samples: number of samples.
         d_in: input (and target) dimension.
         distribution: ``"uniform"`` (``U(0, 1)``, the original) or ``"gaussian"``.
-        scaling: ``"symmetric"`` (``[-1, 1]``) or ``"unit"`` (``[0, 1]``), as in
-            ``RandomParams``.
+        scaling: ``"symmetric"`` (``[-1, 1]``) or ``"unit"`` (``[0, 1]``), as for
+            the ``random`` task.
     """
 
     name: ClassVar[str] = "random_autoencoder"
@@ -181,8 +181,8 @@ class SmoothedAutoencoderParams:
         distribution: ``"uniform"`` (``U(0, 1)``, the original) or ``"gaussian"``.
         smooth_factor: Gaussian width along samples is ``samples / smooth_factor`` rows.
         dim_smooth_factor: Gaussian width along dimensions is ``d_in / dim_smooth_factor``.
-        scaling: ``"symmetric"`` (``[-1, 1]``) or ``"unit"`` (``[0, 1]``), as in
-            ``RandomParams``.
+        scaling: ``"symmetric"`` (``[-1, 1]``) or ``"unit"`` (``[0, 1]``), as for
+            the ``random`` task.
     """
 
     name: ClassVar[str] = "smoothed_autoencoder"
