@@ -103,9 +103,10 @@ def test_a_sweep_stores_every_run_and_tabulates_it(tiny_sweep):
         assert row["run.seed"] == run.config.run.seed
         assert row["noise"] == ("update" if run.config.learner.update_noise > 0 else "none")
         # summary columns, by hand from the stored records (collector.py's arithmetic on
-        # the original's evenly spaced grid)
+        # the original's evenly spaced grid, whose records followed their epoch's update:
+        # steps 1 ... T)
         steps = run.metrics["step"].values.astype(float)
-        grid = np.linspace(0, steps[-1], summary.RECORDS)
+        grid = np.linspace(1, steps[-1], summary.RECORDS)
         units = np.interp(grid, steps, run.metrics["fraction_active_units"].values)
         active = np.interp(grid, steps, run.metrics["active_fraction"].values)
         assert row["loss"] == pytest.approx(np.log10(float(run.metrics["loss"][-1])), rel=1e-9)

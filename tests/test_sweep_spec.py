@@ -440,6 +440,8 @@ def test_table2_quick_has_the_same_mix_as_table2(table2):
     )
     parts = collections.Counter(r.part for r in quick)
     assert parts == collections.Counter(r.part for r in table2)
+    scaling = collections.Counter((r.part, r.config.task.scaling) for r in quick)
+    assert scaling == collections.Counter((r.part, r.config.task.scaling) for r in table2)
 
 
 def test_fig4b_preset_is_one_shape_under_update_noise():

@@ -27,25 +27,29 @@ def _get_tau(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def test_on_the_originals_own_grid_the_columns_are_collectors_arithmetic():
-    # Records exactly on the original's grid (10,000 evenly spaced steps): resampling is
-    # the identity and every column is collector.py's expression on the raw arrays.
-    steps = np.linspace(0, 1_000_000, summary.RECORDS)
+    # Records exactly on the original's grid (10,000 evenly spaced records, each after its
+    # epoch's update: steps 1 ... T) and at step 0: resampling is the identity on the
+    # grid, and every column is collector.py's expression on the raw arrays from step 1.
+    grid = np.linspace(1, 1_000_000, summary.RECORDS)
+    steps = np.r_[0.0, grid]
     rng = np.random.default_rng(0)
     units = 0.1 + 0.9 * np.exp(-steps / 60_000) + 0.01 * rng.random(steps.size)
     active = 0.05 + 0.45 * np.exp(-steps / 80_000)
     loss = 10 ** (-3 + 0.1 * rng.random(steps.size))
+    loss[0] = 50.0  # before the first update: never one of the original's records
     h_steps = np.linspace(0, 1_000_000, summary.HESSIAN_RECORDS)
     trace = 50 * np.exp(-h_steps / 2e5) + 5 + rng.random(h_steps.size)
     top = 9 * np.exp(-h_steps / 3e5) + 1
     nonzero = 0.3 * np.exp(-h_steps / 1e5) + 0.02
     got = summary_columns(steps, units, active, loss, h_steps, trace, top, nonzero)
-    assert got["active_units"] == pytest.approx(units[-11:-1].mean() / units[0], rel=1e-12)
-    assert got["active"] == pytest.approx(active[-11:-1].mean() / active[0], rel=1e-12)
+    assert got["active_units"] == pytest.approx(units[-11:-1].mean() / units[1], rel=1e-12)
+    assert got["active"] == pytest.approx(active[-11:-1].mean() / active[1], rel=1e-12)
     assert got["loss"] == pytest.approx(np.log10(loss[-1]), rel=1e-12)
+    assert got["loss_ok"] is True
     assert got["eig_sum"] == pytest.approx(trace[-11:-1].mean() / trace[0:10].mean(), rel=1e-12)
     assert got["eig_max"] == pytest.approx(top[-11:-1].mean() / top[0:10].mean(), rel=1e-12)
     assert got["eig_nonzero"] == pytest.approx(nonzero[-11:-1].mean(), rel=1e-12)
-    assert got["log_tau"] == pytest.approx(_get_tau(steps, units), abs=1e-9)
+    assert got["log_tau"] == pytest.approx(_get_tau(grid, units[1:]), abs=1e-9)
     assert got["log_tau_ok"] is True
 
 
@@ -63,10 +67,14 @@ def test_log_spaced_records_are_resampled_onto_the_originals_grid():
     top = 3.0 + h_steps / total
     nonzero = 0.5 - 0.4 * h_steps / total
     got = summary_columns(steps, units, active, loss, h_steps, trace, top, nonzero)
-    # last 10 of 10,000 records before the final one: k = 9989..9998 of 9999
-    tail = np.arange(9989, 9999) / 9999
-    assert got["active_units"] == pytest.approx(np.mean(1.0 - 0.5 * tail), rel=1e-9)
-    assert got["active"] == pytest.approx(np.mean(0.4 - 0.2 * tail) / 0.4, rel=1e-9)
+    # last 10 of 10,000 records before the final one, k = 9989..9998 of 9999, at steps
+    # 1 + k (total - 1) / 9999; the first record is step 1
+    tail = (1 + np.arange(9989, 9999) * (total - 1) / 9999) / total
+    first = 1 / total
+    assert got["active_units"] == pytest.approx(
+        np.mean(1.0 - 0.5 * tail) / (1.0 - 0.5 * first), rel=1e-9
+    )
+    assert got["active"] == pytest.approx(np.mean(0.4 - 0.2 * tail) / (0.4 - 0.2 * first), rel=1e-9)
     # Hessian: 101 records, first 10 = k 0..9, last 10 = k 90..99 (of 100)
     first, last = np.arange(10) / 100, np.arange(90, 100) / 100
     assert got["eig_sum"] == pytest.approx(np.mean(a + b * last) / np.mean(a + b * first))
@@ -138,13 +146,14 @@ def test_summarise_run_reads_stored_arrays_and_skips_snapshots_without_a_hessian
     x = np.interp(grid, snap_steps[keep], snaps["hessian_fraction_nonzero"].values[keep])
     assert got["eig_nonzero"] == pytest.approx(x[-11:-1].mean(), rel=1e-12)
     # The record columns, by hand: the curves are linear in the step, so the resampled
-    # window x[-11:-1] of the 10,000-point grid (indices 9989 … 9998) averages to the value
-    # at index 9993.5, step 1000 · 9993.5 / 9999.
-    t = 1000 * 9993.5 / 9999
-    assert got["active_units"] == pytest.approx(1.0 - t / 2000, rel=1e-12)
-    assert got["active"] == pytest.approx((0.5 - t / 4000) / 0.5, rel=1e-12)
+    # window x[-11:-1] of the 10,000-point grid from step 1 to 1000 (indices 9989 … 9998)
+    # averages to the value at index 9993.5, step 1 + 999 · 9993.5 / 9999; the first
+    # record is step 1.
+    t = 1 + 999 * 9993.5 / 9999
+    assert got["active_units"] == pytest.approx((1.0 - t / 2000) / (1.0 - 1 / 2000), rel=1e-12)
+    assert got["active"] == pytest.approx((0.5 - t / 4000) / (0.5 - 1 / 4000), rel=1e-12)
     assert got["loss"] == pytest.approx(math.log10(0.02), rel=1e-12)
-    grid = np.linspace(0, 1000, summary.RECORDS)
+    grid = np.linspace(1, 1000, summary.RECORDS)
     assert got["log_tau"] == pytest.approx(_get_tau(grid, np.interp(grid, steps, units)), abs=1e-9)
     assert math.isnan(got["si_initial"]) and math.isnan(got["si"])  # no positions
 
@@ -180,6 +189,8 @@ def test_included_mirrors_collectors_filter(status, log_loss, kept):
         (5_000, float("nan"), False),
         (9_999, 11.0, False),  # the last record
         (50.5, 1e3, True),  # between two of its records (every ~100 steps): never seen
+        (0.0, 1e3, True),  # before the first update: its first record came after it
+        (1.0, 1e3, False),  # after the first update: its first record
     ],
 )
 def test_a_loss_above_10_at_one_of_the_originals_records_leaves_the_run_out(spike_at, height, ok):
@@ -187,7 +198,7 @@ def test_a_loss_above_10_at_one_of_the_originals_records_leaves_the_run_out(spik
     # whose normalised clean loss exceeded 10, leaving zeros that collector.py dropped.
     # Records: the original's grid, plus every step of the first thousand (as repdrift's
     # dense records); ``spike_at`` indexes the grid, or is a step between its points.
-    grid = np.linspace(0, 1_000_000, summary.RECORDS)
+    grid = np.linspace(1, 1_000_000, summary.RECORDS)
     steps = np.unique(np.r_[np.arange(0, 1_000), grid])
     loss = np.full(steps.size, 0.5)
     if spike_at is not None:

@@ -8,7 +8,7 @@ column             definition in ``collector.py``
 =================  ==========================================================================
 ``active``         mean of the last 10 records (the 10 before the final one: ``x[-11:-1]``)
                    of the *active fraction* (unit × sample pairs with h > 0), divided by the
-                   first record (step 0)
+                   first record (after the first update)
 ``active_units``   the same for the *fraction of active units* (units with h > 0 on at least
                    one sample)
 ``eig_sum``        mean of the last 10 Hessian records (``[-11:-1]``) of the sum of the
@@ -30,10 +30,12 @@ information of place units (bits per unit activity) at the first and the last sn
 ``record.dense_until``, then log-spaced steps, and computes the Hessian at its parameter
 *snapshots* (log-spaced, plus ``record.linear_snapshots + 1`` evenly spaced ones). To apply
 ``collector.py``'s arithmetic unchanged, each curve is first resampled, by linear
-interpolation in the step, onto the original's evenly spaced grid from step 0 to the run's
-last stored step — :data:`RECORDS` points for the records, :data:`HESSIAN_RECORDS` for the
-Hessian summaries — and the windows above are taken on the resampled curve. So "the last 10
-records" is the last 0.1 % of the run, "the first 10 Hessian records" the first 9 %
+interpolation in the step, onto the original's evenly spaced grid up to the run's last
+stored step — :data:`RECORDS` points for the records, from step 1 (the original recorded
+after each epoch's update: :func:`record_grid`), :data:`HESSIAN_RECORDS` for the Hessian
+summaries, from step 0 (one update changes a spectrum by nothing that matters, and the
+snapshots stay on the grid) — and the windows above are taken on the resampled curve.
+So "the last 10 records" is the last 0.1 % of the run, "the first 10 Hessian records" the first 9 %
 (steps 0 … 0.09 T) and "the last 10" 0.90 T … 0.99 T, as in the original. With
 ``record.linear_snapshots = 100`` the Hessian grid points are snapshots (to a step), and
 nothing is interpolated; with fewer snapshots the Hessian summaries are interpolated
@@ -89,6 +91,17 @@ MAX_LOG_LOSS = 10.0
 #: ``analyzer.py`` stopped a run (which ``collector.py`` then dropped) at the first record
 #: whose normalised clean loss exceeded this.
 MAX_LOSS = 10.0
+
+
+def record_grid(last_step: float) -> np.ndarray:
+    """The steps of the original's :data:`RECORDS` records in a run of ``last_step`` steps.
+
+    ``analyzer.py`` recorded at the epochs ``linspace(0, T - 1, RECORDS)``, each *after*
+    that epoch's update: its first record is the state after one update (step 1 here), its
+    last the state after all ``T`` (step ``T``). So the loss before any update, above 10 ×
+    var y in many runs on [0, 1] targets, was never checked (nor divided by).
+    """
+    return np.linspace(min(1.0, last_step), last_step, RECORDS)
 
 
 def _resample(grid: np.ndarray, steps: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -179,7 +192,7 @@ def summary_columns(
     )
     out["loss_ok"] = bool(np.all(losses[:1] <= MAX_LOSS) and final_loss <= MAX_LOSS)
     if t.size >= 2 and t[-1] > 0:
-        grid = np.linspace(0.0, t[-1], RECORDS)
+        grid = record_grid(t[-1])
         resampled = _resample(grid, t, losses)
         out["loss_ok"] = bool(np.all(resampled <= MAX_LOSS))  # (NaN compares false)
         units = _resample(grid, t, fraction_active_units)
