@@ -416,8 +416,10 @@ def test_table2_preset_uses_the_published_ranges(table2):
         assert c.network.hidden == 100 and c.network.readout in ("lazy", "rich")
         assert c.learner.label_noise_dist == "uniform"  # as the original code drew it
     assert {r.config.task.kind for r in random_part} == set(PUBLISHED_GRID_TASKS)
-    # the data the published runs trained on: [0, 1] at 10^7 steps, [-1, 1] at 10^6
-    assert {r.config.task.scaling for r in random_part} == {"unit"}
+    # the data the published runs trained on (their first records): [0, 1] for GD and
+    # Adam at 10^7 steps, [-1, 1] for SED and the 10^6-step grid
+    scaling = {(r.config.learner.kind, r.config.task.scaling) for r in random_part}
+    assert scaling == {("gd", "unit"), ("adam", "unit"), ("sed", "symmetric")}
     assert {r.config.task.scaling for r in grid_part} == {"symmetric"}
 
 

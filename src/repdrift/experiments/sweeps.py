@@ -13,14 +13,14 @@ What ``quick`` changes, and why the effects survive:
   and both readout scales. ``fig4b``: 16 runs of the published shape (20 → 100 → 5,
   5 samples, readout sd √(2/N), lr 0.1) on two of its three tasks (random and smoothed
   mappings; the ring's 20 outputs would pad every run of the batch to 20), 10^6 steps.
-* **Not changed: the data.** Like the presets, every run trains on inputs and targets in
-  [0, 1] (``task.scaling = "unit"``), as the published 10^7-step runs did.
+* **Not changed: the data.** Like the presets, GD and Adam train on inputs and targets in
+  [0, 1] (``task.scaling = "unit"``) and SED on [−1, 1], as the published runs did.
 * **A narrower band of drift speeds.** Drift along the zero-loss manifold goes as η²σ²
   per step (update noise; label noise: η²s²), the loss floor as ησ². The paper drew
   lr from 0.05–0.15 and σ_u from 0.01–0.1 (s from 0.1–1), a 100-fold spread of η²σ²
   that 10^7 steps accommodate. In 5·10^5 steps the slow end would not sparsify and the
   fast end (σ_u ≥ 0.1, or lr ≥ 0.2) kills the network (measured: units silent, loss ≈
-  var y). Quick draws lr from 0.08–0.12, σ_u log-uniformly from 0.04–0.08 and s from
+  var y). Quick draws lr from 0.08–0.12, σ_u log-uniformly from 0.03–0.06 and s from
   0.7–1.4 (uniform (U − ½)·s, as the original drew it): the middle of the paper's ranges.
 * **Adam** runs at 5 × the paper's learning rate (2.5–7.5·10^-3 instead of
   0.5–1.5·10^-3); its sparsification rate grows about linearly with it (measured at
@@ -29,8 +29,11 @@ What ``quick`` changes, and why the effects survive:
   cannot be sped up: its effective learning rate is η·σ_δ² per coordinate, and runs with
   η·σ_δ² ≥ 0.02 diverged. Its published sparsification rate is 10^-6.8 per step, so at
   quick scale it has barely converged and has not sparsified (claim C6 says so).
-* **fig4b**: σ_u at 8 log-spaced values over 0.03–0.1 per task (the published runs span
-  0.01–0.091; below 0.03 the fall takes more than 10^6 steps at lr 0.1).
+* **fig4b**: σ_u at 8 log-spaced values over 0.025–0.075 per task (the published runs span
+  0.01–0.091; below 0.025 the fall takes more than 10^6 steps at lr 0.1, above 0.075 most
+  runs lose the task). On the [0, 1] data of the published runs drift is about 1.7 × as
+  fast as on [−1, 1] (measured at 10^7 steps, docs/reproduce.md), so these σ ranges are
+  those once tuned on [−1, 1] (0.04–0.08 and 0.03–0.1) scaled by 1/√1.7.
 * **The Hessian.** ``fig4b`` records the exact spectrum (the fraction of non-zero
   eigenvalues of claim C8 needs the residual term). ``table2`` records the Gauss–Newton
   spectrum, which is 10–100 × cheaper on the larger shapes: for ReLU its trace equals
@@ -67,16 +70,24 @@ _RING = {
     "step": 120.0,
     "step_spread": 1.0,
 }
-#: The data of the published 10^7-step runs: inputs and targets in [0, 1].
-_UNIT = {"scaling": "unit"}
-#: The tasks of the paper's random sweep, with its ranges of shapes.
-TASKS = [
-    {"kind": "random", **_UNIT, **_SHAPES},
-    {"kind": "smoothed", **_UNIT, **_SHAPES},
-    {"kind": "ring", **_UNIT, **_RING},
-    {"kind": "random_autoencoder", **_UNIT, **_AUTO},
-    {"kind": "smoothed_autoencoder", **_UNIT, **_AUTO},
-]
+
+
+def _tasks(scaling: str) -> list[dict[str, Any]]:
+    """The tasks of the paper's random sweep, with its ranges of shapes, on data scaled to
+    ``scaling``."""
+    return [
+        {"kind": "random", "scaling": scaling, **_SHAPES},
+        {"kind": "smoothed", "scaling": scaling, **_SHAPES},
+        {"kind": "ring", "scaling": scaling, **_RING},
+        {"kind": "random_autoencoder", "scaling": scaling, **_AUTO},
+        {"kind": "smoothed_autoencoder", "scaling": scaling, **_AUTO},
+    ]
+
+
+#: The tasks of the published 10^7-step GD and Adam runs: data in [0, 1].
+TASKS = _tasks("unit")
+#: The tasks of the published SED runs: data in [-1, 1] (docs/reproduce.md, C9).
+SED_TASKS = _tasks("symmetric")
 
 
 def _part(
@@ -133,11 +144,11 @@ TABLE2_QUICK: dict[str, Any] = _mix(
             24,
             _GD,
             steps=500_000,
-            noise={"kind": "update", "update": {"log_uniform": [0.04, 0.08]}},
+            noise={"kind": "update", "update": {"log_uniform": [0.03, 0.06]}},
         ),
         _part("gd-label", 24, _GD, noise={"kind": "label", "label": {"log_uniform": [0.7, 1.4]}}),
         _part("adam", 12, {"kind": "adam", "lr": {"uniform": [0.0025, 0.0075]}}),
-        _part("sed", 8, {"kind": "sed", "lr": {"uniform": [0.9, 1.0]}}),
+        _part("sed", 8, {"kind": "sed", "lr": {"uniform": [0.9, 1.0]}}, tasks=SED_TASKS),
         _part("noise-free", 6, {**_GD, "update_noise": 0.0, "label_noise": 0.0}),
     ],
     {
@@ -158,7 +169,7 @@ TABLE2_SMOKE: dict[str, Any] = _mix(
         _part("gd-update", 3, {"kind": "gd", "lr": 0.1}, noise={"kind": "update", "update": 0.1}),
         _part("gd-label", 3, {"kind": "gd", "lr": 0.1}, noise={"kind": "label", "label": 1.0}),
         _part("adam", 2, {"kind": "adam", "lr": 0.01}),
-        _part("sed", 2, {"kind": "sed", "lr": 0.95}),
+        _part("sed", 2, {"kind": "sed", "lr": 0.95}, tasks=SED_TASKS),
         _part("noise-free", 2, {"kind": "gd", "lr": 0.1}),
     ],
     {
@@ -209,7 +220,7 @@ FIG4B_QUICK = _fig4b(
     "repdrift reproduce, quick scale: Figs. 4B / 5B, GD with update noise only on the "
     "published shape (see repdrift.experiments.sweeps).",
     1_000_000,
-    {"geomspace": [0.03, 0.1, 8]},
+    {"geomspace": [0.025, 0.075, 8]},
     10,
     30,
 )

@@ -109,10 +109,10 @@ class RandomParams:
         d_out: target dimension.
         distribution: ``"uniform"`` (``U(0, 1)``, the original) or ``"gaussian"``.
         scaling: ``"symmetric"`` scales each matrix to ``[-1, 1]`` (the original code's
-            ``min_max_norm``, and the data of its 10^6-step runs); ``"unit"`` to
-            ``[0, 1]``, what its 10^7-step runs (Fig. 4B, the randomized sweep) trained
-            on: their first records hold the fraction of active units that [0, 1] inputs
-            give (docs/reproduce.md).
+            ``min_max_norm``, and the data of its SED and 10^6-step runs); ``"unit"`` to
+            ``[0, 1]``, what its 10^7-step GD and Adam runs (Fig. 4B, most of the
+            randomized sweep) trained on: their first records hold the fraction of active
+            units that [0, 1] inputs give (docs/reproduce.md).
     """
 
     name: ClassVar[str] = "random"

@@ -12,8 +12,8 @@ Four tasks without space, used by the paper's randomized sweeps:
 Entries are drawn from ``U(0, 1)`` as in the original code (``distribution="uniform"``)
 or from ``N(0, 1)`` (``"gaussian"``). Each matrix is then scaled to [-1, 1] by its global
 minimum and maximum (:func:`repdrift.tasks.signals.minmax_scale`), as in the original
-code, or to [0, 1] with ``scaling = "unit"``, as the data of the original's 10^7-step runs
-were (Fig. 4B and the randomized sweep; see ``RandomParams``).
+code, or to [0, 1] with ``scaling = "unit"``, as the data of the original's 10^7-step GD
+and Adam runs were (Fig. 4B and most of the randomized sweep; see ``RandomParams``).
 
 Smoothing widths, in rows and columns: ``sigma_samples = samples / smooth_factor`` (the
 original's ``n_samples / smooth_factor``, default 5) and ``sigma_dims = dims /
