@@ -470,7 +470,7 @@ def test_fig4b_quick_is_fig4b_on_the_upper_noise_band_with_fewer_steps():
     paper = expand(load_spec(preset="fig4b")[0])
     quick = expand(load_spec(preset="fig4b-quick")[0])
     assert len(quick) == len(paper) == 118
-    band = np.geomspace(0.03, 0.1, 50)
+    band = np.geomspace(0.025, 0.075, 50)
     for p, q in zip(paper, quick, strict=True):
         assert q.config.task == p.config.task and q.config.network == p.config.network
         assert q.config.learner.lr == p.config.learner.lr == 0.1
