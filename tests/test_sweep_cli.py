@@ -314,6 +314,11 @@ def _files(root) -> dict[str, bytes]:
         (lambda r: r.update(batches=[["r00000", "r00001", "r00000"]]), "more than once"),
         (lambda r: r.update(name=5), "name is 5, not a text"),
         (lambda r: r.update(created="now"), "created is 'now', not a time"),
+        (
+            lambda r: r["runs"][1]["config"]["learner"].update(lr=0.5),
+            "its runs do not match its digest",
+        ),
+        (lambda r: r.update(digest="0" * 64), "its runs do not match its digest"),
     ],
 )
 def test_a_sweep_record_of_wrong_types_or_ids_is_corrupt_and_nothing_is_written(

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from repdrift import store
-from repdrift.sweep.spec import PlannedRun, SweepError, plan_digest
+from repdrift.sweep.spec import PlannedRun, SweepError, plan_digest, stored_digest
 from repdrift.terminal import first_line
 
 SWEEP_FILE = "sweep.json"
@@ -175,6 +175,13 @@ def open_sweep(path: str | Path) -> Sweep:
                 runs.append(PlannedRun.from_json(data))
             except Exception as err:
                 raise ValueError(f"runs[{i}] ({data['run']}): {first_line(err)}") from None
+        if stored_digest(record["runs"]) != record["digest"]:
+            # An edited run would train under the plan's id with another configuration
+            # than its finished mates, and the table would mix the two.
+            raise ValueError(
+                "its runs do not match its digest (the plan was changed after the sweep "
+                "was created)"
+            )
         sweep = Sweep(
             path,
             record["name"],

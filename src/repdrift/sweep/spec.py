@@ -828,5 +828,13 @@ def expand(spec: SweepSpec, overrides: Sequence[str] = ()) -> list[PlannedRun]:
 
 def plan_digest(runs: Iterable[PlannedRun]) -> str:
     """A SHA-256 of the expanded runs: equal digests, equal sweeps."""
-    text = json.dumps([r.to_json() for r in runs], sort_keys=True)
+    return stored_digest([r.to_json() for r in runs])
+
+
+def stored_digest(runs_json: list[dict[str, Any]]) -> str:
+    """The digest of runs as a sweep record stores them (:meth:`PlannedRun.to_json` each):
+    what :func:`plan_digest` gave when the record was written, since JSON gives back the
+    same numbers and texts. Computed on the stored form, not on the runs re-validated,
+    so that a field that later versions add with a default does not change it."""
+    text = json.dumps(runs_json, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
