@@ -205,6 +205,22 @@ def test_resample_is_linear_in_the_step_and_normalised():
     assert tenth == pytest.approx(grid / grid[:10].mean())
 
 
+def test_resample_from_the_first_update_divides_by_the_record_after_it():
+    # The original recorded after each epoch's update (collector_lines.py divides by that
+    # first record): a first update that halves the value does not show in the course.
+    steps = np.array([0.0, 1.0, 2.0, 101.0])
+    values = np.array([4.0, 2.0, 2.0, 1.0])
+    out = sweep_runs.resample(steps, values, points=11, first_step=1.0)
+    assert out[0] == 1.0 and out[-1] == 0.5
+    assert out[1] == pytest.approx(1.0 - 0.5 * (11.0 - 2.0) / 99.0)  # step 11
+    from_zero = sweep_runs.resample(steps, values, points=11)
+    assert from_zero[0] == 1.0 and from_zero[-1] == 0.25  # control: divided by step 0
+    # a run shorter than one step's offset: the grid is its last step
+    assert sweep_runs.resample(np.array([0.0, 1.0]), np.array([2.0, 1.0]), 3, first_step=5.0)[
+        0
+    ] == pytest.approx(1.0)
+
+
 def test_resample_leaves_a_gap_where_values_are_missing():
     # record.hessian_at = "windows": spectra at the start and the end of the run only
     steps = np.array([0.0, 5.0, 20.0, 80.0, 90.0, 100.0])

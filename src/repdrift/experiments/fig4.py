@@ -1,10 +1,11 @@
 """Fig. 4: sparsification is general — across tasks and rules (A), its rate grows with the
 noise while its end point does not (B), and a Hebbian network sparsifies too (C).
 
-* **A** — the fraction of active units, normalised to step 0, against the fraction of the
-  run, for every run of the Table-2 sweep without label noise (GD with update noise, Adam,
-  SED; noise-free GD drawn as the control), with the mean per rule; the published runs'
-  mean ± SD beside (``driftreg_time_courses``).
+* **A** — the fraction of active units, normalised to its first record (after one update,
+  as the original's), against the fraction of the run, for every run of the Table-2 sweep
+  without label noise (GD with update noise, Adam, SED; noise-free GD drawn as the
+  control), with the mean per rule; the published runs' mean ± SD beside
+  (``driftreg_time_courses``).
 * **B** — final fraction of active units and sparsification rate (the paper's timescale,
   ``log_tau`` = log10 rate) against σ_u over the ``fig4b`` sweep, with the least-squares
   exponent of rate ∝ σ^k; the published 118 runs beside (their exponent: ≈ 2.1).

@@ -1,11 +1,13 @@
 """Reading a sweep's runs for figures: its table, and time courses resampled onto the
 original's evenly spaced grid.
 
-The published time courses (``driftreg_time_courses``) are 100 evenly spaced points over
-each run, divided by the value at step 0; :func:`time_courses` gives repdrift's runs the
-same form: each record is linearly interpolated in the step onto ``t / T`` =
-``0, 1/99, …, 1`` and divided by the first record (Hessian summaries: see
-:func:`time_courses`).
+The published time courses (``driftreg_time_courses``) are 100 evenly spaced records over
+each run, divided by the first (``collector_lines.py``), and the original took each record
+*after* that epoch's update, so they run from step 1 to step T (as the tables' records:
+:func:`repdrift.sweep.summary.record_grid`). :func:`time_courses` gives repdrift's runs the
+same form: each record is linearly interpolated in the step onto 100 evenly spaced steps
+from 1 to T and divided by the value at step 1 (Hessian summaries: see
+:func:`time_courses`). Fig. 4A's time axis is the fraction of the run, ``0, 1/99, …, 1``.
 """
 
 from __future__ import annotations
@@ -43,22 +45,27 @@ NORMALISATIONS = ("start", "first_tenth", "none")
 
 
 def resample(
-    steps: np.ndarray, values: np.ndarray, points: int = POINTS, normalise: str = "start"
+    steps: np.ndarray,
+    values: np.ndarray,
+    points: int = POINTS,
+    normalise: str = "start",
+    first_step: float = 0.0,
 ) -> np.ndarray:
-    """``values`` at ``t/T = linspace(0, 1, points)`` (linear in the step), normalised as
-    ``normalise`` says (:data:`NORMALISATIONS`; NaN where the divisor is 0). A point next
-    to a NaN value is NaN (a gap), except where it falls on a finite value; the first
-    tenth's mean is over its finite points."""
+    """``values`` at ``points`` evenly spaced steps from ``first_step`` (or the last step,
+    if that comes first) to the last step, linear in the step, normalised as ``normalise``
+    says (:data:`NORMALISATIONS`: ``"start"`` divides by the value at the first of those
+    steps; NaN where the divisor is 0). A point next to a NaN value is NaN (a gap), except
+    where it falls on a finite value; the first tenth's mean is over its finite points."""
     if normalise not in NORMALISATIONS:
         raise ValueError(f"normalise must be one of {NORMALISATIONS}, got {normalise!r}")
     steps = np.asarray(steps, float)
     values = np.asarray(values, float)
-    grid = np.linspace(0.0, steps[-1], points)
+    grid = np.linspace(min(first_step, steps[-1]), steps[-1], points)
     out = np.interp(grid, steps, values)
     if normalise == "none":
         return out
     if normalise == "start":
-        divisor = values[0]
+        divisor = out[0]
     else:
         head = out[: max(1, points // 10)]
         head = head[np.isfinite(head)]
@@ -82,10 +89,12 @@ def time_courses(
     """Long table ``run, group, metric, t_fraction, value`` of the finished runs.
 
     ``metrics`` come from the records, ``snapshot_metrics`` (e.g. ``hessian_trace``) from
-    the snapshots; every course is resampled (:func:`resample`) and normalised to step 0,
-    except the Hessian's trace and largest eigenvalue, normalised to their mean over the
-    first tenth of the run (as the tables' ``eig_sum``, ``eig_max``), and
-    ``hessian_fraction_nonzero``, kept absolute as the tables keep ``eig_nonzero``.
+    the snapshots; every course is resampled (:func:`resample`) onto the original's
+    records, steps 1 to T, and normalised to the first (after one update, as
+    ``collector_lines.py`` divides by the first record), except the Hessian's trace and
+    largest eigenvalue, normalised to their mean over the first tenth of the run (as the
+    tables' ``eig_sum``, ``eig_max``), and ``hessian_fraction_nonzero``, kept absolute as
+    the tables keep ``eig_nonzero``.
     """
     from repdrift.simulation import HESSIAN_METRICS, open_run
 
@@ -110,7 +119,9 @@ def time_courses(
                 # a missing value is bridged; spectra in the summary's two windows only are
                 # not: no line across the gap (resample leaves it NaN)
                 steps, values = steps[finite], values[finite]
-            course = resample(steps, values, normalise=_NORMALISE.get(metric, "start"))
+            course = resample(
+                steps, values, normalise=_NORMALISE.get(metric, "start"), first_step=1.0
+            )
             frames.append(
                 pd.DataFrame(
                     {

@@ -73,7 +73,7 @@ def draw_a(
         ax.set_ylim(0, 1.3)
         ax.grid(True, alpha=0.3)
         ax.legend(frameon=False, loc="upper right", fontsize=7)
-    axes[0].set_ylabel("fraction of active units / step 0")
+    axes[0].set_ylabel("fraction of active units / initial")
     fig.suptitle("Fig. 4A: sparsification across tasks and learning rules")
     return fig
 
@@ -107,7 +107,7 @@ def draw_b(ours: pd.DataFrame, published: pd.DataFrame, numbers: Mapping[str, An
                 label=f"{name}: rate ∝ σ^{n['exponent']:.2f}",
             )
     for ax, ylabel, title in (
-        (left, "final active fraction / step 0", "End point"),
+        (left, "final active fraction / initial", "End point"),
         (right, "sparsification rate (1/steps, the paper's fit)", "Rate"),
     ):
         ax.set_xscale("log")

@@ -95,7 +95,7 @@ def draw_b(ours: pd.DataFrame, published: pd.DataFrame, numbers: Mapping[str, An
         s=12,
         label=f"published (r = {numbers['published']['r']:.2f})",
     )
-    ax.set_xlabel("final fraction of active units / step 0")
+    ax.set_xlabel("final fraction of active units / initial")
     ax.set_ylabel("fraction of non-zero Hessian eigenvalues")
     ax.set_title("Fig. 5B: flatness tracks sparseness")
     ax.legend(frameon=False)

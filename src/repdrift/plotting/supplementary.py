@@ -26,8 +26,8 @@ COLUMN_LABELS = {
     "log_tau": "log10 sparsification\nrate (1/steps)",
 }
 COURSE_LABELS = {
-    "fraction_active_units": "fraction of active units / step 0",
-    "active_fraction": "active fraction / step 0",
+    "fraction_active_units": "fraction of active units / initial",
+    "active_fraction": "active fraction / initial",
     "hessian_trace": "Hessian trace / first tenth of the run",
     "hessian_fraction_nonzero": "fraction of non-zero eigenvalues",
 }
