@@ -59,6 +59,9 @@ def test_published_tables_hold_the_published_facts():
     assert n["fits_ok"] == 117  # of 118: the figure drops one run
     r = fig5.correlation_numbers(b["eig_nonzero"], b["active_units"])["r"]
     assert r == pytest.approx(0.956, abs=0.005)
+    by_task = fig5.correlation_numbers(b["eig_nonzero"], b["active_units"], b["task"])["by_task"]
+    assert {t: v["runs"] for t, v in by_task.items()} == {"random": 35, "smoothed": 45, "ring": 38}
+    assert all(0.97 < v["r"] < 0.99 for v in by_task.values())
     tc = reference.time_courses()
     assert tc.groupby(["metric", "rule", "curve"]).size().eq(100).all()
     assert set(tc["rule"]) == {"gd", "adam", "sed"}
@@ -203,6 +206,21 @@ def test_resample_is_linear_in_the_step_and_normalised():
     tenth = sweep_runs.resample(steps, values, points=100, normalise="first_tenth")
     grid = np.interp(np.linspace(0, 100, 100), steps, values)
     assert tenth == pytest.approx(grid / grid[:10].mean())
+
+
+def test_correlation_within_tasks_is_not_confounded_by_their_slopes():
+    # two tasks, each exactly linear with its own slope, and a third of 4 runs (too few)
+    units = np.tile(np.linspace(0.02, 0.2, 6), 2)
+    eig = np.concatenate([0.1 * units[:6], 0.3 * units[6:] + 0.01])
+    tasks = ["random"] * 6 + ["ring"] * 6
+    n = fig5.correlation_numbers(
+        np.append(eig, [0.5, 0.1, 0.4, 0.2]), np.append(units, [0.1] * 4), tasks + ["x"] * 4
+    )
+    assert set(n["by_task"]) == {"random", "ring"}
+    assert n["by_task"]["ring"] == {"runs": 6, "r": pytest.approx(1.0)}
+    assert n["r_within_min"] == pytest.approx(1.0)
+    assert n["r"] < 0.5 and n["runs"] == 16
+    assert "by_task" not in fig5.correlation_numbers(eig, units)
 
 
 def test_resample_from_the_first_update_divides_by_the_record_after_it():
@@ -450,6 +468,12 @@ def test_every_claim_holds_on_numbers_that_meet_its_criterion():
         ),
         ("C8", lambda r: r["fig5"]["b"]["ours"].update(r=0.6), "partly"),
         ("C8", lambda r: r["fig5"]["b"]["ours"].update(r=0.1), "not reproduced"),
+        # within each task decides when it is measured: tasks of other output sizes lie on
+        # other lines, so the pooled r may be low while each task's is high, not the reverse
+        ("C8", lambda r: r["fig5"]["b"]["ours"].update(r=0.6, r_within_min=0.85), "reproduced"),
+        ("C8", lambda r: r["fig5"]["b"]["ours"].update(r=0.95, r_within_min=0.6), "partly"),
+        # no task with enough runs to count: the pooled r
+        ("C8", lambda r: r["fig5"]["b"]["ours"].update(r=0.6, r_within_min=np.nan), "partly"),
         ("C9", lambda r: r["fig4"]["b"]["ours"].update(exponent=1.0), "partly"),
         (
             "C9",
@@ -620,8 +644,11 @@ def test_every_scale_declares_valid_jobs(scale, tmp_path):
         return
     for job in declared:
         if isinstance(job, jobs.SweepJob):
-            spec, _ = sweep.load_spec(job.spec)
+            spec, _ = sweep.load_spec(job.spec, preset=job.preset)
             assert len(sweep.expand(spec)) >= 4
+    if scale == "quick":
+        presets = {j.name: j.preset for j in declared if isinstance(j, jobs.SweepJob)}
+        assert presets == {"table2": None, "fig4b": "fig4b-quick"}
 
 
 # ------------------------------------------------------------------------- command

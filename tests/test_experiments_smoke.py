@@ -109,7 +109,7 @@ def test_fig4_numbers_are_the_sweep_tables(repro):
             ((table["group"] == group) & (table["status"] == "complete")).sum()
         )
     courses = pd.read_parquet(out / "figures" / "fig4" / "fig4a_time_courses.parquet")
-    assert courses.groupby("run")["value"].first().eq(1.0).all()  # normalised to step 0
+    assert courses.groupby("run")["value"].first().eq(1.0).all()  # normalised to step 1
     from repdrift.plotting.hebbian import hebbian_phases
 
     m = repdrift.open_run(out / "runs" / "hebbian-ring").metrics

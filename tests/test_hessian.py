@@ -118,6 +118,31 @@ def test_dead_unit_rows_and_columns_are_exactly_zero():
     assert s.n_params - s.n_nonzero >= 2 * (d_in + 1 + d_out)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_originals_count_of_positive_eigenvalues_takes_in_round_off(seed):
+    """Why ``eig_nonzero`` counts ``|λ| > 10⁻¹⁰ max|λ|`` (docs/reproduce.md, claim C8).
+
+    The original took the eigenvalues of its float32 Hessian with the general solver
+    (``torch.linalg.eig``, LAPACK ``geev``, as ``np.linalg.eig`` here) and counted
+    ``λ > 0``. A dead unit's parameters give exact zeros, but the null directions among the
+    live units' parameters come out as round-off of either sign, and about half of them
+    were counted: a count that follows the live parameters whatever the curvature's rank.
+    """
+    samples, d_in, hidden, d_out, n_dead = 5, 20, 40, 5, 30
+    params, x, y = problem(seed, samples, d_in, hidden, d_out, n_dead=n_dead, residual=1e-3)
+    hess, _ = dense_reference(params, x, y)
+    ev = np.linalg.eig(hess.astype(np.float32))[0].real
+    strict = hessian_summary(hessian_eigenvalues(params, x, y))
+    dead_params = n_dead * (d_in + 1 + d_out)
+    live_params = hess.shape[0] - dead_params
+    assert np.sum(ev == 0.0) >= dead_params
+    # the live units' null directions: far more of them than of curvature
+    null = live_params - strict.n_nonzero
+    assert null > 2 * strict.n_nonzero
+    counted = np.sum(ev > 0) - (strict.n_nonzero - strict.n_negative)
+    assert 0.25 * null < counted < 0.75 * null
+
+
 def test_trace_equals_dense_diagonal():
     params, x, y = problem(11, 10, 5, 8, 3, n_dead=3, residual=0.5)
     hess, _ = dense_reference(params, x, y)

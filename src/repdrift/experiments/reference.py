@@ -19,6 +19,15 @@ import pandas as pd
 from repdrift.sweep.table import noise_kind
 
 _RULES = {"SGD": "gd", "Adam": "adam", "SED": "sed"}
+#: The published tables' ``data_type`` -> repdrift's ``task.kind`` (the original's
+#: "predictive" task is the ring).
+TASKS = {
+    "random": "random",
+    "smoothed": "smoothed",
+    "predictive": "ring",
+    "random_autoencoder": "random_autoencoder",
+    "smoothed_autoencoder": "smoothed_autoencoder",
+}
 
 
 def _path(name: str):
@@ -28,6 +37,7 @@ def _path(name: str):
 def _with_names(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     df["rule"] = df["learning_algo"].map(_RULES)
+    df["task"] = df["data_type"].map(TASKS)
     df["noise"] = [
         noise_kind(float(u), float(s))
         for u, s in zip(df["update_noise"], df["label_noise"], strict=True)

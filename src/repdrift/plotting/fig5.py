@@ -77,28 +77,45 @@ def draw_a(update, label, control, numbers: Mapping[str, Any]) -> Figure:
 
 def draw_b(ours: pd.DataFrame, published: pd.DataFrame, numbers: Mapping[str, Any]) -> Figure:
     """Fig. 5B: fraction of non-zero Hessian eigenvalues against the final fraction of
-    active units, per run (``active_units``, ``eig_nonzero`` columns)."""
-    fig = Figure(figsize=(4.6, 3.8), layout="constrained")
+    active units, per run (``active_units``, ``eig_nonzero`` columns; coloured by the
+    ``task`` column when ``numbers["ours"]["by_task"]`` names the tasks)."""
+    fig = Figure(figsize=(4.6, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    ax.scatter(
-        ours["active_units"],
-        ours["eig_nonzero"],
-        color="C0",
-        s=16,
-        label=f"repdrift (r = {numbers['ours']['r']:.2f})",
-    )
+    by_task = numbers["ours"].get("by_task", {})
+    if "task" in ours and by_task:
+        # one colour per task: tasks of other output sizes lie on other lines
+        for i, (task, entry) in enumerate(by_task.items()):
+            sub = ours[ours["task"] == task]
+            ax.scatter(
+                sub["active_units"],
+                sub["eig_nonzero"],
+                color=f"C{i}",
+                s=16,
+                label=f"repdrift, {task} (r = {entry['r']:.2f})",
+            )
+        rest = ours[~ours["task"].isin(list(by_task))]
+        if len(rest):
+            ax.scatter(rest["active_units"], rest["eig_nonzero"], color="0.6", s=16)
+    else:
+        ax.scatter(
+            ours["active_units"],
+            ours["eig_nonzero"],
+            color="C0",
+            s=16,
+            label=f"repdrift (r = {numbers['ours']['r']:.2f})",
+        )
     ax.scatter(
         published["active_units"],
         published["eig_nonzero"],
         color="k",
         marker="x",
         s=12,
-        label=f"published (r = {numbers['published']['r']:.2f})",
+        label=f"published, λ > 0 counted (r = {numbers['published']['r']:.2f})",
     )
     ax.set_xlabel("final fraction of active units / initial")
     ax.set_ylabel("fraction of non-zero Hessian eigenvalues")
     ax.set_title("Fig. 5B: flatness tracks sparseness")
-    ax.legend(frameon=False)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=7, frameon=False)
     ax.grid(True, alpha=0.3)
     return fig
 
