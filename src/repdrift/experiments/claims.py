@@ -433,9 +433,15 @@ def c9(results: Results) -> Verdict:
     )
     falling = b.get("still_falling", {})
     if falling.get("count"):
+        noise = sorted(falling["noise"])
+        shown = (
+            ", ".join(_f(v, ".3g") for v in noise)
+            if len(noise) <= 6
+            else f"{_f(noise[0], '.3g')}–{_f(noise[-1], '.3g')}"
+        )
         measured += (
-            f"; {falling['count']} runs (σ_u {', '.join(_f(v, '.3g') for v in falling['noise'])}) "
-            "were still sparsifying at the end (> 20 % fall over the last fifth of the run)"
+            f"; {falling['count']} runs (σ_u {shown}) were still sparsifying at the end "
+            "(> 20 % fall over the last fifth of the run)"
         )
     if rate_ok and not end_ok:
         why += (
