@@ -91,10 +91,11 @@ def time_courses(
     ``metrics`` come from the records, ``snapshot_metrics`` (e.g. ``hessian_trace``) from
     the snapshots; every course is resampled (:func:`resample`) onto the original's
     records, steps 1 to T, and normalised to the first (after one update, as
-    ``collector_lines.py`` divides by the first record), except the Hessian's trace and
-    largest eigenvalue, normalised to their mean over the first tenth of the run (as the
-    tables' ``eig_sum``, ``eig_max``), and ``hessian_fraction_nonzero``, kept absolute as
-    the tables keep ``eig_nonzero``.
+    ``collector_lines.py`` divides by the first record), except the snapshot metrics,
+    resampled from step 0 (where the first snapshot lies, as the summary's Hessian grid
+    is): the Hessian's trace and largest eigenvalue, normalised to their mean over the
+    first tenth of the run (as the tables' ``eig_sum``, ``eig_max``), and
+    ``hessian_fraction_nonzero``, kept absolute as the tables keep ``eig_nonzero``.
     """
     from repdrift.simulation import HESSIAN_METRICS, open_run
 
@@ -120,7 +121,12 @@ def time_courses(
                 # not: no line across the gap (resample leaves it NaN)
                 steps, values = steps[finite], values[finite]
             course = resample(
-                steps, values, normalise=_NORMALISE.get(metric, "start"), first_step=1.0
+                steps,
+                values,
+                normalise=_NORMALISE.get(metric, "start"),
+                # the records from step 1; the snapshots' grid from step 0, where the
+                # first snapshot lies (as repdrift.sweep.summary reads them)
+                first_step=0.0 if ds is run.snapshots else 1.0,
             )
             frames.append(
                 pd.DataFrame(
