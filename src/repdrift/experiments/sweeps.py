@@ -189,46 +189,28 @@ TABLE2_SMOKE: dict[str, Any] = _mix(
 
 _FIG4B_SHAPE = {"scaling": "unit", "samples": 5, "d_in": 20, "d_out": 5}
 
-
-def _fig4b(
-    description: str,
-    steps: int,
-    noises: list[float] | dict[str, Any],
-    snapshots: int,
-    linear: int,
-    kinds: tuple[str, ...] = ("random", "smoothed"),
-) -> dict[str, Any]:
-    return {
-        "description": description,
-        "seed": 4,
-        "base": {
-            "task": {"kind": "random", **_FIG4B_SHAPE},
-            "network": {"hidden": 100, "readout": "lazy"},
-            "learner": {"kind": "gd", "lr": 0.1},
-            "record": {
-                "dense_until": 100,
-                "per_decade": 30,
-                "snapshots": snapshots,
-                "linear_snapshots": linear,
-                "hessian": "exact",
-            },
-            "run": {"steps": steps, "checkpoint_every_s": 60.0},
+#: Four tiny runs of the Fig. 4B shape (quick and paper scale run sweep presets).
+FIG4B_SMOKE: dict[str, Any] = {
+    "description": "repdrift reproduce, smoke scale: four tiny runs of the Fig. 4B shape.",
+    "seed": 4,
+    "base": {
+        "task": {"kind": "random", **_FIG4B_SHAPE},
+        "network": {"hidden": 100, "readout": "lazy"},
+        "learner": {"kind": "gd", "lr": 0.1},
+        "record": {
+            "dense_until": 100,
+            "per_decade": 30,
+            "snapshots": 4,
+            "linear_snapshots": 6,
+            "hessian": "exact",
         },
-        "grid": {
-            "task": [{"kind": kind, **_FIG4B_SHAPE} for kind in kinds],
-            "learner.update_noise": noises,
-        },
-    }
-
-
-FIG4B_SMOKE = _fig4b(
-    "repdrift reproduce, smoke scale: four tiny runs of the Fig. 4B shape.",
-    3_000,
-    {"geomspace": [0.05, 0.2, 4]},
-    4,
-    6,
-    kinds=("random",),
-)
+        "run": {"steps": 3_000, "checkpoint_every_s": 60.0},
+    },
+    "grid": {
+        "task": [{"kind": "random", **_FIG4B_SHAPE}],
+        "learner.update_noise": {"geomspace": [0.05, 0.2, 4]},
+    },
+}
 
 
 def _preset_job(name: str, figure: str) -> SweepJob:
