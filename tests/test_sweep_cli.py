@@ -114,6 +114,27 @@ def test_out_holding_another_sweep_is_refused_and_left_alone(tmp_path, capsys):
     assert (out / directory.SWEEP_FILE).read_bytes() == before
 
 
+def test_a_sweep_stored_before_a_field_was_added_continues_from_its_spec(tmp_path, capsys):
+    # A sweep created by an earlier version stored configs without fields added since
+    # (`record.hessian_at` here), so its stored digest differs from the spec's expansion
+    # today; read with the new field at its default, it is the same plan, and
+    # `repdrift sweep SPEC --out DIR` continues it instead of calling it another sweep.
+    out, runs = _created_sweep(tmp_path)
+    record = json.loads((out / directory.SWEEP_FILE).read_text())
+    for run in record["runs"]:
+        del run["config"]["record"]["hessian_at"]
+    record["digest"] = spec.stored_digest(record["runs"])
+    assert record["digest"] != spec.plan_digest(runs)
+    (out / directory.SWEEP_FILE).write_text(json.dumps(record))
+    before = (out / directory.SWEEP_FILE).read_bytes()
+    code, _, err = run_cli(
+        ["sweep", str(tmp_path / "tiny.toml"), "--out", str(out), "--quiet"], capsys
+    )
+    assert code == 0, err
+    assert (out / directory.SWEEP_FILE).read_bytes() == before
+    assert sorted(p.name for p in (out / directory.RUNS_DIR).iterdir()) == [r.run for r in runs]
+
+
 @pytest.mark.parametrize("command", ["resume", "inspect"])
 def test_resume_and_inspect_need_a_sweep_directory(tmp_path, capsys, command):
     code, _, err = run_cli(["sweep", command, str(tmp_path / "missing")], capsys)

@@ -101,7 +101,8 @@ def create(
     batches: list[list[str]],
 ) -> Sweep:
     """Create the sweep directory ``out`` for ``runs`` in ``batches`` (lists of run ids), or
-    open it if it holds this very plan (then its own batches are kept).
+    open it if it holds this very plan (then its own batches are kept), also when it was
+    created by an earlier version whose configurations lacked fields added since.
 
     Refused (:class:`SweepError`) when ``out`` is a file, a non-empty directory that is not
     a sweep, or a sweep of another plan.
@@ -115,7 +116,10 @@ def create(
         raise SweepError(f"--out {out} exists and is not a directory")
     if is_sweep(out):
         existing = open_sweep(out)
-        if existing.digest != digest:
+        # A sweep made before a configuration field was added stored its runs without it:
+        # its digest differs, but its runs read by this version (the new field at its
+        # default, which keeps the old behaviour) are this plan, and it continues.
+        if existing.digest != digest and plan_digest(existing.runs) != digest:
             raise SweepError(
                 f"--out {out} holds another sweep ({existing.name!r}, {len(existing.runs)} "
                 "runs); choose a new directory, or continue that one with "
