@@ -33,7 +33,7 @@ from repdrift.experiments import (
     table1,
 )
 from repdrift.experiments.settings import Settings
-from repdrift.experiments.workspace import ReproduceError, open_workspace
+from repdrift.experiments.workspace import ReproduceError, Workspace, open_workspace
 
 # ------------------------------------------------------------------ published tables
 
@@ -700,6 +700,31 @@ def test_bad_requests_exit_2_with_one_line(args, message, tmp_path, capsys):
     assert not (tmp_path / "o").exists()
     assert sorted(p.name for p in (tmp_path / "foreign").iterdir()) == ["data.csv"]
     assert (tmp_path / "afile").read_text() == "mine"
+
+
+def test_corrupt_recorded_data_exit_2_before_anything_runs(tmp_path, capsys):
+    # Read before the runs: found after them, it cost the whole reproduction and exit 1.
+    folder = tmp_path / "data" / "si_bias" / "real_sample"
+    folder.mkdir(parents=True)
+    (folder / "m1_spike_train.mat").write_text("not a MAT-file")
+    (folder / "m1_stimulus_trace.mat").write_text("nor this")
+    args = ["reproduce", "all", "--scale", "smoke", "--out", str(tmp_path / "o")]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--data", str(tmp_path / "data")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("repdrift: error: recorded data si_bias_real: ")
+    assert "m1_spike_train.mat: not a MATLAB MAT-file" in err
+    assert not (tmp_path / "o").exists()
+    # An analysis already in the workspace is not read again (its data may have moved on).
+    ws = Workspace(tmp_path / "o", "smoke")
+    job = jobs.DataJob("si_bias_real", "fig3", folder)
+    with pytest.raises(ReproduceError, match=r"m1_spike_train\.mat"):
+        jobs.check_data(ws, [job])
+    ws.data_path(job.name).mkdir(parents=True)
+    (ws.data_path(job.name) / jobs.DATA_DONE).write_text("{}")
+    jobs.check_data(ws, [job])
 
 
 def test_an_out_of_another_scale_exits_2(tmp_path, capsys):

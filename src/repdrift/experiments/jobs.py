@@ -202,6 +202,28 @@ def data_done(path: Path) -> bool:
     return (path / DATA_DONE).is_file()
 
 
+def check_data(ws: Workspace, jobs: Sequence[Job]) -> None:
+    """Read every recorded session that a data job still has to analyse, before anything
+    runs: a missing, corrupt or mismatched file is an input error (:class:`ReproduceError`,
+    one line naming the file) found in seconds, not after the hour of runs beside the
+    analysis. Data not found at all are left to :func:`execute` (skipped, status
+    ``missing``); analyses already in ``ws`` are not read again. Silent: on an error,
+    stderr's one line is the error's."""
+    from repdrift.data import DataError
+    from repdrift.data.layouts import iter_sessions
+
+    for job in jobs:
+        if not isinstance(job, DataJob) or data_done(ws.data_path(job.name)):
+            continue
+        if not Path(job.path).exists():
+            continue
+        try:
+            for _ in iter_sessions(job.path):
+                pass
+        except DataError as err:
+            raise ReproduceError(f"recorded data {job.name}: {err}") from None
+
+
 def ensure_data(path: str | Path, source: str | Path, shuffles: int, seed: int) -> str:
     """Analyse the recorded data at ``source`` into ``path`` unless already there.
 

@@ -102,8 +102,9 @@ def reproduce(
     """Make ``figures`` (names or ``"all"``) at ``scale`` into ``out``; write the report.
 
     Returns ``{"claims": [...], "failed": {...}, "json": path, "html": path,
-    "seconds": wall time}``. Raises :class:`ReproduceError` for a bad request or an
-    ``out`` that holds something else (before anything runs), and
+    "seconds": wall time}``. Raises :class:`ReproduceError` for a bad request, recorded
+    data that cannot be read, or an ``out`` that holds something else (before anything
+    runs), and
     :class:`ReproduceFailure` after writing the report when a job or a figure failed.
     """
     reporter = reporter or jobs.Reporter()
@@ -111,6 +112,8 @@ def reproduce(
     names = figures_of(figures)
     settings = Settings(scale, Path(data_dir) if data_dir is not None else default_data_dir())
     declared = declared_jobs(names, settings)  # validates presets before anything is written
+    # Recorded data are read before anything is written, too (a corrupt file: exit 2).
+    jobs.check_data(Workspace(Path(out), scale), declared)
     ws = open_workspace(out, scale)
     with contextlib.ExitStack() as stack:
         try:
