@@ -727,6 +727,27 @@ def test_corrupt_recorded_data_exit_2_before_anything_runs(tmp_path, capsys):
     jobs.check_data(ws, [job])
 
 
+def test_a_sweep_of_another_plan_in_out_exits_2_before_the_runs(tmp_path, capsys):
+    # A reproduction made by an earlier version whose sweep settings differ: found when the
+    # sweeps started, it came after every run of the figures, then exit 2.
+    from repdrift import sweep
+
+    ws = open_workspace(tmp_path / "o", "smoke")
+    other = {
+        "base": {"task": {"kind": "random", "samples": 5, "d_in": 6, "d_out": 4}},
+        "grid": {"learner.lr": [0.1, 0.2]},
+    }
+    sweep.create(other, out=ws.sweep_path("table2"))
+    with pytest.raises(SystemExit) as exit_:
+        main(["reproduce", "fig4", "--scale", "smoke", "--out", str(ws.root)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"--out {ws.root}: its sweep table2 holds another plan" in err
+    assert not ws.run_path("hebbian-ring").exists()
+    assert not ws.sweep_path("fig4b").exists()
+
+
 def test_an_out_of_another_scale_exits_2(tmp_path, capsys):
     open_workspace(tmp_path / "o", "paper")
     with pytest.raises(SystemExit) as exit_:

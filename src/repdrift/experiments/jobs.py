@@ -224,6 +224,31 @@ def check_data(ws: Workspace, jobs: Sequence[Job]) -> None:
             raise ReproduceError(f"recorded data {job.name}: {err}") from None
 
 
+def check_sweeps(ws: Workspace, jobs: Sequence[Job]) -> None:
+    """Refuse, before anything runs, a workspace whose sweep of a job holds another plan
+    (made by an earlier repdrift whose settings for the scale differ): found when the
+    sweeps start, it came after every single run. Reads only."""
+    from repdrift.sweep import SweepError, directory
+    from repdrift.sweep.spec import expand, load_spec, plan_digest
+
+    for job in jobs:
+        path = ws.sweep_path(job.name) if isinstance(job, SweepJob) else None
+        if path is None or not directory.is_sweep(path):
+            continue
+        try:
+            spec, _ = load_spec(job.spec, preset=job.preset)
+            digest = plan_digest(expand(spec, list(job.overrides)))
+            same = directory.holds_plan(directory.open_sweep(path), digest)
+        except SweepError as err:
+            raise ReproduceError(str(err)) from None
+        if not same:
+            raise ReproduceError(
+                f"--out {ws.root}: its sweep {job.name} holds another plan than this "
+                f"repdrift's {ws.scale}-scale one (made by an earlier version?); choose a "
+                "new --out"
+            )
+
+
 def ensure_data(path: str | Path, source: str | Path, shuffles: int, seed: int) -> str:
     """Analyse the recorded data at ``source`` into ``path`` unless already there.
 

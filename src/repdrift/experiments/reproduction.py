@@ -115,6 +115,7 @@ def reproduce(
     # Recorded data are read before anything is written, too (a corrupt file: exit 2).
     jobs.check_data(Workspace(Path(out), scale), declared)
     ws = open_workspace(out, scale)
+    jobs.check_sweeps(ws, declared)  # a sweep of another plan there: before the runs
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(store.hold(ws.root))

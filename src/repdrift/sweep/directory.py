@@ -92,6 +92,14 @@ def is_sweep(path: str | Path) -> bool:
     return (Path(path) / SWEEP_FILE).is_file()
 
 
+def holds_plan(sweep: Sweep, digest: str) -> bool:
+    """Whether ``sweep`` holds the plan of :func:`~repdrift.sweep.spec.plan_digest`
+    ``digest``. A sweep made before a configuration field was added stored its runs without
+    it: its own digest differs, but its runs read by this version (the new field at its
+    default, which keeps the old behaviour) are the plan, and it continues."""
+    return sweep.digest == digest or plan_digest(sweep.runs) == digest
+
+
 def create(
     out: str | Path,
     *,
@@ -116,10 +124,7 @@ def create(
         raise SweepError(f"--out {out} exists and is not a directory")
     if is_sweep(out):
         existing = open_sweep(out)
-        # A sweep made before a configuration field was added stored its runs without it:
-        # its digest differs, but its runs read by this version (the new field at its
-        # default, which keeps the old behaviour) are this plan, and it continues.
-        if existing.digest != digest and plan_digest(existing.runs) != digest:
+        if not holds_plan(existing, digest):
             raise SweepError(
                 f"--out {out} holds another sweep ({existing.name!r}, {len(existing.runs)} "
                 "runs); choose a new directory, or continue that one with "
