@@ -200,15 +200,9 @@ def save_figure(
     fig, folder: Path, name: str, formats: Sequence[str] = ("png", "pdf")
 ) -> list[Path]:
     """Write a matplotlib ``Figure`` as ``folder/name.<format>``; return the paths."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for fmt in formats:
-        path = folder / f"{name}.{fmt}"
-        metadata = {"CreationDate": None} if fmt == "pdf" else None
-        fig.savefig(path, format=fmt, dpi=150, metadata=metadata)
-        fig.set_layout_engine("none")  # the layout is solved once, for every format
-        paths.append(path)
-    return paths
+    from repdrift.plotting.style import save
+
+    return save(fig, folder, name, formats)
 
 
 def save_table(df: pd.DataFrame, folder: Path, name: str) -> Path:

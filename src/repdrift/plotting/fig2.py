@@ -46,6 +46,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from repdrift.metrics import drift, timescale, tuning
+from repdrift.plotting import style
 
 if TYPE_CHECKING:
     from repdrift.runs import Run
@@ -56,16 +57,7 @@ FIGURES = ("loss", "activity", "spatial_information", "rate_maps", "drift", "sum
 #: Figures that need rate maps (skipped for tasks without positions).
 SPATIAL_FIGURES = ("spatial_information", "rate_maps", "drift")
 
-_STYLE = {
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "image.interpolation": "nearest",
-}
-_DPI = 150
+_STYLE = {**style.STYLE, "image.interpolation": "nearest"}
 _STEP_LABEL = "steps"
 
 
@@ -467,14 +459,7 @@ def draw_fig2(
 
     with mpl.rc_context(_STYLE):
         for name in drawn:
-            fig = make(name)
-            for fmt in formats:
-                path = out_dir / f"{name}.{fmt}"
-                metadata = {"CreationDate": None} if fmt == "pdf" else None
-                fig.savefig(path, format=fmt, dpi=_DPI, metadata=metadata)
-                # The layout is in figure fractions, the same for every format: solve once.
-                fig.set_layout_engine("none")
-                written.append(path)
+            written += style.save(make(name), out_dir, name, formats)
     return written
 
 

@@ -40,6 +40,7 @@ from matplotlib.figure import Figure
 
 from repdrift.metrics import timescale
 from repdrift.models import similarity_matching
+from repdrift.plotting import style
 
 #: Names of the figures :func:`draw_hebbian` can write, in order.
 FIGURES = ("hebbian_phases", "hebbian_drift")
@@ -48,15 +49,6 @@ FIGURES = ("hebbian_phases", "hebbian_drift")
 PLATEAU_FACTOR = 1.05
 
 _PHASE_COLOURS = {"fast learning": "tab:red", "directed drift": "gold", "null drift": "tab:green"}
-_STYLE = {
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
-_DPI = 150
 
 
 def hebbian_phases(
@@ -233,7 +225,7 @@ def draw_hebbian(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    with mpl.rc_context(_STYLE):
+    with mpl.rc_context(style.STYLE):
         for name in drawn:
             if name == "hebbian_phases":
                 fig = Figure(figsize=(5.5, 5.0), layout="constrained")
@@ -241,10 +233,5 @@ def draw_hebbian(
             else:
                 fig = Figure(figsize=(9.0, 3.6), layout="constrained")
                 _draw_drift(fig, centroid, period, traces)
-            for fmt in formats:
-                path = out_dir / f"{name}.{fmt}"
-                metadata = {"CreationDate": None} if fmt == "pdf" else None
-                fig.savefig(path, format=fmt, dpi=_DPI, metadata=metadata)
-                fig.set_layout_engine("none")
-                written.append(path)
+            written += style.save(fig, out_dir, name, formats)
     return written

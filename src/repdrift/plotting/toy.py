@@ -33,18 +33,11 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from repdrift.plotting import style
+
 #: Names of the figures :func:`draw_toy` writes, in order.
 FIGURES = ("toy_landscape", "toy_x")
 
-_STYLE = {
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
-_DPI = 150
 _FLOOR = 1e-12  # log colour scale: L = 0 on the axes
 
 
@@ -150,7 +143,7 @@ def draw_toy(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    with mpl.rc_context(_STYLE):
+    with mpl.rc_context(style.STYLE):
         for name in FIGURES:
             if name == "toy_landscape":
                 fig = Figure(figsize=(6.4, 4.0), layout="constrained")
@@ -158,10 +151,5 @@ def draw_toy(
             else:
                 fig = Figure(figsize=(5.0, 3.6), layout="constrained")
                 _draw_x(fig.add_subplot(), metrics, trajectories)
-            for fmt in formats:
-                path = out_dir / f"{name}.{fmt}"
-                metadata = {"CreationDate": None} if fmt == "pdf" else None
-                fig.savefig(path, format=fmt, dpi=_DPI, metadata=metadata)
-                fig.set_layout_engine("none")
-                written.append(path)
+            written += style.save(fig, out_dir, name, formats)
     return written
