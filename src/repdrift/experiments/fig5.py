@@ -189,10 +189,11 @@ def correlation_numbers(eig_nonzero, active_units, tasks=None) -> dict[str, Any]
     out: dict[str, Any] = {"runs": int(ok.sum()), "r": r_of(ok)}
     if tasks is not None:
         tasks = np.asarray(tasks, dtype=object)
+        masks = {str(task): ok & (tasks == task) for task in sorted(set(tasks[ok].tolist()))}
         by_task = {
-            str(task): {"runs": int((ok & (tasks == task)).sum()), "r": r_of(ok & (tasks == task))}
-            for task in sorted(set(tasks[ok].tolist()))
-            if (ok & (tasks == task)).sum() >= MIN_TASK_RUNS
+            task: {"runs": int(mask.sum()), "r": r_of(mask)}
+            for task, mask in masks.items()
+            if mask.sum() >= MIN_TASK_RUNS
         }
         within = [v["r"] for v in by_task.values() if np.isfinite(v["r"])]
         out["by_task"] = by_task
