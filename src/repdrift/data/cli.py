@@ -20,10 +20,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from repdrift.interrupts import on_interrupt
+from repdrift.progress import Progress
 from repdrift.terminal import int_option
 
 from .errors import DataError
@@ -186,8 +187,8 @@ def analyze(
             TimeElapsedColumn(),
             console=console,
             transient=True,
-            # A transient bar shows nothing where stderr is not a terminal, but rich then
-            # prints an empty line when it stops: an error would not be stderr's one line.
+            # Nothing where stderr is not a terminal (not even the lines the project's
+            # Progress prints in logs): an error is then stderr's one line.
             disable=not console.is_interactive,
         )
         with progress:
