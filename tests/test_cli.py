@@ -705,6 +705,40 @@ def test_an_earlier_run_that_may_not_be_written_is_not_replaced(small_run, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
 
 
+# Every path a command takes, given empty: pathlib would read "" as the current folder, so
+# `--out "$DIR"` with DIR unset would write into (or read) the folder the command started in.
+EMPTY_PATHS = [
+    (["simulate", "--preset", "random", "--out", ""], "'--out'"),
+    (["simulate", "--config", "", "--out", "run"], "'--config'"),
+    (["config", "--config", ""], "'--config'"),
+    (["inspect", ""], "run_dir"),
+    (["resume", ""], "run_dir"),
+    (["sweep", "run", "--preset", "examples", "--out", ""], "'--out'"),
+    (["sweep", "run", "", "--out", "sweep"], "spec"),
+    (["sweep", "resume", ""], "sweep_dir"),
+    (["sweep", "inspect", ""], "sweep_dir"),
+    (["sweep", "compare", "a", ""], "sweep_b"),
+    (["reproduce", "fig4", "--out", ""], "'--out'"),
+    (["data", "analyze", "sessions", "--out", ""], "'--out'"),
+    (["data", "analyze", "", "--out", "results"], "path"),
+    (["infer", "train", "sweep", "--out", ""], "'--out'"),
+    (["infer", "train", "", "--out", "model"], "library"),
+    (["infer", "predict", "", "run"], "model_dir"),
+    (["infer", "predict", "model", ""], "target"),
+]
+
+
+@pytest.mark.parametrize(("args", "name"), EMPTY_PATHS, ids=[" ".join(a) for a, _ in EMPTY_PATHS])
+def test_an_empty_path_is_bad_input_not_the_current_folder(
+    args, name, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)  # an empty folder: the commands that write would take it
+    code, _, err = run_cli(args, capsys)
+    assert code == 2, err
+    assert_one_error_line(err, name, "an empty path")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("error", "code"),
     [(PermissionError(13, "Permission denied"), 2), (OSError(28, "No space left on device"), 1)],

@@ -30,7 +30,7 @@ from rich.text import Text
 from repdrift import config as config_mod
 from repdrift.interrupts import on_interrupt, say_interrupted, start_command
 from repdrift.progress import Progress
-from repdrift.terminal import int_option, print_listing_line
+from repdrift.terminal import int_option, path_parser, print_listing_line
 
 app = typer.Typer(
     name="repdrift",
@@ -191,9 +191,11 @@ def _report(run) -> None:
 
 @app.command()
 def simulate(
-    out: Annotated[Path, typer.Option("--out", help="run directory to create")],
+    out: Annotated[Path, typer.Option("--out", parser=path_parser, help="run directory to create")],
     preset: Annotated[str | None, typer.Option(help="a shipped preset, e.g. fig2-quick")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="a TOML config file")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", parser=path_parser, help="a TOML config file")
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="override a field: section.field=value (repeatable)"),
@@ -268,7 +270,7 @@ def _recover(run_dir: Path) -> None:
 
 @app.command()
 def resume(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    run_dir: Annotated[Path, typer.Argument(parser=path_parser, help="a run directory")],
     figures: Annotated[bool, typer.Option(help="draw Fig. 2-style figures")] = True,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
     cores: Annotated[int, int_option(min=1, help="CPU cores (use the run's own count)")] = 1,
@@ -291,7 +293,7 @@ def resume(
 
 @app.command()
 def inspect(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    run_dir: Annotated[Path, typer.Argument(parser=path_parser, help="a run directory")],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Status, progress, configuration and initial/final metrics of a run."""
@@ -346,7 +348,9 @@ def presets() -> None:
 @app.command("config")
 def show_config(
     preset: Annotated[str | None, typer.Option(help="a shipped preset")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="a TOML config file")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", parser=path_parser, help="a TOML config file")
+    ] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="section.field=value")] = None,
     reference: Annotated[bool, typer.Option(help="print the field reference (Markdown)")] = False,
 ) -> None:

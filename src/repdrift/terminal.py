@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the error texts below are used where rich is not loaded
@@ -52,3 +53,22 @@ def int_option(*param_decls: str, min: int | None = None, max: int | None = None
 
     parse.__name__ = "integer"  # the metavar of typer releases that name a parser after it
     return typer.Option(*param_decls, parser=parse, min=min, max=max, **kwargs)
+
+
+def path_parser(value: object) -> Path:
+    """typer's parser for a path argument or flag: any path but an empty one.
+
+    pathlib reads ``""`` as the current folder, so ``--out "$DIR"`` with ``DIR`` unset would
+    write into (or read) whatever folder the command was started in. It is refused as bad
+    input instead (exit status 2)."""
+    if isinstance(value, Path):
+        return value  # a default, or a value given from Python
+    import typer
+
+    text = str(value)
+    if not text:
+        raise typer.BadParameter("an empty path; name a file or a folder")
+    return Path(text)
+
+
+path_parser.__name__ = "path"  # the metavar of typer releases that name a parser after it

@@ -25,7 +25,7 @@ from rich.table import Table
 
 from repdrift.interrupts import on_interrupt
 from repdrift.progress import Progress
-from repdrift.terminal import int_option
+from repdrift.terminal import int_option, path_parser
 
 from .errors import DataError
 
@@ -136,12 +136,15 @@ def analyze(
     path: Annotated[
         Path,
         typer.Argument(
+            parser=path_parser,
             help="A multiple_maps track, mouse or data-set "
             "folder; a spike_train folder; .nwb/.npz/.parquet "
-            "session files or a folder of them."
+            "session files or a folder of them.",
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", parser=path_parser, help="Folder for the results.")
+    ],
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the regressions as JSON on stdout.")
     ] = False,

@@ -26,7 +26,7 @@ from rich.progress import (
 
 from repdrift.interrupts import on_interrupt
 from repdrift.progress import Progress
-from repdrift.terminal import int_option
+from repdrift.terminal import int_option, path_parser
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -78,7 +78,12 @@ def reproduce(
         list[str],
         typer.Argument(help="fig2, fig3, fig4, fig5, s1, s2, table1, or all"),
     ],
-    out: Annotated[Path, typer.Option("--out", help="directory for runs, figures and the report")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", parser=path_parser, help="directory for runs, figures and the report"
+        ),
+    ],
     scale: Annotated[
         str,
         typer.Option(

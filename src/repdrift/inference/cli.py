@@ -28,7 +28,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from repdrift.interrupts import on_interrupt
-from repdrift.terminal import int_option
+from repdrift.terminal import int_option, path_parser
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 console = Console(highlight=False)
@@ -53,9 +53,10 @@ def _fmt(value, digits: int = 2) -> str:
 @app.command("train")
 def train_command(
     library: Annotated[
-        list[Path], typer.Argument(help="sweep directories, or one library.parquet")
+        list[Path],
+        typer.Argument(parser=path_parser, help="sweep directories, or one library.parquet"),
     ],
-    out: Annotated[Path, typer.Option("--out", help="model folder to create")],
+    out: Annotated[Path, typer.Option("--out", parser=path_parser, help="model folder to create")],
     overwrite: Annotated[bool, typer.Option(help="replace an existing model folder")] = False,
     evaluate: Annotated[
         bool, typer.Option(help="evaluate (random, held-out task and size class) and draw")
@@ -168,9 +169,14 @@ def _show(predictions, model) -> None:
 
 @app.command("predict")
 def predict_command(
-    model_dir: Annotated[Path, typer.Argument(help="a model folder (`repdrift infer train`)")],
+    model_dir: Annotated[
+        Path, typer.Argument(parser=path_parser, help="a model folder (`repdrift infer train`)")
+    ],
     target: Annotated[
-        Path, typer.Argument(help="a run, a sweep, or a sessions table (.parquet/.csv)")
+        Path,
+        typer.Argument(
+            parser=path_parser, help="a run, a sweep, or a sessions table (.parquet/.csv)"
+        ),
     ],
     tier: Annotated[str, typer.Option(help="auto, recording, observables or hessian")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,

@@ -36,7 +36,7 @@ from typer.core import TyperGroup
 
 from repdrift.interrupts import on_interrupt
 from repdrift.progress import Progress
-from repdrift.terminal import int_option, print_listing_line
+from repdrift.terminal import int_option, path_parser, print_listing_line
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 console = Console(highlight=False)
@@ -155,8 +155,12 @@ SnapshotThreads = Annotated[
 
 @app.command("run")
 def run_command(
-    spec: Annotated[Path | None, typer.Argument(help="a sweep spec (TOML)")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="sweep directory to create")] = None,
+    spec: Annotated[
+        Path | None, typer.Argument(parser=path_parser, help="a sweep spec (TOML)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", parser=path_parser, help="sweep directory to create")
+    ] = None,
     preset: Annotated[
         str | None, typer.Option(help="a shipped sweep preset, e.g. sweep-smoke")
     ] = None,
@@ -198,7 +202,7 @@ def run_command(
 
 @app.command("resume")
 def resume_command(
-    sweep_dir: Annotated[Path, typer.Argument(help="a sweep directory")],
+    sweep_dir: Annotated[Path, typer.Argument(parser=path_parser, help="a sweep directory")],
     workers: Workers = None,
     scheduler: Scheduler = None,
     snapshot_threads: SnapshotThreads = 1,
@@ -226,7 +230,7 @@ def _fmt(value) -> str:
 
 @app.command("inspect")
 def inspect_command(
-    sweep_dir: Annotated[Path, typer.Argument(help="a sweep directory")],
+    sweep_dir: Annotated[Path, typer.Argument(parser=path_parser, help="a sweep directory")],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Runs by status and medians of the summary columns by learning rule and noise."""
@@ -289,8 +293,8 @@ def _fmt_p(value) -> str:
 
 @app.command("compare")
 def compare_command(
-    sweep_a: Annotated[Path, typer.Argument(help="a sweep directory")],
-    sweep_b: Annotated[Path, typer.Argument(help="another sweep directory")],
+    sweep_a: Annotated[Path, typer.Argument(parser=path_parser, help="a sweep directory")],
+    sweep_b: Annotated[Path, typer.Argument(parser=path_parser, help="another sweep directory")],
     alpha: Annotated[
         float, typer.Option(help="false-discovery rate under which a test says 'differ'")
     ] = 0.05,
