@@ -735,7 +735,8 @@ def test_an_empty_path_is_bad_input_not_the_current_folder(
     monkeypatch.chdir(tmp_path)  # an empty folder: the commands that write would take it
     code, _, err = run_cli(args, capsys)
     assert code == 2, err
-    assert_one_error_line(err, name, "an empty path")
+    assert_one_error_line(err, "an empty path")
+    assert name.lower() in err.lower(), err  # older typer names arguments in capitals
     assert list(tmp_path.iterdir()) == []
 
 
