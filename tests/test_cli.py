@@ -361,6 +361,7 @@ BAD_INPUTS = [
         "task: must be a table",
     ),
     ("config is a directory", ["simulate", "--config", "NONEMPTY", "--out", "OUT"], "directory"),
+    ("config is a pipe", ["simulate", "--config", "PIPE", "--out", "OUT"], "not a regular file"),
     ("config not UTF-8", ["simulate", "--config", "BINARY", "--out", "OUT"], "not valid TOML"),
     ("both preset and config", ["config", "--preset", "random", "--config", "BADTOML"], "either"),
     ("config: unknown preset", ["config", "--preset", "fig9"], "unknown preset"),
@@ -424,6 +425,7 @@ def test_bad_input_exits_2_with_one_line_and_touches_nothing(
     binary.write_bytes(b"\xff\xfe\x00")
     afile = tmp_path / "afile.txt"
     afile.write_text("a file")
+    os.mkfifo(tmp_path / "pipe.toml")  # exists; reading it would wait for a writer
     corrupt = _make_corrupt_store(tmp_path, small_run) if "CORRUPT" in args else None
     bad_status = bad_config = None
     if "BADSTATUS" in args:
@@ -444,6 +446,7 @@ def test_bad_input_exits_2_with_one_line_and_touches_nothing(
         "TASKNUMBER": str(task_number),
         "BINARY": str(binary),
         "AFILE": str(afile),
+        "PIPE": str(tmp_path / "pipe.toml"),
         "AFILE/run": str(afile / "run"),
         "BADSTATUS": str(bad_status),
         "BADCONFIG": str(bad_config),

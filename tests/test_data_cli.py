@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -80,6 +81,8 @@ def test_analyze_writes_tables_regressions_and_figure(track, tmp_path):
 def test_input_errors_exit_2_with_one_line_and_no_results(track, tmp_path):
     out = tmp_path / "out"
     _one_error_line(run(tmp_path / "nowhere", "--out", out), "nowhere", "no such file")
+    os.mkfifo(tmp_path / "pipe.npz")  # a session file's name; reading it would block
+    _one_error_line(run(tmp_path / "pipe.npz", "--out", out), "pipe.npz", "nor a folder")
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "a.txt").write_text("x")
     _one_error_line(run(tmp_path / "junk", "--out", out), "junk", "not a recognised layout")

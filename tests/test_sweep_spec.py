@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import math
+import os
 import warnings
 
 import numpy as np
@@ -145,6 +146,9 @@ def test_invalid_toml_and_unknown_presets_are_sweep_errors(tmp_path):
     # a folder exists: it is named as one, as `repdrift config --config DIR` names it
     with pytest.raises(SweepError, match=r"is a directory, not a TOML file"):
         load_spec(tmp_path)
+    os.mkfifo(tmp_path / "pipe.toml")  # exists, but reading it would wait for a writer
+    with pytest.raises(SweepError, match=r"pipe.toml is not a regular file"):
+        load_spec(tmp_path / "pipe.toml")
     with pytest.raises(SweepError, match=r"unknown sweep preset 'nope'; choose one of .*table2"):
         load_spec(preset="nope")
 

@@ -491,7 +491,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if path.is_dir():
         raise ConfigError(f"config file {path} is a directory, not a TOML file")
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+        what = "is not a regular file" if path.exists() else "does not exist"
+        raise ConfigError(f"config file {path} {what}")
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:

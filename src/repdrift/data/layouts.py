@@ -90,6 +90,8 @@ def describe(path: str | Path) -> Layout:
     path = Path(path)
     if not path.exists():
         raise DataError(path, "no such file or folder")
+    if not (path.is_file() or path.is_dir()):
+        raise DataError(path, "neither a regular file nor a folder (a device, pipe or socket)")
     from repdrift import store
 
     if store.is_run(path):

@@ -635,7 +635,8 @@ def read_spec_text(path: str | Path) -> str:
         # as `repdrift config --config DIR` says it: "does not exist" would be untrue
         raise SweepError(f"sweep spec {path} is a directory, not a TOML file")
     if not path.is_file():
-        raise SweepError(f"sweep spec {path} does not exist")
+        what = "is not a regular file" if path.exists() else "does not exist"
+        raise SweepError(f"sweep spec {path} {what}")
     try:
         return path.read_text()
     except (OSError, UnicodeDecodeError) as err:
