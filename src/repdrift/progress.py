@@ -69,7 +69,7 @@ class Progress(_RichProgress):
             self._logger.join()
             self._logger = None
         if self.disable:
-            return  # rich before 14.1 prints an empty line on stop() even when disabled
+            return  # rich before 14.3 prints an empty line on stop() even when disabled
         if not self._logging:
             super().stop()
             return
