@@ -245,7 +245,7 @@ def test_sign_update_noise_has_the_variance_of_the_gaussian():
 # ----------------------------------------------------------------- drift statistics
 
 SIGMA = 0.3  # fast sparsification: most units fall silent within the 16,000 steps
-RUNS, SEGMENT, CALLS = 16, 100, 10
+RUNS, SEGMENT, CALLS = 32, 100, 10
 
 
 def _reference_normal_like(key, like):
