@@ -13,7 +13,7 @@ import pytest
 
 from repdrift.inference import evaluate, library
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 #: Measured on this preset (docs/inference.md), held-out task: 0.97 and 0.98 for the rule
 #: over the network's five rules, 0.81 and 0.84 for the noise of noisy-GD runs within
