@@ -6,6 +6,7 @@ that silently checked nothing on real recordings must not pass.
 """
 
 import os
+from collections import Counter
 
 import pytest
 
@@ -31,6 +32,22 @@ def pytest_runtest_makereport(item, call):
     if item.get_closest_marker("data") is not None or MISSING_DATA in reason:
         report.outcome = "failed"
         report.longrepr = f"in CI a test that needs the recorded data may not skip: {reason}"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Files marked ``long`` first, then files with more tests before files with fewer.
+
+    The suites run their files in parallel, a file whole in one worker process
+    (``--dist loadfile``, in the order collected: ``--no-loadscope-reorder``). A file that
+    takes many minutes started last keeps one worker busy alone to the end: the slow
+    suite's inference library, scheduled last by its number of tests, made CI run ~15
+    minutes longer on a slow host. Runs after deselection (``-m``), so the counts are of
+    the tests that will run.
+    """
+    counts = Counter(item.path for item in items)
+    long_files = {item.path for item in items if item.get_closest_marker("long") is not None}
+    items.sort(key=lambda item: (item.path not in long_files, -counts[item.path], str(item.path)))
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import pytest
 
 import repdrift
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 PLATEAU_STEP = 1_000  # the loss has converged by then (checked below)
 

@@ -1,41 +1,53 @@
-"""The acceptance-scale evaluation of `repdrift infer`: the `infer-library-quick` library
-(648 runs), then the held-out-task evaluation of the rule classifier and the noise
-regressors (observables and observables + Hessian). Measured: 6.2 min wall, 642 s CPU on
-two lightly shared cores.
+"""The acceptance-scale evaluation of `repdrift infer`: a library of half the
+`infer-library-quick` preset (324 runs: 60 for each of the network's five rules, 12 for
+each similarity-matching layout: the first half of each part's draws), then the held-out-task
+evaluation of the rule classifier and the noise regressors (observables and observables +
+Hessian). The whole preset (648 runs) took 18 min on the slowest 2-core host measured;
+half of it 9.2 min there, the evaluation 42 s.
 
-The thresholds sit a few points under what docs/inference.md reports for this preset, so
-that a change which degrades the inference fails here.
+The thresholds sit under what this library gave, by at least two standard errors of the
+proportions, so that a change which degrades the inference fails here.
 """
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 
 from repdrift.inference import evaluate, library
+from repdrift.sweep import spec as sweep_spec
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.timeout(3600)]
 
-#: Measured on this preset (docs/inference.md), held-out task: 0.97 and 0.98 for the rule
-#: over the network's five rules, 0.81 and 0.84 for the noise of noisy-GD runs within
-#: ×1.5, interval coverage 0.86.
-ACCURACY_OBSERVABLES = 0.93
+#: Measured on this library, held-out task (an AMD EPYC Zen 3 host): the rule over the
+#: network's five rules 0.943 from observables (300 runs: standard error 0.013) and 0.967
+#: with the Hessian; the noise of noisy-GD runs within ×1.5 for 0.717 and 0.742 of them
+#: (120 runs: standard error 0.041), interval coverage 0.875. The whole preset gives 0.97,
+#: 0.98, 0.81 and 0.84 (docs/inference.md): more training runs, better noise estimates.
+ACCURACY_OBSERVABLES = 0.91
 ACCURACY_HESSIAN = 0.93
-NOISE_WITHIN_FACTOR = 0.75
+NOISE_WITHIN_FACTOR = 0.63
+#: The share of each part of the preset that the library runs.
+SHARE = 0.5
 
 
 @pytest.fixture(scope="module")
 def quick_table(tmp_path_factory):
     from repdrift import sweep
 
+    spec = tomllib.loads(sweep_spec.preset_text("infer-library-quick"))
+    for part in spec["parts"]:
+        part["random"]["n"] = round(part["random"]["n"] * SHARE)
     out = tmp_path_factory.mktemp("infer-quick") / "library"
-    result = sweep.run(preset="infer-library-quick", out=out, workers=2)
+    result = sweep.run(spec, out=out, workers=2)
     assert (result.table["status"] != "pending").all()
     return library.library_table([out], workers=2)
 
 
 def test_rules_and_noise_on_held_out_tasks(quick_table):
     table = quick_table
-    assert len(table) >= 600
+    assert len(table) >= 300
     assert set(table["rule"]) == {"gd+update", "gd+label", "adam", "rmsprop", "sed", "hebbian"}
     result = evaluate.evaluate(
         table, tiers=("observables", "hessian"), protocols=("task",), workers=2

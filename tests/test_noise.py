@@ -315,6 +315,7 @@ def _paired_t(a, b):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_drift_statistics_agree_with_jax_random_and_with_sign_noise(drift):
     """Paired over the same tasks and initial weights, the sparsification rate under the
     project's Gaussians, under ``jax.random.normal`` and under ±σ signs agree within their
