@@ -40,10 +40,10 @@ def pytest_collection_modifyitems(config, items):
 
     The suites run their files in parallel, a file whole in one worker process
     (``--dist loadfile``, in the order collected: ``--no-loadscope-reorder``). A file that
-    takes many minutes started last keeps one worker busy alone to the end: the slow
-    suite's inference library, scheduled last by its number of tests, made CI run ~15
-    minutes longer on a slow host. Runs after deselection (``-m``), so the counts are of
-    the tests that will run.
+    takes many minutes started late keeps one worker busy alone to the end: ordered by
+    its number of tests, the slow suite's inference library (two tests, the longest file)
+    started 18 minutes into the suite on a slow host. Runs after deselection (``-m``), so
+    the counts are of the tests that will run.
     """
     counts = Counter(item.path for item in items)
     long_files = {item.path for item in items if item.get_closest_marker("long") is not None}
