@@ -5,8 +5,9 @@ evaluation of the rule classifier and the noise regressors (observables and obse
 Hessian). The whole preset (648 runs) took 18 min on the slowest 2-core host measured;
 half of it 9.2 min there, the evaluation 42 s.
 
-The thresholds sit under what this library gave, by at least two standard errors of the
-proportions, so that a change which degrades the inference fails here.
+The thresholds sit under what this library gave, by about three standard errors of the
+proportions (another processor rounds differently, so its runs end differently), so that a
+change which degrades the inference fails here.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.timeout(3600)]
 #: with the Hessian; the noise of noisy-GD runs within ×1.5 for 0.717 and 0.742 of them
 #: (120 runs: standard error 0.041), interval coverage 0.875. The whole preset gives 0.97,
 #: 0.98, 0.81 and 0.84 (docs/inference.md): more training runs, better noise estimates.
-ACCURACY_OBSERVABLES = 0.91
+ACCURACY_OBSERVABLES = 0.90
 ACCURACY_HESSIAN = 0.93
-NOISE_WITHIN_FACTOR = 0.63
+NOISE_WITHIN_FACTOR = 0.60
 #: The share of each part of the preset that the library runs.
 SHARE = 0.5
 
