@@ -11,9 +11,16 @@ import sys
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-from repdrift.progress import HEARTBEAT_TICKS, LOG_EVERY_ENV, LOG_EVERY_S, Progress, log_every
+from repdrift.progress import (
+    HEARTBEAT_TICKS,
+    LOG_EVERY_ENV,
+    LOG_EVERY_S,
+    SPEED_WINDOW_S,
+    Progress,
+    log_every,
+)
 
 
 def _display(console: Console, every: float) -> Progress:
@@ -148,3 +155,45 @@ def test_a_task_that_does_not_move_is_printed_again_only_after_ten_quiet_interva
     progress.tick()
     progress.stop()  # and its last state when the display stops
     assert log.getvalue().splitlines() == ["queued  0/3"] * 3 + ["queued  1/3"] * 2
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_time_remaining_takes_the_speed_over_two_minutes_not_richs_thirty_seconds():
+    assert SPEED_WINDOW_S >= 60.0  # the jumps below fall within it
+    clock = _Clock()
+    progress = Progress(TimeRemainingColumn(), console=Console(file=io.StringIO()), get_time=clock)
+    task = progress.add_task("sweep", total=100)
+
+    def shown() -> str:
+        return TimeRemainingColumn().render(progress.tasks[task]).plain
+
+    # a resumed sweep's first report is what it had done: not part of the speed
+    progress.update(task, completed=10)
+    clock.now = 10.0
+    progress.update(task, completed=30)  # 20 in 10 s: the 70 left take 35 s
+    assert shown() == "0:00:35"
+    # then progress in jumps, as a sweep's batches report: 50 at once, nothing for
+    # 40 s, then 10 — 80 in 55 s since the first report: the 10 left take 7 s (rounded up)
+    clock.now = 15.0
+    progress.update(task, completed=80)
+    clock.now = 55.0
+    progress.update(task, completed=90)
+    assert shown() == "0:00:07"
+    # rich's 30 s would keep the last jump alone, and have no speed at all
+    short = Progress(
+        TimeRemainingColumn(),
+        console=Console(file=io.StringIO()),
+        get_time=clock,
+        speed_estimate_period=30.0,
+    )
+    other = short.add_task("sweep", total=100)
+    for clock.now, done in ((0.0, 10), (10.0, 30), (15.0, 80), (55.0, 90)):
+        short.update(other, completed=done)
+    assert TimeRemainingColumn().render(short.tasks[other]).plain == "-:--:--"
