@@ -6,7 +6,8 @@
 # 1. the engine: batches of 1,024 and 4,096 sweep members, a lone member, the Fig. 2 corridor;
 # 2. table2 at paper scale, projected on this GPU and the host's cores;
 # 3. all of table2-quick as a sweep on the GPU and on the host's CPU, compared run by run
-#    (the verdict's last line: "the same drift: none of N tests differs", or which differ).
+#    (the verdict's last line: "the same drift: none of N tests differs", or which differ);
+# 4. the noise generator on the host's CPU (one core), and whether XLA vectorized it there.
 # Each step's output goes to the terminal and to LOG_DIR (default gpu-logs/).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -28,4 +29,5 @@ status=0
 "$python" benchmarks/sweep.py --only device --batch-size 256 --workers "$cores" \
     --device-workers "$device_workers" --snapshot-threads $((cores / device_workers)) \
     2>&1 | tee "$logs/device.txt" || status=1
+JAX_PLATFORMS=cpu "$python" benchmarks/noise.py 2>&1 | tee "$logs/noise-host-cpu.txt" || status=1
 exit $status

@@ -6,8 +6,10 @@ Each case draws ``N`` numbers (default 3,100 × 64: a batch of 64 sweep members'
 noise for one step) and adds them to a float32 array, step after step in a ``fori_loop``
 with a new key each step, compiled once, for at least ``S`` seconds a call (default 0.25);
 the best of ``R`` alternating repeats is shown, in CPU time of the process per draw (with
-``--cores 1``, what the one core spends). *net* subtracts
-the loop with no draw (``none``), the cost of reading and writing the array:
+``--cores 1``, what the one core spends). It measures XLA's CPU backend, also where a GPU
+is present (``JAX_PLATFORMS=cpu`` unless set); ``benchmarks/engine.py`` times the GPU.
+*net* subtracts the loop with no draw (``none``), the cost of reading and writing the
+array:
 
   none      the loop's own cost (``y · 0.999 + 1``)
   bits      :func:`repdrift.noise.bits_like`: the keyed integer hash, converted to float
@@ -104,6 +106,7 @@ def main() -> None:
 
 
 def _measure(args, dump: Path) -> None:
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")  # a CPU benchmark, on a GPU host too
     flags = os.environ.get("XLA_FLAGS", "")
     # read by XLA's CPU backend when it starts (in use_cores): set before
     os.environ["XLA_FLAGS"] = (
