@@ -105,8 +105,15 @@ def test_inspect_json_has_status_steps_config_and_initial_final_metrics(small_ru
         assert info["final"][name] == pytest.approx(
             float((run.metrics if name in run.metrics else run.snapshots)[name].values[-1])
         )
+    # where the steps were computed: `simulate` runs on one CPU thread by default
+    import jax
+
+    assert info["computed_on"]["platform"] == "cpu"
+    assert info["computed_on"]["cpu_threads"] == 1
+    assert info["computed_on"]["jax"] == jax.__version__
     table = repdrift_cmd("inspect", str(small_run))
     assert table.returncode == 0 and "fraction_active_units" in table.stdout
+    assert ", 1 CPU thread, JAX " in table.stdout
 
 
 def _arrays(path: Path) -> dict[str, np.ndarray]:
@@ -826,6 +833,125 @@ def test_use_cores_sizes_xlas_pool_without_pinning_the_process():
     assert busiest > 0.1 and second < 0.25 * busiest, info["cpu"]
     # After the backend has started, the pool cannot change: nothing is done.
     assert info["again"] is None
+
+
+# A run stopped after 100 of its steps, computed on two CPU threads (what
+# `repdrift simulate --cores 2` leaves when it is killed).
+STOPPED_ON_TWO_THREADS = """
+import sys
+from repdrift.cores import use_cores
+use_cores(2)
+import repdrift
+from repdrift import simulation
+config = repdrift.load_config(preset="fig2-quick", overrides=sys.argv[2:])
+simulation.simulate(config, sys.argv[1], stop_after=100)
+"""
+# The Fig. 2 network is large enough for XLA to split its sums between two threads:
+# its loss differs in the last bits from one thread's within 300 steps.
+THREADED = ["run.steps=300", "record.snapshots=2"]
+
+
+def _cores_allowed() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+
+@pytest.mark.skipif(_cores_allowed() < 2, reason="needs two cores to run on two threads")
+def test_resume_goes_on_with_the_thread_count_the_run_was_started_with(tmp_path):
+    reference = tmp_path / "uninterrupted"
+    overrides = [arg for o in THREADED for arg in ("--set", o)]
+    args = ["--preset", "fig2-quick", *overrides, "--quiet", "--no-figures"]
+    result = repdrift_cmd("simulate", *args, "--cores", "2", "--out", str(reference))
+    assert result.returncode == 0, result.stderr
+    stopped = tmp_path / "stopped"
+    made = subprocess.run(
+        [sys.executable, "-c", STOPPED_ON_TWO_THREADS, str(stopped), *THREADED],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+    assert made.returncode == 0, made.stderr
+    assert store.read_status(stopped).steps_done == 100
+    assert store.read_computed_on(stopped)["cpu_threads"] == 2
+    # no --cores: the run's own two threads, not the one `resume` would otherwise take
+    resumed = repdrift_cmd("resume", str(stopped), "--quiet", "--no-figures")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "note:" not in resumed.stderr
+    assert store.read_computed_on(stopped)["cpu_threads"] == 2
+    got, want = _arrays(stopped), _arrays(reference)
+    assert got.keys() == want.keys()
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
+def test_resume_says_in_one_line_when_the_stored_steps_were_computed_elsewhere(tmp_path, capsys):
+    import jax
+
+    from repdrift import cores, simulation
+
+    cfg = repdrift.load_config(preset="random", overrides=["run.steps=400", "record.snapshots=2"])
+    run = tmp_path / "moved"
+    simulation.simulate(cfg, run, stop_after=100)
+    here = cores.computed_on()
+    assert store.read_computed_on(run) == here
+    # as if its first 100 steps ran with another JAX on another CPU
+    described = store.generation_path(run, store.read_status(run).generation) / "generation.json"
+    data = json.loads(described.read_text())
+    data["computed_on"] = {**here, "jax": "0.4.0", "processor": "Another CPU (AVX2)"}
+    described.write_text(json.dumps(data))
+    code, _out, err = run_cli(["resume", run, "--quiet", "--no-figures"], capsys)
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "note:" in line]
+    assert len(notes) == 1, err
+    assert f"JAX 0.4.0 → {jax.__version__}" in notes[0]
+    assert f"processor Another CPU (AVX2) → {here['processor']}" in notes[0]
+    assert "CPU threads" not in notes[0]  # the same count: not named
+    assert store.read_status(run).status == "complete"
+    assert store.read_computed_on(run) == here  # the last steps were computed here
+    # a finished run is not continued, and nothing is said of where
+    code, _out, err = run_cli(["resume", run, "--no-figures"], capsys)
+    assert code == 0 and "note:" not in err and "already complete" in err
+
+
+def test_computed_elsewhere_names_what_the_last_bits_depend_on():
+    from repdrift.cores import computed_elsewhere, describe_computed_on
+
+    cpu = {"platform": "cpu", "device": "", "processor": "X (AVX2)", "jax": "0.10.2"}
+    gpu = {"platform": "gpu", "device": "NVIDIA H200", "processor": "X (AVX2)", "jax": "0.10.2"}
+    assert computed_elsewhere({**cpu, "cpu_threads": 2}, {**cpu, "cpu_threads": 2}) == []
+    assert computed_elsewhere({**cpu, "cpu_threads": 2}, {**cpu, "cpu_threads": 1}) == [
+        "CPU threads 2 → 1"
+    ]
+    # the host's thread count does not touch what a GPU computes
+    assert computed_elsewhere({**gpu, "cpu_threads": 2}, {**gpu, "cpu_threads": 16}) == []
+    assert computed_elsewhere({**gpu, "cpu_threads": 1}, {**cpu, "cpu_threads": 1}) == [
+        "device type gpu → cpu"
+    ]
+    assert computed_elsewhere({**gpu, "cpu_threads": 1}, {**gpu, "device": "NVIDIA A100"}) == [
+        "device NVIDIA H200 → NVIDIA A100"
+    ]
+    # a record without a field (another version's) is not held against it
+    assert computed_elsewhere({"jax": "0.10.2"}, {**cpu, "cpu_threads": 1}) == []
+    assert describe_computed_on({**cpu, "cpu_threads": 1, "repdrift": "0.1.0"}) == (
+        "X (AVX2), 1 CPU thread, JAX 0.10.2, repdrift 0.1.0"
+    )
+    assert describe_computed_on({**gpu, "cpu_threads": 4, "repdrift": "0.1.0"}) == (
+        "gpu NVIDIA H200, host X (AVX2), JAX 0.10.2, repdrift 0.1.0"
+    )
+
+
+def test_more_cores_than_the_machine_has_are_named_in_a_note(tmp_path):
+    cores = _cores_allowed()
+    out = tmp_path / "capped"
+    args = ["--preset", "random", "--steps", "50", "--quiet", "--no-figures"]
+    result = repdrift_cmd("simulate", *args, "--cores", str(cores + 1), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    many = "" if cores == 1 else "s"
+    assert (
+        f"repdrift: note: --cores {cores + 1}: this process may run on {cores} core{many}; "
+        f"XLA uses {cores} thread{many}"
+    ) in result.stderr
+    assert store.read_computed_on(out)["cpu_threads"] == cores
 
 
 def test_use_cores_rejects_zero():

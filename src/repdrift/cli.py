@@ -230,9 +230,8 @@ def simulate(
         )
     # the simulation's JAX loads once the configuration is known to be good
     from repdrift import simulation
-    from repdrift.cores import use_cores
 
-    use_cores(cores)
+    _use_cores(cores)
     from repdrift.store import CONFIG_FILE, is_run
 
     def kept() -> str:  # asked at the interrupt: before the run is created, nothing is kept
@@ -273,15 +272,28 @@ def resume(
     run_dir: Annotated[Path, typer.Argument(parser=path_parser, help="a run directory")],
     figures: Annotated[bool, typer.Option(help="draw Fig. 2-style figures")] = True,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
-    cores: Annotated[int, int_option(min=1, help="CPU cores (use the run's own count)")] = 1,
+    cores: Annotated[
+        int | None, int_option(min=1, help="CPU cores [default: the run's own count]")
+    ] = None,
 ) -> None:
     """Continue a stopped run to the records an uninterrupted run gives."""
+    from repdrift import cores as cores_mod
     from repdrift import simulation, store
-    from repdrift.cores import use_cores
 
-    use_cores(cores)
     _recover(run_dir)
+    recorded = store.read_computed_on(run_dir) or {}
+    # (with the run's own count, a machine with fewer cores is named in the note below)
+    _use_cores(cores if cores is not None else _run_threads(recorded), given=cores is not None)
     before = store.read_status(run_dir)
+    if recorded and before.status not in simulation.FINISHED:
+        differs = cores_mod.computed_elsewhere(recorded, cores_mod.computed_on())
+        if differs:
+            err_console.print(
+                f"{run_dir}: note: its stored steps were computed elsewhere "
+                f"({'; '.join(differs)}): the run goes on, but its records need not match "
+                "an uninterrupted run's in the last bits",
+                markup=False,
+            )
     with on_interrupt(f"`repdrift resume {run_dir}` continues the run"):
         run = _run_with_progress(lambda cb: simulation.resume(run_dir, progress=cb), quiet)
         if before.status in ("complete", "diverged") and not quiet:
@@ -289,6 +301,29 @@ def resume(
         elif figures:
             _figures(run, quiet)
     _report(run)
+
+
+def _use_cores(n: int, *, given: bool = True) -> None:
+    """:func:`repdrift.cores.use_cores`; where the machine has fewer cores than a
+    ``--cores`` the user ``given``, says so."""
+    from repdrift.cores import use_cores
+
+    got = use_cores(n)
+    if given and got is not None and got < n:
+        err_console.print(
+            f"repdrift: note: --cores {n}: this process may run on {got} "
+            f"core{'' if got == 1 else 's'}; XLA uses {got} thread{'' if got == 1 else 's'}",
+            markup=False,
+        )
+
+
+def _run_threads(recorded: dict) -> int:
+    """The CPU thread count a run's stored steps were computed with (1 where it does
+    not say, the count ``simulate`` uses by default, or where they ran on a GPU)."""
+    threads = recorded.get("cpu_threads")
+    if recorded.get("platform") != "cpu" or isinstance(threads, bool):
+        return 1
+    return threads if isinstance(threads, int) and threads >= 1 else 1
 
 
 @app.command()
@@ -321,6 +356,14 @@ def inspect(
     else:
         fields = ", ".join(f"{k} {v}" for k, v in c.model.model_dump().items() if k != "kind")
         console.print(f"model {c.model.kind}: {fields}; seed {c.run.seed}")
+    if summary["computed_on"] is not None:
+        from repdrift.cores import describe_computed_on
+
+        console.print(
+            f"computed on {describe_computed_on(summary['computed_on'])}",
+            markup=False,
+            soft_wrap=True,  # one line, for grep
+        )
     table = Table("metric", "initial", "final")
     for name in summary["final"]:
         if name.startswith("step_"):

@@ -48,8 +48,14 @@ spectrum of a Table-2 member then cost 15–29 s of CPU against 2.8 s on one thr
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import platform
 from pathlib import Path
+from typing import Any
+
+#: Threads of this process's XLA CPU pool, where :func:`use_cores` sized it.
+_POOL: int | None = None
 
 
 def use_cores(n: int | None) -> int | None:
@@ -75,6 +81,7 @@ def use_cores(n: int | None) -> int | None:
     _limit_blas(n)
     if not hasattr(os, "sched_setaffinity") or _backend_started():
         return None
+    global _POOL
     allowed = os.sched_getaffinity(0)
     count = min(n, len(allowed))
     if count < len(allowed):
@@ -85,7 +92,109 @@ def use_cores(n: int | None) -> int | None:
             jax.devices()  # starts the backends (CPU included): its pool gets `count` threads
         finally:
             _allow_all_threads(allowed)
+    _POOL = count
     return count
+
+
+def cpu_threads() -> int:
+    """Threads of this process's XLA CPU pool: as :func:`use_cores` sized it, or else
+    XLA's own default, the cores the process may run on."""
+    if _POOL is not None:
+        return _POOL
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def computed_on() -> dict[str, Any]:
+    """What this process computes on, as far as a run's last bits depend on it.
+
+    XLA compiles for the processor it runs on and may split a reduction differently with
+    another number of threads, so the same configuration and seed give the same records
+    bit for bit only on the same device and processor, with the same CPU thread count
+    and the same JAX (README, "Performance"). Each stored generation of a run records
+    this (``generation.json``), so ``repdrift resume`` continues on the run's own thread
+    count and says when anything else differs. Call once JAX's backend may start.
+    """
+    return {**_device(), "cpu_threads": cpu_threads()}
+
+
+@functools.cache
+def _device() -> dict[str, str]:
+    import jax
+
+    from repdrift import __version__
+
+    device = jax.devices()[0]
+    return {
+        "platform": device.platform,
+        "device": "" if device.platform == "cpu" else str(device.device_kind),
+        "processor": processor(),
+        "jax": jax.__version__,
+        "repdrift": __version__,
+    }
+
+
+def processor() -> str:
+    """The CPU as XLA compiles for it: its model name, family and model, and its widest
+    vector instructions (Linux: ``/proc/cpuinfo``), e.g. ``AMD EPYC (family 25, model 1;
+    AVX2)``; elsewhere what ``platform`` says of it."""
+    info: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if not key.strip():
+                break  # the first processor's block is enough
+            info.setdefault(key.strip(), value.strip())
+    name = info.get("model name") or platform.processor() or platform.machine() or "unknown"
+    flags = set(info.get("flags", "").split())
+    widest = next((f for f in ("avx512f", "avx2", "avx", "sse4_2") if f in flags), None)
+    details = []
+    if info.get("cpu family") and info.get("model"):
+        details.append(f"family {info['cpu family']}, model {info['model']}")
+    if widest:
+        details.append(widest.upper().replace("_", "."))
+    return f"{name} ({'; '.join(details)})" if details else name
+
+
+def describe_computed_on(recorded: dict[str, Any]) -> str:
+    """:func:`computed_on`'s record in one line: ``AMD EPYC (family 25, model 1; AVX2), 1
+    CPU thread, JAX 0.10.2, repdrift 0.1.0``, or ``gpu NVIDIA H200, host AMD EPYC (...),
+    JAX ...``."""
+    get = recorded.get
+    if get("platform") == "cpu":
+        threads = get("cpu_threads", "?")
+        where = f"{get('processor', '?')}, {threads} CPU thread{'' if threads == 1 else 's'}"
+    else:
+        where = f"{get('platform', '?')} {get('device', '?')}, host {get('processor', '?')}"
+    return f"{where}, JAX {get('jax', '?')}, repdrift {get('repdrift', '?')}"
+
+
+#: The fields of :func:`computed_on` compared on resuming, and how a note names them.
+COMPUTED_ON_FIELDS = {
+    "platform": "device type",
+    "device": "device",
+    "processor": "processor",
+    "cpu_threads": "CPU threads",
+    "jax": "JAX",
+}
+
+
+def computed_elsewhere(recorded: dict[str, Any], here: dict[str, Any]) -> list[str]:
+    """What differs between where a run was computed (``recorded``, from its store) and
+    ``here``, as ``"JAX 0.10.2 → 0.11.0"``: the fields a run's last bits depend on. CPU
+    threads count only where both computed on a CPU."""
+    differs = []
+    for key, name in COMPUTED_ON_FIELDS.items():
+        if key not in recorded or key not in here:
+            continue
+        if key == "cpu_threads" and not recorded.get("platform") == here.get("platform") == "cpu":
+            continue  # a GPU computes the same whatever the host's threads
+        if key == "device" and recorded.get("platform") != here.get("platform"):
+            continue  # the device type says it
+        if recorded[key] != here[key]:
+            differs.append(f"{name} {recorded[key]} → {here[key]}")
+    return differs
 
 
 #: Environment variables with which the user has chosen how JAX takes a GPU's memory.

@@ -68,6 +68,7 @@ class Run:
             "config": self.config.model_dump(mode="json"),
             "initial": self.scalars_at("initial"),
             "final": self.scalars_at("final"),
+            "computed_on": store.read_computed_on(self.path),
         }
 
 

@@ -665,6 +665,7 @@ def _save(slot: _Slot, run_state: RunState, final: bool) -> None:
         status=status,
         step=int(np.asarray(run_state.step)),
         prune=False,
+        computed_on=cores.computed_on(),
     )
 
 

@@ -545,12 +545,15 @@ def write_generation(
     status: Status,
     step: int | None = None,
     prune: bool = True,
+    computed_on: dict[str, Any] | None = None,
 ) -> Status:
     """Store one checkpoint atomically and point ``status.json`` at it.
 
     ``step`` is the step the checkpoint's state is at (default ``steps_done``; a flagged
     run's ``steps_done`` is where it stopped while its state goes on with its batch).
     ``prune=False`` keeps the older generations (see :func:`prune_generations`).
+    ``computed_on``: where the steps were computed (:func:`repdrift.cores.computed_on`),
+    kept in the generation's ``generation.json`` (:func:`read_computed_on`).
     """
     path = Path(path)
     root = path / "store"
@@ -575,6 +578,7 @@ def write_generation(
         **new.to_json(),
         "step": int(steps_done if step is None else step),
         "files": _file_sizes(tmp),
+        **({} if computed_on is None else {"computed_on": computed_on}),
     }
     atomic_write_text(tmp / GENERATION_FILE, json.dumps(described, indent=1))
     final = root / name
@@ -643,6 +647,19 @@ def generation_step(path: Path, generation: str) -> int | None:
         return int(data["step"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def read_computed_on(path: Path) -> dict[str, Any] | None:
+    """Where the run's current generation was computed (:func:`write_generation`);
+    ``None`` where it does not say: no generation yet, one written before generations
+    recorded it, or an unreadable status or description (reading the run says why)."""
+    try:
+        generation = json.loads((Path(path) / STATUS_FILE).read_text())["generation"]
+        data = json.loads((generation_path(path, generation) / GENERATION_FILE).read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    found = data.get("computed_on") if isinstance(data, dict) else None
+    return found if isinstance(found, dict) else None
 
 
 def find_generation(path: Path, step: int) -> str | None:
