@@ -209,6 +209,37 @@ def test_a_sweep_and_its_copy_agree_with_zero_shifts(sweeps, capsys):
     assert all(t["shift"] == 0 and t["verdict"] == "agree" for t in result["tests"])
 
 
+def test_compare_names_where_each_sweeps_runs_were_computed(sweeps, tmp_path, capsys):
+    from repdrift import store
+
+    gpu = tmp_path / "gpu"
+    shutil.copytree(sweeps["weak"], gpu)
+    # as if the same runs had been computed on a GPU
+    on_gpu = {
+        "platform": "gpu",
+        "device": "NVIDIA H200",
+        "processor": "Host CPU (AVX512F)",
+        "jax": "0.11.2",
+        "repdrift": "0.1.0",
+        "cpu_threads": 16,
+    }
+    for run in sorted((gpu / "runs").iterdir()):
+        described = store.generation_path(run, store.read_status(run).generation)
+        data = json.loads((described / "generation.json").read_text())
+        data["computed_on"] = on_gpu
+        (described / "generation.json").write_text(json.dumps(data))
+    code, stdout, _ = run_cli(["sweep", "compare", str(sweeps["weak"]), str(gpu), "--json"], capsys)
+    assert code == 0
+    result = json.loads(stdout)
+    [a], [b] = result["computed_on_a"], result["computed_on_b"]
+    assert a["runs"] == b["runs"] == 8
+    assert "CPU thread" in a["on"]
+    assert b["on"] == "gpu NVIDIA H200, host Host CPU (AVX512F), JAX 0.11.2, repdrift 0.1.0"
+    code, stdout, _ = run_cli(["sweep", "compare", str(sweeps["weak"]), str(gpu)], capsys)
+    assert code == 0
+    assert f"B computed on {b['on']}: 8 runs" in stdout
+
+
 def test_stronger_update_noise_is_found_and_named(sweeps, capsys):
     # The same eight runs with update noise 0.4 instead of 0.02: more of the units'
     # activity is lost (the active fraction falls further) and the loss rises, in every

@@ -177,6 +177,12 @@ def test_resume_and_rerun_of_a_finished_sweep_run_nothing_again(tiny_sweep, caps
     assert _cli(["sweep", "inspect", str(tiny_sweep), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["status"] == {"complete": 4}
+    # where the four runs were computed: here, on the CPU, with this JAX
+    import jax
+
+    [place] = info["computed_on"]
+    assert place["runs"] == 4
+    assert "CPU thread" in place["on"] and f"JAX {jax.__version__}," in place["on"]
     groups = {(g["rule"], g["noise"]): g for g in info["groups"]}
     assert set(groups) == {("gd", "update"), ("adam", "none")}
     assert groups["gd", "update"]["included"] == 2
@@ -200,6 +206,7 @@ def test_resume_and_rerun_of_a_finished_sweep_run_nothing_again(tiny_sweep, caps
     assert _cli(["sweep", "inspect", str(tiny_sweep)]) == 0
     printed = capsys.readouterr().out
     assert printed.count("published") == 3  # title and one row per group
+    assert f"computed on {place['on']}: 4 runs" in printed
     assert f"{update['median']['active_units']:.3g}" in printed
 
 
@@ -208,10 +215,18 @@ def test_inspect_reads_a_table_written_without_the_newer_columns(tiny_sweep, cap
     copy = tiny_sweep.parent / "older"
     shutil.copytree(tiny_sweep, copy)
     old.to_parquet(copy / "runs.parquet")
+    # a run stored before generations said where they were computed
+    first = copy / "runs" / "r00000"
+    described = store.generation_path(first, store.read_status(first).generation)
+    data = json.loads((described / "generation.json").read_text())
+    del data["computed_on"]
+    (described / "generation.json").write_text(json.dumps(data))
     capsys.readouterr()
     assert _cli(["sweep", "inspect", str(copy), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["status"] == {"complete": 4}
+    assert [p["runs"] for p in info["computed_on"]] == [3, 1]
+    assert info["computed_on"][1]["on"] == "not recorded"
 
 
 def test_a_table_without_the_plans_runs_or_columns_is_read_afresh_and_left_alone(

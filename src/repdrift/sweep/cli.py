@@ -255,6 +255,8 @@ def inspect_command(
             f"out of the medians; `repdrift sweep resume {sweep_dir}` writes them",
             markup=False,
         )
+    for place in info["computed_on"]:
+        out.print(f"computed on {place['on']}: {place['runs']:,} runs", markup=False)
     table = Table(
         "rule",
         "noise",
@@ -326,6 +328,9 @@ def compare_command(
             f"{result.common_runs:,} run ids in both; compared {how}",
             markup=True,
         )
+        for name, places in (("A", result.computed_on_a), ("B", result.computed_on_b)):
+            for place in places:
+                out.print(f"{name} computed on {place['on']}: {place['runs']:,} runs", markup=False)
         if result.config_differs:
             shown = ", ".join(result.config_differs[:8])
             more = len(result.config_differs) - 8

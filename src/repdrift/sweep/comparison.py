@@ -90,6 +90,10 @@ class Comparison:
     tests: list[Test] = field(default_factory=list)
     a: str = "A"
     b: str = "B"
+    #: where each sweep's runs were computed (:func:`repdrift.sweep.table.computed_where`;
+    #: empty when comparing tables alone)
+    computed_on_a: list[dict[str, Any]] = field(default_factory=list)
+    computed_on_b: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def differing(self) -> list[Test]:
@@ -292,15 +296,14 @@ def compare(
     whose runs cannot be read or are gone (:func:`repdrift.sweep.table.checked_table`): its
     table would compare them as they were.
     """
-    from repdrift.sweep.table import checked_table
+    from repdrift.sweep.table import checked_table, computed_where
 
     sa, sb = directory.open_sweep(a), directory.open_sweep(b)
     if sa.path.resolve() == sb.path.resolve():
         raise SweepError(f"{sa.path} and {sb.path} are the same sweep; give two")
-    return compare_tables(
-        checked_table(sa),
-        checked_table(sb),
-        alpha=alpha,
-        min_runs=min_runs,
-        names=(str(sa.path), str(sb.path)),
-    )
+    ta, tb = checked_table(sa), checked_table(sb)
+    names = (str(sa.path), str(sb.path))
+    result = compare_tables(ta, tb, alpha=alpha, min_runs=min_runs, names=names)
+    result.computed_on_a = computed_where(sa, ta.loc[ta["steps_done"] > 0, "run"])
+    result.computed_on_b = computed_where(sb, tb.loc[tb["steps_done"] > 0, "run"])
+    return result
