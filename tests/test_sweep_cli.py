@@ -196,8 +196,9 @@ def test_inspect_of_a_created_sweep_lists_its_pending_runs(tmp_path, capsys):
     info = json.loads(stdout)
     assert info["runs"] == 2 and info["status"] == {"pending": 2}
     assert [(g["rule"], g["noise"], g["runs"]) for g in info["groups"]] == [("gd", "none", 2)]
+    assert info["computed_on"] == []  # nothing computed yet
     code, stdout, _ = run_cli(["sweep", "inspect", str(out)], capsys)
-    assert code == 0 and "2 pending" in stdout
+    assert code == 0 and "2 pending" in stdout and "computed on" not in stdout
 
 
 def test_presets_lists_every_sweep_preset(capsys):

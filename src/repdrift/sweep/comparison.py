@@ -304,6 +304,5 @@ def compare(
     ta, tb = checked_table(sa), checked_table(sb)
     names = (str(sa.path), str(sb.path))
     result = compare_tables(ta, tb, alpha=alpha, min_runs=min_runs, names=names)
-    result.computed_on_a = computed_where(sa, ta.loc[ta["steps_done"] > 0, "run"])
-    result.computed_on_b = computed_where(sb, tb.loc[tb["steps_done"] > 0, "run"])
+    result.computed_on_a, result.computed_on_b = computed_where(sa, ta), computed_where(sb, tb)
     return result

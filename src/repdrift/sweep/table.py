@@ -190,21 +190,22 @@ def inspect_summary(sweep: Sweep, df: pd.DataFrame) -> dict[str, Any]:
         "status": by_status,
         "without_summary": [str(r) for r in df.loc[unsummarised, "run"]],
         "groups": groups,
-        "computed_on": computed_where(sweep, df.loc[df["steps_done"] > 0, "run"]),
+        "computed_on": computed_where(sweep, df),
     }
 
 
-def computed_where(sweep: Sweep, run_ids) -> list[dict[str, Any]]:
-    """Where the runs' stored steps were computed, most runs first: ``{"on": ..., "runs":
-    n}`` with :func:`repdrift.cores.describe_computed_on`'s line (a sweep resumed on
-    another device, or run by a cluster of mixed machines, lists each; the records' last
-    bits depend on it). Runs whose store does not say are counted as ``"not recorded"``."""
+def computed_where(sweep: Sweep, df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Where the stored steps of the runs of ``df`` (the sweep's table) were computed, most
+    runs first: ``{"on": ..., "runs": n}`` with :func:`repdrift.cores.describe_computed_on`'s
+    line (a sweep resumed on another device, or run by a cluster of mixed machines, lists
+    each; the records' last bits depend on it). Runs that stored no step are left out;
+    those whose store does not say are counted as ``"not recorded"``."""
     from collections import Counter
 
     from repdrift.cores import describe_computed_on
 
     places: Counter[str] = Counter()
-    for run_id in run_ids:
+    for run_id in df.loc[df["steps_done"] > 0, "run"]:
         recorded = store.read_computed_on(sweep.run_path(str(run_id)))
         places[describe_computed_on(recorded) if recorded else "not recorded"] += 1
     return [{"on": on, "runs": n} for on, n in places.most_common()]
