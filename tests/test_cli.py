@@ -884,21 +884,55 @@ def test_resume_goes_on_with_the_thread_count_the_run_was_started_with(tmp_path)
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
 
 
+def _stopped_small_run(out: Path) -> Path:
+    from repdrift import simulation
+
+    cfg = repdrift.load_config(preset="random", overrides=["run.steps=400", "record.snapshots=2"])
+    simulation.simulate(cfg, out, stop_after=100)
+    return out
+
+
+def _record_computed_on(run: Path, computed_on: dict) -> None:
+    """Rewrite where the run's current generation says it was computed."""
+    described = store.generation_path(run, store.read_status(run).generation) / "generation.json"
+    data = json.loads(described.read_text())
+    data["computed_on"] = computed_on
+    described.write_text(json.dumps(data))
+
+
+def test_resume_in_python_warns_where_the_stored_steps_were_computed_elsewhere(tmp_path):
+    import warnings
+
+    from repdrift import cores
+    from repdrift.simulation import ComputedElsewhereWarning
+
+    here = cores.computed_on()
+    same = _stopped_small_run(tmp_path / "same")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ComputedElsewhereWarning)
+        assert repdrift.resume(same).status.status == "complete"  # no warning
+    other = _stopped_small_run(tmp_path / "other")
+    _record_computed_on(other, {**here, "cpu_threads": here["cpu_threads"] + 1})
+    threads = f"CPU threads {here['cpu_threads'] + 1} → {here['cpu_threads']}"
+    with pytest.warns(ComputedElsewhereWarning, match=threads):
+        assert repdrift.resume(other).status.status == "complete"
+    # a finished run is not computed again: nothing is said of where it was
+    _record_computed_on(other, {**here, "cpu_threads": here["cpu_threads"] + 1})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ComputedElsewhereWarning)
+        repdrift.resume(other)
+
+
 def test_resume_says_in_one_line_when_the_stored_steps_were_computed_elsewhere(tmp_path, capsys):
     import jax
 
-    from repdrift import cores, simulation
+    from repdrift import cores
 
-    cfg = repdrift.load_config(preset="random", overrides=["run.steps=400", "record.snapshots=2"])
-    run = tmp_path / "moved"
-    simulation.simulate(cfg, run, stop_after=100)
+    run = _stopped_small_run(tmp_path / "moved")
     here = cores.computed_on()
     assert store.read_computed_on(run) == here
     # as if its first 100 steps ran with another JAX on another CPU
-    described = store.generation_path(run, store.read_status(run).generation) / "generation.json"
-    data = json.loads(described.read_text())
-    data["computed_on"] = {**here, "jax": "0.4.0", "processor": "Another CPU (AVX2)"}
-    described.write_text(json.dumps(data))
+    _record_computed_on(run, {**here, "jax": "0.4.0", "processor": "Another CPU (AVX2)"})
     code, _out, err = run_cli(["resume", run, "--quiet", "--no-figures"], capsys)
     assert code == 0, err
     notes = [line for line in err.splitlines() if "note:" in line]

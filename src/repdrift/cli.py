@@ -11,6 +11,7 @@ import importlib
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -277,7 +278,6 @@ def resume(
     ] = None,
 ) -> None:
     """Continue a stopped run to the records an uninterrupted run gives."""
-    from repdrift import cores as cores_mod
     from repdrift import simulation, store
 
     _recover(run_dir)
@@ -285,16 +285,10 @@ def resume(
     # (with the run's own count, a machine with fewer cores is named in the note below)
     _use_cores(cores if cores is not None else _run_threads(recorded), given=cores is not None)
     before = store.read_status(run_dir)
-    if recorded and before.status not in simulation.FINISHED:
-        differs = cores_mod.computed_elsewhere(recorded, cores_mod.computed_on())
-        if differs:
-            err_console.print(
-                f"{run_dir}: note: its stored steps were computed elsewhere "
-                f"({'; '.join(differs)}): the run goes on, but its records need not match "
-                "an uninterrupted run's in the last bits",
-                markup=False,
-            )
-    with on_interrupt(f"`repdrift resume {run_dir}` continues the run"):
+    if before.status not in simulation.FINISHED and (note := simulation.resume_note(run_dir)):
+        err_console.print(f"{run_dir}: note: {note}", markup=False)
+    with on_interrupt(f"`repdrift resume {run_dir}` continues the run"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", simulation.ComputedElsewhereWarning)  # the note said it
         run = _run_with_progress(lambda cb: simulation.resume(run_dir, progress=cb), quiet)
         if before.status in ("complete", "diverged") and not quiet:
             err_console.print(f"{run_dir}: already {before.status}; nothing to do", markup=False)

@@ -33,6 +33,7 @@ import contextlib
 import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -1000,8 +1001,35 @@ def resume_batch(
     return [open_run(p) for p in paths] if reopen else paths
 
 
+class ComputedElsewhereWarning(RuntimeWarning):
+    """A run is resumed where its last bits may come out otherwise (:func:`resume_note`)."""
+
+
+def resume_note(path: str | Path) -> str | None:
+    """What resuming the run at ``path`` here would be told: ``"its stored steps were
+    computed elsewhere (CPU threads 1 → 2; JAX 0.10.2 → 0.11.0): ..."``, naming what
+    differs of what its last bits depend on; ``None`` where nothing differs, or the run
+    does not say where it was computed (:func:`repdrift.cores.computed_on`)."""
+    recorded = store.read_computed_on(Path(path))
+    differs = cores.computed_elsewhere(recorded, cores.computed_on()) if recorded else []
+    if not differs:
+        return None
+    return (
+        f"its stored steps were computed elsewhere ({'; '.join(differs)}): the run goes on, "
+        "but its records need not match an uninterrupted run's in the last bits"
+    )
+
+
 def resume(
     path: str | Path, *, progress: ProgressFn | None = None, stop_after: int | None = None
 ) -> Run:
-    """Continue a stopped run to exactly the records an uninterrupted run gives."""
+    """Continue a stopped run to exactly the records an uninterrupted run gives.
+
+    That needs the device, processor, CPU thread count and JAX its stored steps were
+    computed with: where one differs (:func:`resume_note`; a Python session's XLA
+    uses every core, ``repdrift simulate`` one, unless :func:`repdrift.cores.use_cores`
+    ran first), the run goes on, with a :class:`ComputedElsewhereWarning`.
+    """
+    if store.read_status(path).status not in FINISHED and (note := resume_note(path)):
+        warnings.warn(f"{path}: {note}", ComputedElsewhereWarning, stacklevel=2)
     return resume_batch([path], progress=progress, stop_after=stop_after)[0]
