@@ -903,8 +903,7 @@ def _record_computed_on(run: Path, computed_on: dict) -> None:
 def test_resume_in_python_warns_where_the_stored_steps_were_computed_elsewhere(tmp_path):
     import warnings
 
-    from repdrift import cores
-    from repdrift.simulation import ComputedElsewhereWarning
+    from repdrift import ComputedElsewhereWarning, cores
 
     here = cores.computed_on()
     same = _stopped_small_run(tmp_path / "same")

@@ -21,7 +21,7 @@ __getattr__, _lazy_dir, _ = _lazy.attach(
     submod_attrs={
         "config": ["Config", "ConfigError", "load_config"],
         "runs": ["Run", "open_run"],
-        "simulation": ["resume", "simulate"],
+        "simulation": ["ComputedElsewhereWarning", "resume", "simulate"],
         "store": ["StoreError"],
     },
 )
@@ -32,6 +32,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ComputedElsewhereWarning",
     "Config",
     "ConfigError",
     "Run",
