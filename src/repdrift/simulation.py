@@ -1026,9 +1026,10 @@ def resume(
     """Continue a stopped run to exactly the records an uninterrupted run gives.
 
     That needs the device, processor, CPU thread count and JAX its stored steps were
-    computed with: where one differs (:func:`resume_note`; a Python session's XLA
-    uses every core, ``repdrift simulate`` one, unless :func:`repdrift.cores.use_cores`
-    ran first), the run goes on, with a :class:`ComputedElsewhereWarning`.
+    computed with. Where one differs (:func:`resume_note`), the run goes on, with a
+    :class:`ComputedElsewhereWarning`: ``repdrift simulate`` computes on one CPU thread,
+    a Python session's XLA on every core unless :func:`repdrift.cores.use_cores` ran
+    before its first computation.
     """
     if store.read_status(path).status not in FINISHED and (note := resume_note(path)):
         warnings.warn(f"{path}: {note}", ComputedElsewhereWarning, stacklevel=2)
