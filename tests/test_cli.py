@@ -111,6 +111,7 @@ def test_inspect_json_has_status_steps_config_and_initial_final_metrics(small_ru
     assert info["computed_on"]["platform"] == "cpu"
     assert info["computed_on"]["cpu_threads"] == 1
     assert info["computed_on"]["jax"] == jax.__version__
+    assert info["computed_earlier"] == []  # all in one place
     table = repdrift_cmd("inspect", str(small_run))
     assert table.returncode == 0 and "fraction_active_units" in table.stdout
     assert ", 1 CPU thread, JAX " in table.stdout
@@ -903,18 +904,29 @@ def _record_computed_on(run: Path, computed_on: dict) -> None:
 def test_resume_in_python_warns_where_the_stored_steps_were_computed_elsewhere(tmp_path):
     import warnings
 
-    from repdrift import ComputedElsewhereWarning, cores
+    from repdrift import ComputedElsewhereWarning, cores, simulation
 
     here = cores.computed_on()
     same = _stopped_small_run(tmp_path / "same")
     with warnings.catch_warnings():
         warnings.simplefilter("error", ComputedElsewhereWarning)
         assert repdrift.resume(same).status.status == "complete"  # no warning
+    assert store.read_computed_earlier(same) == []  # all its steps computed here
     other = _stopped_small_run(tmp_path / "other")
-    _record_computed_on(other, {**here, "cpu_threads": here["cpu_threads"] + 1})
+    elsewhere = {**here, "cpu_threads": here["cpu_threads"] + 1}
+    _record_computed_on(other, elsewhere)
     threads = f"CPU threads {here['cpu_threads'] + 1} → {here['cpu_threads']}"
     with pytest.warns(ComputedElsewhereWarning, match=threads):
-        assert repdrift.resume(other).status.status == "complete"
+        assert simulation.resume(other, stop_after=200).status.status == "partial"
+    moved = [{"until_step": 100, "computed_on": elsewhere}]
+    assert store.read_computed_earlier(other) == moved
+    # continued here again: nothing to warn of, and the record keeps where steps 0-100 were
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ComputedElsewhereWarning)
+        finished = repdrift.resume(other)
+    assert finished.status.status == "complete"
+    assert finished.summary()["computed_earlier"] == moved
+    assert store.read_computed_on(other) == here
     # a finished run is not computed again: nothing is said of where it was
     _record_computed_on(other, {**here, "cpu_threads": here["cpu_threads"] + 1})
     with warnings.catch_warnings():
@@ -931,7 +943,8 @@ def test_resume_says_in_one_line_when_the_stored_steps_were_computed_elsewhere(t
     here = cores.computed_on()
     assert store.read_computed_on(run) == here
     # as if its first 100 steps ran with another JAX on another CPU
-    _record_computed_on(run, {**here, "jax": "0.4.0", "processor": "Another CPU (AVX2)"})
+    elsewhere = {**here, "jax": "0.4.0", "processor": "Another CPU (AVX2)"}
+    _record_computed_on(run, elsewhere)
     code, _out, err = run_cli(["resume", run, "--quiet", "--no-figures"], capsys)
     assert code == 0, err
     notes = [line for line in err.splitlines() if "note:" in line]
@@ -941,6 +954,14 @@ def test_resume_says_in_one_line_when_the_stored_steps_were_computed_elsewhere(t
     assert "CPU threads" not in notes[0]  # the same count: not named
     assert store.read_status(run).status == "complete"
     assert store.read_computed_on(run) == here  # the last steps were computed here
+    # inspect names both places, oldest first, with their steps
+    code, out, err = run_cli(["inspect", run], capsys)
+    assert code == 0, err
+    places = [line for line in out.splitlines() if line.startswith("computed on")]
+    assert places == [
+        f"computed on {cores.describe_computed_on(elsewhere)} (steps 0–100)",
+        f"computed on {cores.describe_computed_on(here)} (steps 100–400)",
+    ]
     # a finished run is not continued, and nothing is said of where
     code, _out, err = run_cli(["resume", run, "--no-figures"], capsys)
     assert code == 0 and "note:" not in err and "already complete" in err

@@ -408,6 +408,52 @@ def test_a_batch_killed_mid_way_and_retried_continues_and_stores_each_run_once(t
     assert _generations(sweep.path) == before
 
 
+def test_a_sweep_continued_elsewhere_says_so_and_its_runs_record_both_places(tmp_path, capsys):
+    import jax
+
+    from repdrift import cores
+    from repdrift.cores import describe_computed_on
+
+    runs = _three_of_one_batch()
+    ids = [r.run for r in runs]
+    sweep = directory.create(tmp_path / "s", name="moved", spec_text=TINY, runs=runs, batches=[ids])
+    paths = [sweep.run_path(r.run) for r in runs]
+    simulation.simulate_batch([r.config for r in runs], paths, stop_after=100)
+    here = cores.computed_on()
+    # as if two runs' first 100 steps had run with another JAX on another CPU
+    elsewhere = {**here, "jax": "0.4.0", "processor": "Another CPU (AVX2)"}
+    for path in paths[:2]:
+        described = store.generation_path(path, store.read_status(path).generation)
+        data = json.loads((described / "generation.json").read_text())
+        data["computed_on"] = elsewhere
+        (described / "generation.json").write_text(json.dumps(data))
+    capsys.readouterr()
+    assert _cli(["sweep", "resume", str(sweep.path), "--quiet", "--workers", "1"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
+    assert notes == [
+        f"repdrift: note: {sweep.path}: 2 runs continued from steps computed elsewhere "
+        f"(processor Another CPU (AVX2) → {here['processor']}; JAX 0.4.0 → {jax.__version__}): "
+        "their records need not match an uninterrupted sweep's in the last bits"
+    ]
+    for path in paths:
+        assert store.read_status(path).status == "complete"
+        assert store.read_computed_on(path) == here
+    for path in paths[:2]:
+        assert store.read_computed_earlier(path) == [{"until_step": 100, "computed_on": elsewhere}]
+    assert store.read_computed_earlier(paths[2]) == []  # continued where it started
+    assert _cli(["sweep", "inspect", str(sweep.path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    both = f"{describe_computed_on(elsewhere)}; then {describe_computed_on(here)}"
+    assert info["computed_on"] == [
+        {"on": both, "runs": 2},
+        {"on": describe_computed_on(here), "runs": 1},
+    ]
+    # resumed again, nothing is continued: no note, and the record keeps both places
+    assert _cli(["sweep", "resume", str(sweep.path), "--quiet", "--workers", "1"]) == 0
+    assert "note:" not in capsys.readouterr().err
+    assert store.read_computed_earlier(paths[0]) == [{"until_step": 100, "computed_on": elsewhere}]
+
+
 def test_a_batch_killed_while_setting_up_starts_its_runs_together(tmp_path):
     runs = _three_of_one_batch()
     ids = [r.run for r in runs]

@@ -353,11 +353,18 @@ def inspect(
     if summary["computed_on"] is not None:
         from repdrift.cores import describe_computed_on
 
-        console.print(
-            f"computed on {describe_computed_on(summary['computed_on'])}",
-            markup=False,
-            soft_wrap=True,  # one line, for grep
-        )
+        # oldest first, one line each (for grep); steps only where the run moved
+        places = [*summary["computed_earlier"], {"computed_on": summary["computed_on"]}]
+        start = 0
+        for place in places:
+            end = place.get("until_step", summary["steps_done"])
+            steps = f" (steps {start:,}–{end:,})" if len(places) > 1 else ""
+            console.print(
+                f"computed on {describe_computed_on(place['computed_on'])}{steps}",
+                markup=False,
+                soft_wrap=True,
+            )
+            start = end
     table = Table("metric", "initial", "final")
     for name in summary["final"]:
         if name.startswith("step_"):

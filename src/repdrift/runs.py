@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,7 +70,30 @@ class Run:
             "initial": self.scalars_at("initial"),
             "final": self.scalars_at("final"),
             "computed_on": store.read_computed_on(self.path),
+            "computed_earlier": store.read_computed_earlier(self.path),
         }
+
+
+def computed_places(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """Where the stored steps of the runs at ``paths`` were computed, most runs first:
+    ``{"on": ..., "runs": n}`` with :func:`repdrift.cores.describe_computed_on`'s line; a
+    run continued elsewhere counts under its places in turn, ``"A; then B"``; runs whose
+    store does not say (stored before runs recorded it) as ``"not recorded"``. The
+    records' last bits depend on it (a sweep resumed on another machine, a Dask cluster of
+    mixed machines, a reproduction's runs on a GPU and a CPU)."""
+    from collections import Counter
+
+    from repdrift.cores import describe_computed_on
+
+    places: Counter[str] = Counter()
+    for path in paths:
+        recorded = store.read_computed_on(Path(path))
+        if not recorded:
+            places["not recorded"] += 1
+            continue
+        earlier = [e["computed_on"] for e in store.read_computed_earlier(Path(path))]
+        places["; then ".join(describe_computed_on(p) for p in [*earlier, recorded])] += 1
+    return [{"on": on, "runs": n} for on, n in places.most_common()]
 
 
 def write_dataset(path: Path, dataset: Dataset) -> None:

@@ -591,6 +591,8 @@ class _Slot:
     recorder: Recorder
     status: store.Status
     stopped: bool = False  # flagged: its records end at the record that shows the flag
+    #: where its earlier steps were computed, if elsewhere (:func:`store.read_computed_earlier`)
+    computed_earlier: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 def _padded(members: Sequence[Member]) -> bool:
@@ -667,6 +669,7 @@ def _save(slot: _Slot, run_state: RunState, final: bool) -> None:
         step=int(np.asarray(run_state.step)),
         prune=False,
         computed_on=cores.computed_on(),
+        computed_earlier=slot.computed_earlier,
     )
 
 
@@ -953,7 +956,18 @@ def _resume_slot(path: Path) -> tuple[_Slot, RunState] | None:
     with numerics(config):
         state = _state_from_arrays(_initial_state(member), checkpoint)
     recorder = Recorder.restore(member, metrics, snapshots)
-    return _Slot(path, member, recorder, status), state
+    return _Slot(path, member, recorder, status, computed_earlier=_places(path, state)), state
+
+
+def _places(path: Path, state: RunState) -> list[dict[str, Any]]:
+    """Where the stored steps of the run at ``path``, to be continued here from
+    ``state``, were computed, where not here: its record's earlier places, and the place
+    of its last stored steps if that differs from here in what the last bits depend on."""
+    earlier = store.read_computed_earlier(path)
+    recorded = store.read_computed_on(path)
+    if recorded and cores.computed_elsewhere(recorded, cores.computed_on()):
+        earlier.append({"until_step": int(np.asarray(state.step)), "computed_on": recorded})
+    return earlier
 
 
 def resume_batch(

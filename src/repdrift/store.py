@@ -44,7 +44,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -546,6 +546,7 @@ def write_generation(
     step: int | None = None,
     prune: bool = True,
     computed_on: dict[str, Any] | None = None,
+    computed_earlier: Sequence[dict[str, Any]] = (),
 ) -> Status:
     """Store one checkpoint atomically and point ``status.json`` at it.
 
@@ -553,7 +554,9 @@ def write_generation(
     run's ``steps_done`` is where it stopped while its state goes on with its batch).
     ``prune=False`` keeps the older generations (see :func:`prune_generations`).
     ``computed_on``: where the steps were computed (:func:`repdrift.cores.computed_on`),
-    kept in the generation's ``generation.json`` (:func:`read_computed_on`).
+    kept in the generation's ``generation.json`` (:func:`read_computed_on`);
+    ``computed_earlier``: where the run's earlier steps were, if elsewhere
+    (:func:`read_computed_earlier`).
     """
     path = Path(path)
     root = path / "store"
@@ -579,6 +582,7 @@ def write_generation(
         "step": int(steps_done if step is None else step),
         "files": _file_sizes(tmp),
         **({} if computed_on is None else {"computed_on": computed_on}),
+        **({"computed_earlier": list(computed_earlier)} if computed_earlier else {}),
     }
     atomic_write_text(tmp / GENERATION_FILE, json.dumps(described, indent=1))
     final = root / name
@@ -653,13 +657,36 @@ def read_computed_on(path: Path) -> dict[str, Any] | None:
     """Where the run's current generation was computed (:func:`write_generation`);
     ``None`` where it does not say: no generation yet, one written before generations
     recorded it, or an unreadable status or description (reading the run says why)."""
+    found = _described(path).get("computed_on")
+    return found if isinstance(found, dict) else None
+
+
+def read_computed_earlier(path: Path) -> list[dict[str, Any]]:
+    """Where the run's earlier steps were computed, where that was not where its last
+    steps were: ``[{"until_step": 100, "computed_on": {...}}, ...]``, oldest first, each
+    place until the step its successor took over (a run resumed on another machine,
+    device, thread count or JAX; :func:`repdrift.cores.computed_elsewhere`). Empty where
+    all its steps were computed in one place, or the run does not say."""
+    found = _described(path).get("computed_earlier")
+    if not isinstance(found, list):
+        return []
+    return [
+        e
+        for e in found
+        if isinstance(e, dict)
+        and isinstance(e.get("until_step"), int)
+        and isinstance(e.get("computed_on"), dict)
+    ]
+
+
+def _described(path: Path) -> dict[str, Any]:
+    """The current generation's ``generation.json`` (empty where it cannot be read)."""
     try:
         generation = json.loads((Path(path) / STATUS_FILE).read_text())["generation"]
         data = json.loads((generation_path(path, generation) / GENERATION_FILE).read_text())
     except (OSError, ValueError, KeyError, TypeError):
-        return None
-    found = data.get("computed_on") if isinstance(data, dict) else None
-    return found if isinstance(found, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def find_generation(path: Path, step: int) -> str | None:

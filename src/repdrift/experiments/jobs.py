@@ -409,7 +409,7 @@ def _run_sweep(
     ws: Workspace, job: SweepJob, workers: int, scheduler: Any, reporter: Reporter
 ) -> tuple[str, str]:
     from repdrift import sweep
-    from repdrift.sweep.executor import run_sweep
+    from repdrift.sweep.executor import moved_note, run_sweep
 
     try:
         opened = sweep.create(
@@ -438,7 +438,9 @@ def _run_sweep(
         reporter.finish(job.name, f"failed: {message}")
         return "failed", message
     counts = result.table["status"].value_counts().to_dict()
-    reporter.finish(job.name, ", ".join(f"{n} {s}" for s, n in counts.items()))
+    done = ", ".join(f"{n} {s}" for s, n in counts.items())
+    note = moved_note(result.moved)
+    reporter.finish(job.name, done if note is None else f"{done}; {note}")
     return "complete", ""
 
 

@@ -101,7 +101,7 @@ def _progress_bar(quiet: bool):
 def _execute(
     sweep, workers, scheduler, quiet: bool, snapshot_threads: int, repair: bool = False
 ) -> None:
-    from repdrift.sweep.executor import run_sweep
+    from repdrift.sweep.executor import moved_note, run_sweep
     from repdrift.sweep.table import STATUSES
 
     bar, update = _progress_bar(quiet)
@@ -120,6 +120,8 @@ def _execute(
                 bar.stop()
     for rid, (why, where) in result.set_aside.items():
         err_console.print(f"repdrift: {rid} was run again: {why} (kept in {where})", markup=False)
+    if note := moved_note(result.moved):
+        err_console.print(f"repdrift: note: {sweep.path}: {note}", markup=False)
     counts = result.table["status"].value_counts()
     shown = ", ".join(f"{int(counts[s])} {s}" for s in STATUSES if s in counts)
     err_console.print(

@@ -557,6 +557,38 @@ class SweepResult:
     failed: dict[int, str]
     batches: int
     set_aside: dict[str, tuple[str, Path]] = field(default_factory=dict)
+    #: the runs continued from steps computed elsewhere (another processor, device, thread
+    #: count or JAX): ``{run id: ["JAX 0.10.2 → 0.11.0", ...]}``
+    #: (:func:`repdrift.cores.computed_elsewhere`)
+    moved: dict[str, list[str]] = field(default_factory=dict)
+
+
+def moved_note(moved: dict[str, list[str]]) -> str | None:
+    """:attr:`SweepResult.moved` in one line; ``None`` where no run moved."""
+    if not moved:
+        return None
+    differs = list(dict.fromkeys(d for found in moved.values() for d in found))
+    runs = f"{len(moved):,} run{'' if len(moved) == 1 else 's'}"
+    return (
+        f"{runs} continued from steps computed elsewhere ({'; '.join(differs)}): their "
+        "records need not match an uninterrupted sweep's in the last bits"
+    )
+
+
+def _moved(sweep: Sweep, before: dict[str, int]) -> dict[str, list[str]]:
+    """The runs whose record names one more earlier place than ``before`` counted: they
+    were continued elsewhere than their last stored steps were computed. The workers know
+    where they compute; this process need not start a device to tell."""
+    from repdrift.cores import computed_elsewhere
+
+    moved = {}
+    for rid, count in before.items():
+        path = sweep.run_path(rid)
+        earlier = store.read_computed_earlier(path)
+        if len(earlier) > count:
+            now = store.read_computed_on(path) or {}
+            moved[rid] = computed_elsewhere(earlier[-1]["computed_on"], now)
+    return moved
 
 
 def default_workers() -> int:
@@ -609,6 +641,11 @@ def run_sweep(
         statuses = {r.run: directory.run_status(sweep, r) for r in sweep.runs}
         unfinished = {r.run for r in sweep.runs if statuses[r.run].status not in FINISHED}
         batches = _batches_to_run(sweep, unfinished)
+        places_before = {
+            rid: len(store.read_computed_earlier(sweep.run_path(rid)))
+            for rid in unfinished
+            if statuses[rid].generation is not None
+        }
         tracker = _Tracker(sweep, statuses, unfinished, progress)
         tracker.report()
         table.write_table(sweep)
@@ -634,7 +671,7 @@ def run_sweep(
             raise
         df = table.write_table(sweep)
         timecourses.write(sweep, df, force=repair)
-    return SweepResult(df, outcome.failed, len(batches), set_aside)
+    return SweepResult(df, outcome.failed, len(batches), set_aside, _moved(sweep, places_before))
 
 
 @contextlib.contextmanager

@@ -195,20 +195,12 @@ def inspect_summary(sweep: Sweep, df: pd.DataFrame) -> dict[str, Any]:
 
 
 def computed_where(sweep: Sweep, df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Where the stored steps of the runs of ``df`` (the sweep's table) were computed, most
-    runs first: ``{"on": ..., "runs": n}`` with :func:`repdrift.cores.describe_computed_on`'s
-    line (a sweep resumed on another device, or run by a cluster of mixed machines, lists
-    each; the records' last bits depend on it). Runs that stored no step are left out;
-    those whose store does not say are counted as ``"not recorded"``."""
-    from collections import Counter
+    """Where the stored steps of the runs of ``df`` (the sweep's table) that stored any
+    were computed (:func:`repdrift.runs.computed_places`)."""
+    from repdrift.runs import computed_places
 
-    from repdrift.cores import describe_computed_on
-
-    places: Counter[str] = Counter()
-    for run_id in df.loc[df["steps_done"] > 0, "run"]:
-        recorded = store.read_computed_on(sweep.run_path(str(run_id)))
-        places[describe_computed_on(recorded) if recorded else "not recorded"] += 1
-    return [{"on": on, "runs": n} for on, n in places.most_common()]
+    ran = df.loc[df["steps_done"] > 0, "run"]
+    return computed_places(sweep.run_path(str(run_id)) for run_id in ran)
 
 
 def published_medians() -> dict[tuple[str, str], dict[str, Any]]:
