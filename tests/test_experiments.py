@@ -10,6 +10,7 @@ tiny runs are in ``test_experiments_smoke.py``.
 from __future__ import annotations
 
 import copy
+import html
 import json
 import math
 from pathlib import Path
@@ -573,7 +574,11 @@ def test_report_json_schema_and_self_contained_html(tmp_path):
     files = save_figure(fig, ws.figure_dir("fig2"), "loss")
     results = _results()
     results["fig2"]["files"] = [ws.relative(f) for f in files]
-    ws.run_path("fig2").mkdir(parents=True)
+    import repdrift
+    from repdrift import cores
+
+    cfg = repdrift.load_config(preset="random", overrides=["run.steps=20", "record.snapshots=2"])
+    repdrift.simulate(cfg, ws.run_path("fig2"))
     results["fig2"]["sources"] = ["runs/fig2"]
     ws.write_results("fig2", results["fig2"])
     evaluated = claims.evaluate(results)
@@ -590,7 +595,11 @@ def test_report_json_schema_and_self_contained_html(tmp_path):
     assert "runs/fig2" in c1["evidence"]  # the run it came from
     assert all((ws.root / p).exists() for p in c1["evidence"])
     assert sum(doc["counts"].values()) == 12
+    # where the runs the figures came from were computed: the one run, here
+    here = cores.describe_computed_on(cores.computed_on())
+    assert doc["computed_on"] == [{"on": here, "runs": 1}]
     page = html_path.read_text()
+    assert f"Computed on {html.escape(here)} (1 run)" in page
     assert "data:image/png;base64," in page
     assert "http://" not in page and "https://" not in page.replace("https://www.", "")
     assert "<script" not in page and "<link" not in page

@@ -180,6 +180,12 @@ def test_claims_report(repro):
         if c["verdict"] != "not checked":
             assert c["measured"] and c["evidence"]
     assert (out / "claims.html").read_text().count("data:image/png;base64,") >= 20
+    # where the runs behind the figures were computed: all in this process's place; the
+    # 12 runs of the table2 sweep and both Fig. 2 runs among them
+    import jax
+
+    assert all(f"JAX {jax.__version__}," in place["on"] for place in doc["computed_on"])
+    assert sum(place["runs"] for place in doc["computed_on"]) >= 12 + 2
     # Most verdicts at smoke scale say nothing about the paper (docs/reproduce.md): runs of
     # 2,000-3,000 steps have not sparsified. Two claims do not wait for sparsification and
     # are decided with wide margins even here (smoke: loss × 1/36 by 3 % of the run, then

@@ -3,7 +3,9 @@
 ``claims.json`` (format 1)::
 
     {"kind": "repdrift-claims", "format": 1, "scale": "quick", "generated": "<ISO time>",
-     "repdrift": "<version>", "counts": {"reproduced": n, ...},
+     "repdrift": "<version>",
+     "computed_on": [{"on": "<processor or device, threads, JAX, repdrift>", "runs": n}, ...],
+     "counts": {"reproduced": n, ...},
      "claims": [{"id": "C1", "claim": "...", "measured": "...", "published": "...",
                  "verdict": "reproduced" | "partly" | "not reproduced" | "not checked",
                  "why": "...", "values": {...}, "evidence": ["figures/fig2/loss.png", ...]},
@@ -11,8 +13,10 @@
      "figures": {"fig2": {"title": "...", "results": "results/fig2.json",
                           "files": [...]}, ...}}
 
-``evidence`` lists the runs, sweeps and analyses a claim came from (``runs/…``,
-``sweeps/…``, ``data/…``), the PNGs and data tables of its figures and their numbers
+``computed_on`` counts the runs (and sweeps' runs) the figures came from by where their
+steps were computed (:func:`repdrift.runs.computed_places`). ``evidence`` lists the runs,
+sweeps and analyses a claim came from (``runs/…``, ``sweeps/…``, ``data/…``), the PNGs
+and data tables of its figures and their numbers
 (``results/<figure>.json``); paths are relative to ``DIR``. ``claims.html`` is one
 self-contained file: the claims table, then every figure with its PNG images inlined
 (base64), its data files and its numbers; no external style sheet, script or image, so it
@@ -33,6 +37,7 @@ from typing import Any
 from repdrift import store
 from repdrift.experiments.claims import VERDICTS
 from repdrift.experiments.workspace import Workspace, plain
+from repdrift.runs import computed_places
 
 FORMAT_VERSION = 1
 _COLOURS = {
@@ -100,11 +105,25 @@ def build(
             "scale": ws.scale,
             "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "repdrift": __version__,
+            "computed_on": computed_places(_source_runs(ws, results)),
             "counts": counts,
             "claims": entries,
             "figures": figures,
         }
     )
+
+
+def _source_runs(ws: Workspace, results: Mapping[str, Mapping[str, Any] | None]) -> list[Path]:
+    """The stored runs the figures came from: their runs, and their sweeps' runs."""
+    found: list[Path] = []
+    for r in results.values():
+        for source in (r or {}).get("sources", []):
+            path = ws.root / source
+            if store.is_run(path):
+                found.append(path)
+            elif (path / "runs").is_dir():
+                found += sorted(p for p in (path / "runs").iterdir() if store.is_run(p))
+    return list(dict.fromkeys(found))
 
 
 def _image(path: Path) -> str:
@@ -157,6 +176,11 @@ def render_html(
             f"<td class='verdict' style='color:{colour}'>{esc(c['verdict'])}</td>"
             f"<td>{evidence}</td></tr>"
         )
+    places = "; ".join(
+        f"{esc(p['on'])} ({p['runs']:,} run{'' if p['runs'] == 1 else 's'})"
+        for p in doc.get("computed_on", [])
+    )
+    where = f"<p>Computed on {places}; a run's last digits depend on it.</p>" if places else ""
     sections = []
     for name, fig in doc["figures"].items():
         folder = ws.root / "figures" / name
@@ -182,6 +206,7 @@ def render_html(
         f"{esc(doc['repdrift'])} at <b>{esc(doc['scale'])}</b> scale on {esc(doc['generated'])}. "
         f"Verdicts: {esc(counts)}. Numbers and paths are in <code>claims.json</code>; every "
         "path is relative to this folder.</p>"
+        f"{where}"
         "<table><tr><th>id</th><th>claim</th><th>published</th><th>measured (and the "
         "criterion)</th><th>verdict</th><th>evidence</th></tr>"
         + "".join(rows)
