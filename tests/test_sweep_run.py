@@ -427,6 +427,7 @@ def test_a_sweep_continued_elsewhere_says_so_and_its_runs_record_both_places(tmp
         data = json.loads((described / "generation.json").read_text())
         data["computed_on"] = elsewhere
         (described / "generation.json").write_text(json.dumps(data))
+    copy = shutil.copytree(sweep.path, tmp_path / "copy")
     capsys.readouterr()
     assert _cli(["sweep", "resume", str(sweep.path), "--quiet", "--workers", "1"]) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
@@ -452,6 +453,10 @@ def test_a_sweep_continued_elsewhere_says_so_and_its_runs_record_both_places(tmp
     assert _cli(["sweep", "resume", str(sweep.path), "--quiet", "--workers", "1"]) == 0
     assert "note:" not in capsys.readouterr().err
     assert store.read_computed_earlier(paths[0]) == [{"until_step": 100, "computed_on": elsewhere}]
+    # in Python, a warning says it
+    with pytest.warns(repdrift.ComputedElsewhereWarning, match="2 runs continued from steps"):
+        result = repdrift.sweep.resume(copy, workers=1)
+    assert sorted(result.moved) == ids[:2]
 
 
 def test_a_batch_killed_while_setting_up_starts_its_runs_together(tmp_path):

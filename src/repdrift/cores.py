@@ -170,6 +170,11 @@ def describe_computed_on(recorded: dict[str, Any]) -> str:
     return f"{where}, JAX {get('jax', '?')}, repdrift {get('repdrift', '?')}"
 
 
+class ComputedElsewhereWarning(RuntimeWarning):
+    """A run, or a sweep's runs, continued where their last bits may come out otherwise
+    (:func:`computed_elsewhere`; :func:`repdrift.resume`, :func:`repdrift.sweep.run`)."""
+
+
 #: The fields of :func:`computed_on` compared on resuming, and how a note names them.
 COMPUTED_ON_FIELDS = {
     "platform": "device type",

@@ -47,6 +47,7 @@ import xarray as xr
 
 from repdrift import cores, engine, learners, store, tasks
 from repdrift.config import Config, ConfigError
+from repdrift.cores import ComputedElsewhereWarning
 from repdrift.interrupts import raise_if_interrupted
 from repdrift.metrics import tuning
 from repdrift.models import feedforward
@@ -1013,10 +1014,6 @@ def resume_batch(
                 store.write_status(slot.path, slot.status)
             _drive(slots, [st for _, st in items], progress, stop_after, release, snapshot_threads)
     return [open_run(p) for p in paths] if reopen else paths
-
-
-class ComputedElsewhereWarning(RuntimeWarning):
-    """A run is resumed where its last bits may come out otherwise (:func:`resume_note`)."""
 
 
 def resume_note(path: str | Path) -> str | None:

@@ -74,20 +74,37 @@ def run(
     **options: Any,
 ):
     """Create (or reopen) the sweep and run it; options (``workers``, ``scheduler``,
-    ``progress``, ``snapshot_threads``) as :func:`.executor.run_sweep`."""
+    ``progress``, ``snapshot_threads``) as :func:`.executor.run_sweep`; runs continued
+    elsewhere are warned of as by :func:`resume`."""
     from repdrift.sweep.executor import connected, run_sweep
 
     with connected(options.pop("scheduler", None)) as client:  # before anything is written
         sweep = create(source, out=out, preset=preset, overrides=overrides, batch_size=batch_size)
-        return run_sweep(sweep, scheduler=client, **options)
+        return _said(sweep.path, run_sweep(sweep, scheduler=client, **options))
 
 
 def resume(path: str | Path, **options: Any):
-    """Finish a stopped sweep; finished runs are not run again."""
+    """Finish a stopped sweep; finished runs are not run again. Runs continued from steps
+    computed elsewhere (another processor, device, thread count or JAX) go on, with a
+    :class:`repdrift.ComputedElsewhereWarning` (their records need not match an
+    uninterrupted sweep's in the last bits)."""
     from repdrift.sweep.directory import open_sweep
     from repdrift.sweep.executor import run_sweep
 
-    return run_sweep(open_sweep(path), **options)
+    sweep = open_sweep(path)
+    return _said(sweep.path, run_sweep(sweep, **options))
+
+
+def _said(path: Path, result):
+    """Warn of the result's runs continued elsewhere (``repdrift sweep`` prints a note)."""
+    import warnings
+
+    from repdrift.cores import ComputedElsewhereWarning
+    from repdrift.sweep.executor import moved_note
+
+    if note := moved_note(result.moved):
+        warnings.warn(f"{path}: {note}", ComputedElsewhereWarning, stacklevel=3)
+    return result
 
 
 def read_timecourses(path: str | Path):
