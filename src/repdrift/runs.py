@@ -60,6 +60,7 @@ class Run:
 
     def summary(self) -> dict[str, Any]:
         """What ``repdrift inspect --json`` prints."""
+        computed_on, computed_earlier = store.read_computed(self.path)
         return {
             "path": str(self.path),
             "status": self.status.status,
@@ -69,8 +70,8 @@ class Run:
             "config": self.config.model_dump(mode="json"),
             "initial": self.scalars_at("initial"),
             "final": self.scalars_at("final"),
-            "computed_on": store.read_computed_on(self.path),
-            "computed_earlier": store.read_computed_earlier(self.path),
+            "computed_on": computed_on,
+            "computed_earlier": computed_earlier,
         }
 
 
@@ -87,12 +88,12 @@ def computed_places(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
 
     places: Counter[str] = Counter()
     for path in paths:
-        recorded = store.read_computed_on(Path(path))
+        recorded, earlier = store.read_computed(Path(path))
         if not recorded:
             places["not recorded"] += 1
             continue
-        earlier = [e["computed_on"] for e in store.read_computed_earlier(Path(path))]
-        places["; then ".join(describe_computed_on(p) for p in [*earlier, recorded])] += 1
+        steps = [e["computed_on"] for e in earlier] + [recorded]
+        places["; then ".join(describe_computed_on(p) for p in steps)] += 1
     return [{"on": on, "runs": n} for on, n in places.most_common()]
 
 

@@ -964,8 +964,7 @@ def _places(path: Path, state: RunState) -> list[dict[str, Any]]:
     """Where the stored steps of the run at ``path``, to be continued here from
     ``state``, were computed, where not here: its record's earlier places, and the place
     of its last stored steps if that differs from here in what the last bits depend on."""
-    earlier = store.read_computed_earlier(path)
-    recorded = store.read_computed_on(path)
+    recorded, earlier = store.read_computed(path)
     if recorded and cores.computed_elsewhere(recorded, cores.computed_on()):
         earlier.append({"until_step": int(np.asarray(state.step)), "computed_on": recorded})
     return earlier

@@ -657,8 +657,14 @@ def read_computed_on(path: Path) -> dict[str, Any] | None:
     """Where the run's current generation was computed (:func:`write_generation`);
     ``None`` where it does not say: no generation yet, one written before generations
     recorded it, or an unreadable status or description (reading the run says why)."""
-    found = _described(path).get("computed_on")
-    return found if isinstance(found, dict) else None
+    return read_computed(path)[0]
+
+
+def read_computed(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """:func:`read_computed_on` and :func:`read_computed_earlier` in one read."""
+    described = _described(path)
+    found = described.get("computed_on")
+    return (found if isinstance(found, dict) else None), _earlier(described)
 
 
 def read_computed_earlier(path: Path) -> list[dict[str, Any]]:
@@ -667,7 +673,11 @@ def read_computed_earlier(path: Path) -> list[dict[str, Any]]:
     place until the step its successor took over (a run resumed on another machine,
     device, thread count or JAX; :func:`repdrift.cores.computed_elsewhere`). Empty where
     all its steps were computed in one place, or the run does not say."""
-    found = _described(path).get("computed_earlier")
+    return _earlier(_described(path))
+
+
+def _earlier(described: dict[str, Any]) -> list[dict[str, Any]]:
+    found = described.get("computed_earlier")
     if not isinstance(found, list):
         return []
     return [
