@@ -105,8 +105,8 @@ def test_out_must_be_empty_unless_overwrite(track, tmp_path):
     _one_error_line(run(track, "--out", out, "--shuffles", 20), "out", "not empty")
     assert (out / "old.txt").read_text() == "keep me"
     (tmp_path / "file").write_text("x")
-    _one_error_line(run(track, "--out", tmp_path / "file"), "file", "not a folder")
-    _one_error_line(run(track, "--out", tmp_path / "file" / "r"), "cannot create")
+    _one_error_line(run(track, "--out", tmp_path / "file"), "file", "is not a directory")
+    _one_error_line(run(track, "--out", tmp_path / "file" / "r"), "file is a file, not a directory")
     assert (tmp_path / "file").read_text() == "x"
 
 

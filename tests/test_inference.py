@@ -519,6 +519,67 @@ def test_a_model_folder_that_may_not_be_written_is_refused_and_kept(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "kept"]
 
 
+def test_overwrite_replaces_a_model_folder_and_nothing_else(
+    tiny_model, tmp_path, capsys, monkeypatch
+):
+    library_file = tiny_model / "library.parquet"
+    train = ["infer", "train", library_file, "--no-evaluate", "--quiet", "--overwrite"]
+    # A folder of someone else's that happens to hold a manifest.json is not a model.
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "manifest.json").write_text('{"name": "app"}')
+    (project / "src" / "thesis.tex").write_text("years of work")
+    code, _, err = run_cli([*train, "--out", project], capsys)
+    assert code == 2, err
+    assert_one_error_line(err, "project", "is not a model folder", "refusing to replace it")
+    assert (project / "src" / "thesis.tex").read_text() == "years of work"
+
+    # A whole evaluated model (every file train writes) is replaced ...
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model, copy)
+    assert (copy / "evaluation.json").is_file()
+    code, _, err = run_cli([*train, "--out", copy], capsys)
+    assert code == 0, err
+    assert (copy / "model.joblib").is_file() and not (copy / "evaluation.json").exists()
+    # ... but not once a file of the user's is added to it.
+    (copy / "mine.txt").write_text("mine")
+    before = {p.name: p.stat().st_mtime_ns for p in copy.iterdir()}
+    code, _, err = run_cli([*train, "--out", copy], capsys)
+    assert code == 2, err
+    assert_one_error_line(err, "did not write (mine.txt)")
+    assert {p.name: p.stat().st_mtime_ns for p in copy.iterdir()} == before
+
+    # The current folder (given as ".") is refused before training, not after it.
+    monkeypatch.chdir(copy)
+    code, _, err = run_cli([*train, "--out", "."], capsys)
+    assert code == 2, err
+    assert_one_error_line(err, "the current folder")
+    assert {p.name: p.stat().st_mtime_ns for p in copy.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "project"]
+
+
+def test_a_model_folder_that_cannot_be_created_is_said_before_training(
+    tiny_model, tmp_path, capsys, monkeypatch
+):
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("the library was read before --out was checked")
+
+    monkeypatch.setattr("repdrift.inference.train.read_library", must_not_train)
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "locked").mkdir()
+    deny_writing(monkeypatch, "locked")
+    for out, needle in [
+        (tmp_path / "afile" / "m", "afile is a file, not a directory"),
+        (tmp_path / "locked" / "m", "no permission to create it in"),
+    ]:
+        argv = ["infer", "train", tiny_model / "library.parquet", "--out", out, "--quiet"]
+        code, _, err = run_cli(argv, capsys)
+        assert code == 2, err
+        assert_one_error_line(err, needle)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "locked"]
+    assert list((tmp_path / "locked").iterdir()) == []
+
+
 def test_a_corrupt_or_foreign_model_is_refused(tiny_model, tiny_sweep, tmp_path, capsys):
     target = tiny_sweep / "runs" / "r00000"
     broken = tmp_path / "broken"

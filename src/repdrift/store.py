@@ -44,7 +44,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,6 +183,25 @@ def check_writable(path: Path, named: Path | None = None) -> None:
         raise StoreError(f"--out {path if named is None else named}: no permission to write in it")
 
 
+def _check_place(path: Path, named: Path | None = None) -> None:
+    """The folder ``path`` exists and this process may write in it, or it may be created:
+    its nearest existing ancestor is a directory this process may write in.
+
+    Raises:
+        StoreError: one line naming ``named`` (the path as given; default ``path``).
+        OSError: the file system cannot be asked.
+    """
+    named = path if named is None else named
+    parent = next((p for p in path.parents if p.exists()), path)
+    if not parent.is_dir():
+        raise StoreError(f"--out {named}: {parent} is a file, not a directory")
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"--out {named}: no permission to create it in {parent}")
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"--out {named} exists and is not a directory")
+    check_writable(path, named)
+
+
 def check_out(path: Path, *, overwrite: bool) -> bool:
     """Check, without changing anything, that ``path`` may receive a new run.
 
@@ -196,15 +215,7 @@ def check_out(path: Path, *, overwrite: bool) -> bool:
     """
     path = Path(path)
     try:
-        # The nearest existing ancestor must be a directory this process may write in.
-        parent = next((p for p in path.parents if p.exists()), path)
-        if not parent.is_dir():
-            raise StoreError(f"--out {path}: {parent} is a file, not a directory")
-        if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
-            raise StoreError(f"--out {path}: no permission to create it in {parent}")
-        if path.exists() and not path.is_dir():
-            raise StoreError(f"--out {path} exists and is not a directory")
-        check_writable(path)
+        _check_place(path)
         if not (path.is_dir() and any(path.iterdir())):
             return False
         if not overwrite:
@@ -227,6 +238,58 @@ def check_out(path: Path, *, overwrite: bool) -> bool:
         return True
     except OSError as err:
         raise StoreError(f"--out {path}: {err.strerror or err}") from None
+
+
+def check_results_out(
+    out: Path,
+    *,
+    overwrite: bool,
+    owned: Callable[[Path], Collection[str] | None],
+    what: str,
+    named: Path | None = None,
+) -> None:
+    """Check, changing nothing, that the folder ``out`` may receive a command's results.
+
+    ``out`` may be absent or empty; with ``overwrite`` it may also hold an earlier result
+    of the same command, and nothing else: ``owned(out)`` gives the names of the entries
+    that result wrote (read from its manifest), or ``None`` when ``out`` is not one.
+    Refused: a file, a folder this process may not write in or create, the current folder
+    or one holding it, and any folder with entries the earlier result did not write (so that a
+    mistyped ``--out --overwrite`` never deletes unrelated files). ``what`` names the
+    result in the message, e.g. "an earlier result of `repdrift data analyze`".
+
+    Raises:
+        StoreError: one line starting with ``named`` (the path as given; default ``out``).
+    """
+    out = Path(out)
+    named = out if named is None else named
+    try:
+        _check_place(out, named)
+        here = Path.cwd().resolve()
+        if out.resolve() == here or out.resolve() in here.parents:
+            raise StoreError(f"{named}: --out is the current folder or holds it; choose a new one")
+        if not (out.is_dir() and any(out.iterdir())):
+            return
+        if not overwrite:
+            raise StoreError(
+                f"{named}: --out exists and is not empty (use --overwrite to replace it)"
+            )
+        ours = owned(out)
+        if ours is None:
+            raise StoreError(
+                f"{named}: --out is not empty and is not {what}; refusing to replace it"
+            )
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in set(ours))
+    except OSError as err:
+        raise StoreError(f"{named}: cannot use --out ({err.strerror or err})") from None
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (
+            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        )
+        raise StoreError(
+            f"{named}: --out holds files that {what} did not write ({shown}); "
+            "refusing to replace it"
+        )
 
 
 def prepare_out(path: Path, *, overwrite: bool) -> Path:

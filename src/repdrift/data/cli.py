@@ -68,56 +68,33 @@ def _write_manifest(folder: Path, files: dict[str, Path], source: Path) -> None:
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
 
 
-def _foreign_entries(out: Path) -> list[str] | None:
-    """Entries of ``out`` that an earlier analysis did not write; ``None``: no manifest."""
+def _ours(out: Path) -> set[str] | None:
+    """The entries an earlier analysis wrote into ``out``; ``None``: it holds none."""
     try:
         manifest = json.loads((out / MANIFEST).read_text())
         if manifest.get("kind") != _MANIFEST_KIND:
             return None
-        ours = {str(name) for name in manifest["files"]} | {MANIFEST}
+        return {str(name) for name in manifest["files"]} | {MANIFEST}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return sorted(p.name for p in out.iterdir() if p.name not in ours)
 
 
 def _check_out(out: Path, overwrite: bool, named: Path | None = None) -> None:
-    """``out`` may receive results: absent, empty, or (with ``overwrite``) our own results.
-    Errors name ``named`` (the path as the user gave it), by default ``out``."""
-    named = out if named is None else named
-    try:
-        if out.exists() and not out.is_dir():
-            raise DataError(named, "--out exists and is not a folder")
-        from repdrift.store import StoreError, check_writable
+    """``out`` may receive results: absent, empty, or (with ``overwrite``) our own results
+    (:func:`repdrift.store.check_results_out`). Errors name ``named`` (the path as the user
+    gave it), by default ``out``."""
+    from repdrift.store import StoreError, check_results_out
 
-        try:
-            check_writable(out, named)
-        except StoreError as err:  # the command's own error, as the others here
-            raise DataError(None, str(err)) from None
-        here = Path.cwd().resolve()
-        if out.resolve() == here or out.resolve() in here.parents:
-            raise DataError(named, "--out is the current folder or holds it; choose a new folder")
-        if not (out.is_dir() and any(out.iterdir())):
-            return
-        if not overwrite:
-            raise DataError(named, "--out exists and is not empty (use --overwrite to replace it)")
-        foreign = _foreign_entries(out)
-    except OSError as err:
-        raise DataError(named, f"cannot use --out ({err.strerror})") from None
-    if foreign is None:
-        raise DataError(
-            named,
-            f"--out is not empty and is not an earlier result of `repdrift data analyze` "
-            f"(no {MANIFEST}); refusing to replace it",
+    try:
+        check_results_out(
+            out,
+            overwrite=overwrite,
+            owned=_ours,
+            what=f"an earlier result of `repdrift data analyze` (with its {MANIFEST})",
+            named=named,
         )
-    if foreign:
-        shown = ", ".join(foreign[:3]) + (
-            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
-        )
-        raise DataError(
-            named,
-            f"--out holds files an earlier analysis did not write ({shown}); "
-            "refusing to replace it",
-        )
+    except StoreError as err:  # the command's own error, as the others here
+        raise DataError(None, str(err)) from None
 
 
 def _publish(tmp: Path, out: Path, overwrite: bool, named: Path | None = None) -> None:

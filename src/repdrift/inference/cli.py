@@ -70,10 +70,6 @@ def train_command(
 ) -> None:
     """Fit the rule classifier and noise regressors on LIBRARY; write MODEL."""
     from repdrift.inference.train import EVALUATION_FILE, headline, train
-    from repdrift.store import check_writable
-
-    # A model folder made read-only is kept, not renamed aside and replaced.
-    check_writable(out)
 
     def say(message: str) -> None:
         if not quiet:

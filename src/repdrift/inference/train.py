@@ -17,9 +17,11 @@ file                        content
 ``features.png/.pdf``       the library in a few of its features, one colour per rule
 ==========================  ================================================================
 
-(with ``--no-evaluate`` the last five are left out). Everything is written into a
-hidden folder next to ``MODEL`` and renamed into place, so ``MODEL`` never holds a partial
-result, and bad input leaves nothing behind.
+(with ``--no-evaluate``, ``evaluation.json``, ``predictions.parquet`` and the confusion and
+noise figures are left out). Everything is written into a hidden folder next to ``MODEL``
+and renamed into place, so ``MODEL`` never holds a partial result, and bad input leaves
+nothing behind. ``--overwrite`` replaces only a model folder that holds nothing but these
+files.
 """
 
 from __future__ import annotations
@@ -56,16 +58,36 @@ class TrainResult:
     seconds: dict[str, float]
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise InferenceError(f"--out {out} is a file")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise InferenceError(f"--out {out} is not empty (give --overwrite to replace a model)")
-        if not (out / model.MANIFEST_FILE).is_file():
-            raise InferenceError(
-                f"--out {out} is not empty and not a model folder: refusing to replace it"
-            )
+#: The stems of the figures :func:`train` draws (each as ``.png`` and ``.pdf``).
+FIGURES = ("confusion", "confusion_task", "noise", "features")
+#: Every name :func:`train` may write into a model folder: ``--overwrite`` replaces a
+#: model folder that holds nothing else.
+WRITTEN = frozenset(
+    {model.MODEL_FILE, model.MANIFEST_FILE, LIBRARY_FILE, EVALUATION_FILE, PREDICTIONS_FILE}
+    | {f"{stem}.{ext}" for stem in FIGURES for ext in ("png", "pdf")}
+)
+
+
+def _ours(out: Path) -> frozenset[str] | None:
+    """The names an earlier ``train`` wrote into ``out``; ``None``: not a model folder."""
+    try:
+        manifest = json.loads((out / model.MANIFEST_FILE).read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return (
+        WRITTEN
+        if isinstance(manifest, dict) and manifest.get("kind") == model.MANIFEST_KIND
+        else None
+    )
+
+
+def _check_out(out: Path, overwrite: bool, named: Path) -> None:
+    try:
+        store.check_results_out(
+            out, overwrite=overwrite, owned=_ours, what="a model folder", named=named
+        )
+    except store.StoreError as err:
+        raise InferenceError(str(err)) from None
 
 
 def read_library(sources: Sequence[str | Path], *, workers: int = 1, progress=None):
@@ -101,30 +123,39 @@ def train(
     """Read the library, fit, evaluate and write the model folder ``out`` (module
     docstring). Raises :class:`InferenceError` before writing anything for bad input."""
     say = progress or (lambda message: None)
-    out = Path(out)
-    _check_out(out, overwrite)
-    seconds: dict[str, float] = {}
-    t = time.perf_counter()
-    table, libraries = read_library(sources, workers=workers)
-    seconds["features"] = time.perf_counter() - t
-    say(
-        f"library: {len(table)} runs, {table['rule'].nunique()} rules, "
-        f"{table['task'].nunique()} tasks ({seconds['features']:.0f} s)"
-    )
-    t = time.perf_counter()
-    fitted = model.fit(table, seed=seed)
-    seconds["fit"] = time.perf_counter() - t
-    say(f"fitted tiers {', '.join(fitted.tiers)} ({seconds['fit']:.0f} s)")
-    evaluation = None
-    if evaluate:
-        t = time.perf_counter()
-        evaluation = evaluate_mod.evaluate(
-            table, tiers=tuple(fitted.tiers), seed=seed, workers=workers, progress=say
-        )
-        seconds["evaluate"] = time.perf_counter() - t
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = store.temporary_dir(out.parent, f".{out.name}.")
+    named = Path(out)
+    try:  # the folder itself, not a link to it, is what is replaced; messages name it as given
+        out = named.expanduser().resolve()
+    except (OSError, RuntimeError) as err:  # RuntimeError: a loop of links
+        raise InferenceError(f"{named}: cannot use --out ({err})") from None
+    _check_out(out, overwrite, named)
+    try:  # before the training: a folder that cannot be written is said at once
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = store.temporary_dir(out.parent, f".{out.name}.")
+    except OSError as err:
+        raise InferenceError(
+            f"{named}: cannot create the model folder ({err.strerror or err})"
+        ) from None
     try:
+        seconds: dict[str, float] = {}
+        t = time.perf_counter()
+        table, libraries = read_library(sources, workers=workers)
+        seconds["features"] = time.perf_counter() - t
+        say(
+            f"library: {len(table)} runs, {table['rule'].nunique()} rules, "
+            f"{table['task'].nunique()} tasks ({seconds['features']:.0f} s)"
+        )
+        t = time.perf_counter()
+        fitted = model.fit(table, seed=seed)
+        seconds["fit"] = time.perf_counter() - t
+        say(f"fitted tiers {', '.join(fitted.tiers)} ({seconds['fit']:.0f} s)")
+        evaluation = None
+        if evaluate:
+            t = time.perf_counter()
+            evaluation = evaluate_mod.evaluate(
+                table, tiers=tuple(fitted.tiers), seed=seed, workers=workers, progress=say
+            )
+            seconds["evaluate"] = time.perf_counter() - t
         manifest = model.manifest_of(fitted, libraries, len(table))
         manifest["seconds"] = seconds
         model.save(fitted, tmp, manifest)
@@ -138,11 +169,12 @@ def train(
             figures.draw_confusion(evaluation, tmp / "confusion_task", protocols=("task",))
             figures.draw_noise(evaluation["predictions"], tmp / "noise")
         figures.draw_features(table, tmp / "features")
+        _check_out(out, overwrite, named)  # again: the training may have taken minutes
         store.publish_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return TrainResult(out, fitted, table, evaluation, seconds)
+    return TrainResult(named, fitted, table, evaluation, seconds)
 
 
 def library_summary(table: pd.DataFrame) -> dict[str, Any]:
