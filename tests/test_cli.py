@@ -685,6 +685,34 @@ def test_overwrite_replaces_an_earlier_run_and_leaves_nothing_aside(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no old copy left
 
 
+def test_overwrite_never_deletes_a_folder_that_merely_holds_a_config_toml(tmp_path, capsys):
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "config.toml").write_text('[tool]\nname = "app"\n')
+    (project / "src" / "thesis.tex").write_text("years of work")
+    argv = ["simulate", "--preset", "random", "--steps", "20", "--no-figures", "--quiet"]
+    code, _, err = run_cli([*argv, "--out", project, "--overwrite"], capsys)
+    assert code == 2, err
+    assert_one_error_line(err, "holds files a run did not write (src)", "refusing")
+    assert (project / "src" / "thesis.tex").read_text() == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]  # nothing set aside
+
+    # A run, with its figures and a write cut short, is replaced; with a file of the
+    # user's added, it is not.
+    run = tmp_path / "run"
+    assert run_cli([*argv, "--out", run], capsys)[0] == 0
+    (run / "figures").mkdir()
+    (run / ".status.json.k2j4x9").write_text("{")
+    assert run_cli([*argv, "--out", run, "--overwrite", "--seed", "1"], capsys)[0] == 0
+    assert repdrift.open_run(run).config.run.seed == 1
+    (run / "notes.md").write_text("mine")
+    code, _, err = run_cli([*argv, "--out", run, "--overwrite", "--seed", "2"], capsys)
+    assert code == 2, err
+    assert_one_error_line(err, "did not write (notes.md)")
+    assert repdrift.open_run(run).config.run.seed == 1
+    assert (run / "notes.md").read_text() == "mine"
+
+
 def test_out_where_nothing_may_be_written_is_refused_before_anything_is_made(tmp_path, monkeypatch):
     # The tests may run as root, whom permissions do not stop: the refusal is tested
     # through what the operating system answers.

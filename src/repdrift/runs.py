@@ -25,7 +25,7 @@ from repdrift.config import Config, ConfigError, load_config
 if TYPE_CHECKING:
     from repdrift.tasks import Dataset
 
-DATASET_FILE = "dataset.npz"
+DATASET_FILE = store.DATASET_FILE
 #: The arrays of a task's dataset, in the order of :class:`repdrift.tasks.Dataset`.
 DATASET_FIELDS = ("inputs", "targets", "position", "direction")
 

@@ -59,6 +59,8 @@ STATUS_FILE = "status.json"
 CONFIG_FILE = "config.toml"
 PID_FILE = "running.pid"
 GENERATION_FILE = "generation.json"
+#: A run's task data, when the task draws it (:mod:`repdrift.runs`).
+DATASET_FILE = "dataset.npz"
 FORMAT_VERSION = 1
 
 
@@ -202,13 +204,33 @@ def _check_place(path: Path, named: Path | None = None) -> None:
     check_writable(path, named)
 
 
+#: The entries a run writes into its directory (``figures``: ``repdrift simulate``'s).
+RUN_ENTRIES = frozenset({CONFIG_FILE, STATUS_FILE, PID_FILE, DATASET_FILE, "store", "figures"})
+
+
+def _foreign_to_run(path: Path) -> list[str]:
+    """The entries of the run directory ``path`` that no run writes: a folder that merely
+    holds a ``config.toml`` (a project's, a thesis's) is not replaced whole. A hidden
+    entry named after a run's (``.status.json.x1y2``, an atomic write cut short) is the
+    run's."""
+    return sorted(
+        p.name
+        for p in path.iterdir()
+        if p.name not in RUN_ENTRIES
+        and not (p.name.startswith(".") and p.name[1:].split(".")[0] in _RUN_STEMS)
+    )
+
+
+_RUN_STEMS = frozenset(name.split(".")[0] for name in RUN_ENTRIES)
+
+
 def check_out(path: Path, *, overwrite: bool) -> bool:
     """Check, without changing anything, that ``path`` may receive a new run.
 
     Returns whether an existing run there will have to be replaced. A non-empty directory
-    is refused without ``overwrite``, and even with it unless it is a repdrift run (so that
-    a mistyped ``--out`` never deletes unrelated files); an ``--out`` under a file, or where
-    this process may not write, is refused.
+    is refused without ``overwrite``, and even with it unless it is a repdrift run holding
+    nothing a run does not write (so that a mistyped ``--out`` never deletes unrelated
+    files); an ``--out`` under a file, or where this process may not write, is refused.
 
     Raises:
         StoreError: one line naming ``path`` and the problem.
@@ -225,6 +247,13 @@ def check_out(path: Path, *, overwrite: bool) -> bool:
         if not is_run(path):
             raise StoreError(
                 f"--out {path} is not empty and is not a repdrift run; refusing to overwrite it"
+            )
+        if foreign := _foreign_to_run(path):
+            shown = ", ".join(foreign[:3]) + (
+                f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            )
+            raise StoreError(
+                f"--out {path} holds files a run did not write ({shown}); refusing to overwrite it"
             )
         pid = _live_pid(path)
         if pid is not None:
