@@ -1122,6 +1122,43 @@ def test_ctrl_c_on_simulate_says_how_to_continue_and_keeps_the_run(tmp_path):
     assert status.status == "partial" and 0 < status.steps_done < status.steps_total
 
 
+def test_figures_stopped_midway_are_drawn_whole_by_resume(tmp_path, capsys, monkeypatch):
+    from repdrift.plotting import runs as plotting_runs
+
+    draw = plotting_runs.draw_run
+
+    def stopped(run, out_dir):  # Ctrl-C after the first figure is written
+        next(iter(draw(run, out_dir)))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plotting_runs, "draw_run", stopped)
+    out = tmp_path / "run"
+    code, _, err = run_cli(
+        ["simulate", "--preset", "random", "--steps", "40", "--out", out], capsys
+    )
+    assert code == 130, err
+    assert f"interrupted; the run is complete; `repdrift resume {out}` draws its figures" in err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.toml",
+        "dataset.npz",
+        "status.json",
+        "store",
+    ]
+    monkeypatch.undo()
+
+    for quiet in (["--quiet"], []):  # the same with and without a progress bar
+        shutil.rmtree(out / "figures", ignore_errors=True)
+        code, _, err = run_cli(["resume", out, *quiet], capsys)
+        assert code == 0, err
+        assert "nothing to do" not in err
+        drawn = sorted(p.name for p in (out / "figures").iterdir())
+        assert {"loss.png", "loss.pdf", "summary.png"} <= set(drawn), drawn
+    code, _, err = run_cli(["resume", out], capsys)
+    assert code == 0 and f"{out}: already complete; nothing to do" in err
+    assert sorted(p.name for p in (out / "figures").iterdir()) == drawn
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # nothing left aside
+
+
 def test_a_ctrl_c_that_python_loses_still_stops_the_command(tmp_path):
     # Python ignores an exception raised in a finalizer or in a garbage-collection hook
     # (JAX's runs often while a run is set up): a Ctrl-C landing there was lost, and the

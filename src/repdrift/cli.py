@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import sys
 import time
 import warnings
@@ -148,11 +149,19 @@ def _run_with_progress(fn, quiet: bool):
 
 
 def _figures(run, quiet: bool) -> list[Path]:
+    """Draw the run's figures into ``figures/``, which is renamed into place whole: a run
+    whose ``figures/`` exists has all of them (:func:`_continues`)."""
+    from repdrift import store
     from repdrift.plotting.runs import draw_run
 
+    final = run.path / "figures"
+    tmp = store.temporary_dir(run.path, ".figures.")
     try:
-        paths = draw_run(run, run.path / "figures")
+        drawn = draw_run(run, tmp)
+        store.publish_dir(tmp, final)
+        paths = [final / p.relative_to(tmp) for p in drawn]
     except ValueError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
         # A run that diverged or fell silent early may hold too little to draw (a few
         # records, infinite values); it is stored as such, and that is the command's
         # result. A complete run that cannot be drawn is a fault, not bad input.
@@ -163,6 +172,9 @@ def _figures(run, quiet: bool) -> list[Path]:
             markup=False,
         )
         return []
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if not quiet:
         err_console.print(f"figures: {run.path / 'figures'} ({len(paths)} files)")
     return paths
@@ -244,7 +256,7 @@ def simulate(
             replaced = False
         if replaced:  # --overwrite stopped before the new run stored a step: the old is back
             return f"the earlier run in {out} is kept"
-        return f"`repdrift resume {out}` continues the run"
+        return _continues(out)
 
     with on_interrupt(kept):
         run = _run_with_progress(
@@ -287,14 +299,32 @@ def resume(
     before = store.read_status(run_dir)
     if before.status not in simulation.FINISHED and (note := simulation.resume_note(run_dir)):
         err_console.print(f"{run_dir}: note: {note}", markup=False)
-    with on_interrupt(f"`repdrift resume {run_dir}` continues the run"), warnings.catch_warnings():
+    with on_interrupt(lambda: _continues(run_dir)), warnings.catch_warnings():
         warnings.simplefilter("ignore", simulation.ComputedElsewhereWarning)  # the note said it
         run = _run_with_progress(lambda cb: simulation.resume(run_dir, progress=cb), quiet)
-        if before.status in ("complete", "diverged") and not quiet:
+        finished = before.status in simulation.FINISHED
+        if figures and not (finished and (run.path / "figures").is_dir()):
+            _figures(run, quiet)  # also those a stop while drawing left undrawn
+        elif finished and not quiet:
             err_console.print(f"{run_dir}: already {before.status}; nothing to do", markup=False)
-        elif figures:
-            _figures(run, quiet)
     _report(run)
+
+
+def _continues(run_dir: Path) -> str:
+    """What ``repdrift resume`` would still do after a Ctrl-C, asked at the interrupt:
+    the run's steps, or, of a finished run, its figures (:func:`_figures` puts them in
+    place whole, so a run with ``figures/`` has them all)."""
+    from repdrift import simulation, store
+
+    try:
+        status = store.read_status(run_dir).status
+    except (store.StoreError, OSError):
+        status = None
+    if status not in simulation.FINISHED:
+        return f"`repdrift resume {run_dir}` continues the run"
+    if (Path(run_dir) / "figures").is_dir():
+        return f"the run is {status}"
+    return f"the run is {status}; `repdrift resume {run_dir}` draws its figures"
 
 
 def _use_cores(n: int, *, given: bool = True) -> None:
