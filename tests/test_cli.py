@@ -571,6 +571,28 @@ def test_the_command_and_the_configuration_start_without_the_numerical_stack():
     assert {"jax", "optax", "xarray", "zarr"} <= set(loaded)
 
 
+def test_every_subpackage_is_reached_from_a_plain_import_and_loaded_when_used():
+    # The README's `repdrift.cores.use_cores(1)` and `repdrift.metrics.…` follow a plain
+    # `import repdrift`; each module loads on first use only.
+    loaded, printed = _heavy_modules_loaded_by(
+        "import pkgutil, repdrift\n"
+        "names = sorted(m.name for m in pkgutil.iter_modules(repdrift.__path__)\n"
+        "               if m.name not in ('cli', 'interrupts', 'progress', 'terminal')\n"
+        "               and not m.name.startswith('_'))\n"
+        "print('NAMES', *names)\n"
+        "missing = [n for n in names if n not in dir(repdrift)]\n"
+        "assert not missing, missing\n"
+        "print('EARLY', 'jax' in __import__('sys').modules)\n"
+        "repdrift.cores.use_cores(1)\n"
+        "print(repdrift.metrics.sparsification_timescale.__name__, repdrift.sweep.run.__name__)"
+    )
+    names = printed.split("NAMES", 1)[1].split("\n", 1)[0].split()
+    assert {"cores", "metrics", "sweep", "inference", "data", "experiments"} <= set(names)
+    assert "EARLY False" in printed  # listing them loads none
+    assert "sparsification_timescale run" in printed
+    assert "jax" in loaded  # the metrics did load it, when used
+
+
 def test_inspect_reads_a_run_without_jax_and_without_its_dataset(small_run):
     loaded, printed = _heavy_modules_loaded_by(
         "from repdrift.cli import main\n"

@@ -18,6 +18,27 @@ __version__ = "0.1.0"
 # so that the command's entry point (``repdrift.__main__``) is running before it loads.
 __getattr__, _lazy_dir, _ = _lazy.attach(
     __name__,
+    # ``repdrift.cores.use_cores(1)``, ``repdrift.metrics.…`` after a plain ``import repdrift``
+    submodules=[
+        "config",
+        "cores",
+        "data",
+        "engine",
+        "experiments",
+        "inference",
+        "learners",
+        "metrics",
+        "models",
+        "network",
+        "noise",
+        "plotting",
+        "precision",
+        "runs",
+        "simulation",
+        "store",
+        "sweep",
+        "tasks",
+    ],
     submod_attrs={
         "config": ["Config", "ConfigError", "load_config"],
         "runs": ["Run", "open_run"],
