@@ -623,3 +623,30 @@ def test_an_aside_of_a_live_process_or_another_host_is_left_alone(tmp_path):
     other_host.mkdir()
     assert not store.recover_replaced(run, store.holds_generations)
     assert mine.is_dir() and other_host.is_dir() and run.is_dir()
+
+
+def test_wrong_arguments_in_python_are_named_before_anything_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where an empty path would have written the run
+    cfg = _cfg()
+    cases = [
+        (dict(out=""), ValueError, "an empty path"),
+        (dict(out=5), TypeError, "must be a path, not int"),
+        (dict(out="run", stop_after="5"), TypeError, "stop_after must be an integer"),
+        (dict(out="run", stop_after=True), TypeError, "stop_after must be an integer"),
+        (dict(out="run", stop_after=-1), ValueError, "stop_after must be at least 0"),
+        (dict(out="run", progress=5), TypeError, "progress must be a function"),
+    ]
+    for kwargs, error, message in cases:
+        with pytest.raises(error, match=message):
+            repdrift.simulate(cfg, **kwargs)
+        assert list(tmp_path.iterdir()) == [], kwargs
+    with pytest.raises(ValueError, match="an empty path"):
+        repdrift.resume("")
+    with pytest.raises(TypeError, match="overrides must be a list"):
+        repdrift.load_config(preset="random", overrides="learner.lr=0.2")
+    with pytest.raises(TypeError, match="overrides must be a list"):
+        repdrift.load_config(preset="random", overrides=None)
+    with pytest.raises(TypeError, match="source must be a TOML file's path or a dict, not int"):
+        repdrift.load_config(5)
+    # the same calls with good arguments store a run
+    assert repdrift.simulate(cfg, out="run", stop_after=0).status.status == "partial"

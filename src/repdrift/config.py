@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import os
 import re
 import tomllib
 from importlib import resources
@@ -571,6 +572,13 @@ def load_config(
     """
     if preset is not None and source is not None:
         raise ConfigError("give either a preset or a config, not both")
+    if isinstance(overrides, str) or not isinstance(overrides, list | tuple):
+        raise TypeError(
+            "overrides must be a list of 'section.field=value' strings, "
+            f"not {type(overrides).__name__}"
+        )
+    if not (source is None or isinstance(source, dict | str | os.PathLike)):
+        raise TypeError(f"source must be a TOML file's path or a dict, not {type(source).__name__}")
     if preset is not None:
         data = _preset_data(preset)
     elif isinstance(source, dict):

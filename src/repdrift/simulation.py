@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -829,6 +830,35 @@ def _check_batch(configs: Sequence[Config]) -> None:
         )
 
 
+def _check_arguments(progress: object, stop_after: object, snapshot_threads: object) -> None:
+    """The Python API's arguments, checked before anything is built or written."""
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a function or None, not {type(progress).__name__}")
+    if stop_after is not None and (
+        isinstance(stop_after, bool) or not isinstance(stop_after, int | np.integer)
+    ):
+        raise TypeError(f"stop_after must be an integer or None, not {type(stop_after).__name__}")
+    if stop_after is not None and stop_after < 0:
+        raise ValueError(f"stop_after must be at least 0 steps, got {stop_after}")
+    if isinstance(snapshot_threads, bool) or not isinstance(snapshot_threads, int):
+        raise TypeError(
+            f"snapshot_threads must be an integer, not {type(snapshot_threads).__name__}"
+        )
+    if snapshot_threads < 1:
+        raise ValueError(f"snapshot_threads must be at least 1, got {snapshot_threads}")
+
+
+def _run_path(path: object) -> Path:
+    """A run directory given in Python: a path, and not an empty one (pathlib reads ``""``
+    as the current folder; the command line refuses it too:
+    :func:`~repdrift.terminal.path_parser`)."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"a run directory must be a path, not {type(path).__name__}")
+    if not os.fspath(path):
+        raise ValueError("an empty path for a run directory; name a folder")
+    return Path(path)
+
+
 def simulate_batch(
     configs: Sequence[Config],
     outs: Sequence[str | Path],
@@ -854,8 +884,7 @@ def simulate_batch(
     with an accelerator training, give the host's spare cores); the same records with any
     number.
     """
-    if snapshot_threads < 1:
-        raise ValueError(f"snapshot_threads must be at least 1, got {snapshot_threads}")
+    _check_arguments(progress, stop_after, snapshot_threads)
     if len(configs) != len(outs) or not configs:
         raise ValueError("give one output directory per configuration (at least one)")
     for c in configs:
@@ -866,8 +895,9 @@ def simulate_batch(
             )
     _check_batch(configs)
     members = [build(c) for c in configs]  # validates every task before anything is written
+    outs = [_run_path(out) for out in outs]
     for out in outs:  # every output checked before any is created
-        store.check_out(Path(out), overwrite=overwrite)
+        store.check_out(out, overwrite=overwrite)
     raise_if_interrupted()  # a Ctrl-C lost while the batch was built: write nothing
     paths, replaced = [], []
     try:
@@ -985,9 +1015,8 @@ def resume_batch(
     are continued together in groups of equal :func:`batch_key` and step. ``reopen``,
     ``release`` and ``snapshot_threads`` as in :func:`simulate_batch`.
     """
-    if snapshot_threads < 1:
-        raise ValueError(f"snapshot_threads must be at least 1, got {snapshot_threads}")
-    paths = [Path(p) for p in paths]
+    _check_arguments(progress, stop_after, snapshot_threads)
+    paths = [_run_path(p) for p in paths]
     pending = [(p, _resume_slot(p)) for p in paths]
     groups: dict[tuple, list[tuple[_Slot, RunState]]] = {}
     for _, item in pending:
@@ -1041,6 +1070,7 @@ def resume(
     a Python session's XLA on every core unless :func:`repdrift.cores.use_cores` ran
     before its first computation.
     """
+    path = _run_path(path)
     if store.read_status(path).status not in FINISHED and (note := resume_note(path)):
         warnings.warn(f"{path}: {note}", ComputedElsewhereWarning, stacklevel=2)
     return resume_batch([path], progress=progress, stop_after=stop_after)[0]
