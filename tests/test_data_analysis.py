@@ -46,6 +46,14 @@ def test_smooth_velocity_is_a_moving_average_within_trials():
     # ...and the ends are normalised by the part of the window inside the trial.
     ramp = smooth_velocity(np.arange(6.0), np.ones(6), 4)
     np.testing.assert_allclose(ramp, [1.0, 1.5, 2.5, 3.5, 4.0, 4.5])
+    # A window longer than twice the trial averages the whole trial (a frame rate of
+    # 1e12 Hz asks for 5e11 frames: answered without allocating them).
+    uneven = np.r_[np.arange(6.0), [np.nan, 10.0, 20.0]]
+    for window in (13, 14, 10**12):
+        np.testing.assert_allclose(
+            smooth_velocity(uneven, np.repeat([1, 2], [6, 3]), window),
+            np.r_[np.full(6, 2.5), np.full(3, 15.0)],
+        )
 
 
 def test_running_direction_and_usable_bins():

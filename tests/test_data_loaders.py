@@ -386,7 +386,7 @@ def test_plain_folder_orders_sessions_by_day(tmp_path):
     assert [(s.session, s.day) for s in layout.sessions()] == [(1, 2.0), (2, 5.0), (3, 9.0)]
 
 
-def _write_nwb(path, *, with_velocity=False):
+def _write_nwb(path, *, with_velocity=False, position=None):
     from datetime import datetime
 
     from pynwb import NWBHDF5IO, NWBFile
@@ -444,6 +444,8 @@ def _write_nwb(path, *, with_velocity=False):
     behaviour = nwbfile.create_processing_module("behavior", "behaviour")
     times = np.arange(frames) / 20.0
     x_m = 0.96 * (0.5 - 0.5 * np.cos(2 * np.pi * times / 5.0))  # 0..0.96 m, 5 s laps
+    if position is not None:
+        x_m = position(x_m)
     behaviour.add(
         Position(
             spatial_series=SpatialSeries(
@@ -489,6 +491,14 @@ def test_nwb_errors(tmp_path):
     (tmp_path / "bad.nwb").write_bytes(b"not hdf5")
     with pytest.raises(DataError, match=r"bad\.nwb: unreadable NWB file"):
         load_nwb(tmp_path / "bad.nwb")
+    for name, position, message in (
+        ("lost.nwb", lambda x: np.full_like(x, np.nan), "fewer than two positions are finite"),
+        ("one.nwb", lambda x: np.where(np.arange(x.size) == 3, 0.5, np.nan), "fewer than two"),
+        ("still.nwb", lambda x: np.full_like(x, 0.3), "the position never changes"),
+    ):
+        _write_nwb(tmp_path / name, position=position)
+        with pytest.raises(DataError, match=rf"{name}: linear_position: {message}"):
+            load_nwb(tmp_path / name)
 
 
 @pytest.mark.data

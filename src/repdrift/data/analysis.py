@@ -189,6 +189,9 @@ def smooth_velocity(velocity: np.ndarray, trial: np.ndarray, window_frames: int)
     velocity = np.asarray(velocity, dtype=float)
     if window_frames <= 1:
         return velocity.copy()
+    # A window of twice the recording or more averages each trial whole, whatever its
+    # length: the bound spares a huge frame rate (1e12 Hz) an impossible kernel.
+    window_frames = min(int(window_frames), 2 * velocity.size + 1)
     kernel = np.ones(window_frames)
     start = window_frames // 2
 

@@ -151,6 +151,10 @@ def _session(nwbfile: Any, pynwb: Any, path: Path) -> Session:
     if position_times.size != raw.size or raw.size < 2:
         raise DataError(path, f"{position_series.name}: data and timestamps differ in length")
     finite = np.isfinite(raw)
+    if np.count_nonzero(finite) < 2:
+        raise DataError(
+            path, f"{position_series.name}: fewer than two positions are finite numbers"
+        )
     low, high = np.min(raw[finite]), np.max(raw[finite])
     if not high > low:
         raise DataError(path, f"{position_series.name}: the position never changes")
