@@ -350,15 +350,15 @@ def test_predict_a_sweep(tiny_model, tiny_sweep, capsys):
     assert record["accuracy"] > 0.6  # the model saw these runs: a check of the plumbing
 
 
-def _sessions(folder, *, drift=True):
+def _sessions(folder, *, drift=True, names=(("M1", "A"), ("M2", "A"))):
     """A sessions table and drift.csv in the layout of `repdrift data analyze`."""
     rows, pairs = [], []
-    for animal, slope in (("M1", -0.05), ("M2", 0.02)):
+    for (animal, track), slope in zip(names, (-0.05, 0.02), strict=True):
         for s in range(1, 7):
             rows.append(
                 {
                     "animal": animal,
-                    "track": "A",
+                    "track": track,
                     "session": s,
                     "day": 2.0 * s,
                     "fraction_active": 0.8 * math.exp(slope * s),
@@ -370,7 +370,7 @@ def _sessions(folder, *, drift=True):
             pairs += [
                 {
                     "animal": animal,
-                    "track": "A",
+                    "track": track,
                     "elapsed_days": 2.0 * d,
                     "mean_correlation": 0.6 - 0.04 * d,
                 }
@@ -378,9 +378,30 @@ def _sessions(folder, *, drift=True):
             ]
     folder.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(folder / "sessions.csv", index=False)
+    pd.DataFrame(rows).to_parquet(folder / "sessions.parquet")
     if drift:
         pd.DataFrame(pairs).to_csv(folder / "drift.csv", index=False)
     return folder / "sessions.csv"
+
+
+def test_series_named_by_numbers_keep_their_names_and_find_their_drift(tmp_path):
+    # Animal "007", track "1": a CSV read as numbers would name the series 7/1 and its
+    # drift.csv rows would not match the Parquet table's text "1".
+    table = _sessions(tmp_path / "a", names=(("007", "1"), ("M2", "02")))
+    for sessions in (table, table.with_name("sessions.parquet")):
+        target = predict.resolve(sessions)
+        assert [i.name for i in target.items] == ["007/1", "M2/02"], sessions.name
+        for item in target.items:
+            assert np.isfinite(item.values["rc__long_ratio"]), (sessions.name, item.name)
+        assert target.notes == []
+    # A series that drift.csv lacks is named in a note.
+    drift = pd.read_csv(table.with_name("drift.csv"), dtype=str)
+    drift[drift["animal"] != "007"].to_csv(table.with_name("drift.csv"), index=False)
+    target = predict.resolve(table.with_name("sessions.parquet"))
+    assert np.isnan(target.items[0].values["rc__long_ratio"])
+    assert target.notes == [
+        "drift.csv has no rate-map correlations of 007/1: their drift features are missing"
+    ]
 
 
 def test_predict_a_sessions_table_prints_the_caveat(tiny_model, tmp_path, capsys):

@@ -52,6 +52,9 @@ SESSION_NUMBERS = (
     "mean_si_ssr",
     "mean_si_naive",
 )
+#: The columns that name a series: text, read as written (animal ``007``, track ``1``),
+#: so that a CSV's series are the Parquet table's and ``drift.csv``'s rows find them.
+NAMES = {"animal": str, "track": str}
 #: Columns ``drift.csv`` must have, and those of them that hold numbers.
 DRIFT_COLUMNS = ("animal", "track", "elapsed_days", "mean_correlation")
 DRIFT_NUMBERS = ("elapsed_days", "mean_correlation")
@@ -212,7 +215,7 @@ def read_sessions(path: str | Path) -> pd.DataFrame:
             with open(path, "rb") as fh:  # pyarrow cannot open a name that is not UTF-8
                 table = pd.read_parquet(fh)
         elif path.suffix.lower() == ".csv":
-            table = pd.read_csv(path)
+            table = pd.read_csv(path, dtype=NAMES)
         else:
             raise InferenceError(
                 f"{path}: not a run, a sweep or a sessions table (.parquet or .csv)"
@@ -236,7 +239,7 @@ def read_drift(table_path: str | Path) -> pd.DataFrame | None:
     if not file.is_file():
         return None
     try:
-        drift_table = pd.read_csv(file)
+        drift_table = pd.read_csv(file, dtype=NAMES)
     except Exception as err:
         raise InferenceError(f"{file} cannot be read: {first_line(err)}") from None
     if any(c not in drift_table.columns for c in DRIFT_COLUMNS):
