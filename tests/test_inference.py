@@ -324,6 +324,17 @@ def test_predict_a_run(tiny_model, tiny_sweep, capsys):
     assert lo <= sigma <= hi, (sigma, lo, hi)
 
 
+def test_a_damaged_run_of_a_sweep_is_left_out_with_a_note(tiny_model, tiny_sweep, tmp_path):
+    sweep = tmp_path / "sweep"
+    shutil.copytree(tiny_sweep, sweep)
+    (chunk,) = (sweep / "runs" / "r00003" / "store").glob("g*/metrics.zarr/loss/c/0")
+    chunk.write_bytes(chunk.read_bytes()[:10])  # cut short
+    target = predict.resolve(sweep)
+    assert [i.name for i in target.items] == [f"r{k:05d}" for k in range(27) if k != 3]
+    (note,) = target.notes
+    assert note.startswith("r00003 left out: ") and "corrupt" in note, note
+
+
 def test_noise_metrics_on_hand_values():
     # true σ against estimates off by factors 1, 1.2, 2 and 1/1.6; the fifth run (true 0)
     # has no log and is left out

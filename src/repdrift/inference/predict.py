@@ -153,7 +153,7 @@ def resolve(path: str | Path) -> Target:
         for run_id in done:
             try:
                 items.append(_run_item(sweep.run_path(run_id), run_id))
-            except InferenceError as err:
+            except (InferenceError, store.StoreError) as err:  # a damaged run: the others go on
                 notes.append(f"{run_id} left out: {err}")
         if not items:
             raise InferenceError(f"sweep {path} has no finished run to predict")
