@@ -177,6 +177,17 @@ def test_overwrite_replaces_an_earlier_result_but_not_files_added_to_it(track, t
     assert json.loads((out / "regression.json").read_text())["config"]["seed"] == 2
 
 
+def test_too_few_shuffles_for_any_place_cell_are_named_in_a_note(track, tmp_path):
+    # p = (1 + exceeding) / (1 + shuffles) > 0.05 for every cell with 19 shuffles or fewer
+    for shuffles, noted in ((19, True), (20, False)):
+        result = run(track, "--out", tmp_path / str(shuffles), "--shuffles", shuffles)
+        assert result.exit_code == 0, result.output
+        line = "note: --shuffles 19: the smallest p-value of the place-cell test is 1/20 = 0.05"
+        assert (line in result.stderr) == noted, result.stderr
+        places = pd.read_csv(tmp_path / str(shuffles) / "sessions.csv")["n_place"]
+        assert (places.sum() == 0) if noted else (places.sum() > 0), places.tolist()
+
+
 def test_seed_outside_0_to_2_64_is_an_input_error(track, tmp_path):
     for seed in ("-1", str(2**64)):
         _one_error_line(run(track, "--out", tmp_path / "r", "--seed", seed), "--seed", seed)

@@ -14,6 +14,7 @@ files were added, is refused and left as it is.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -150,6 +151,13 @@ def analyze(
         raise _fail(f"{out}: cannot use --out ({err})") from None
     tmp: Path | None = None
     notes: list[str] = []
+    if (smallest := 1 / (shuffles + 1)) >= config.p_threshold:
+        notes.append(
+            f"--shuffles {shuffles}: the smallest p-value of the place-cell test is "
+            f"1/{shuffles + 1} = {smallest:.3g}, not below {config.p_threshold}: no cell "
+            "can be a place cell (give at least "
+            f"{math.floor(1 / config.p_threshold)} shuffles)"
+        )
     try:
         _check_out(out, overwrite, named=given)
         layout = describe(path)
