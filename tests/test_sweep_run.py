@@ -302,6 +302,30 @@ def test_a_damaged_summary_is_left_out_named_and_written_again_by_resume(
     assert json.loads(capsys.readouterr().out)["without_summary"] == []
 
 
+def test_a_run_diverging_at_its_first_step_leaves_its_batch_mates_summarised(tmp_path, capsys):
+    # lr = 1e30 diverges at step 1; its summary had a grid of 100 records of step 1, whose
+    # timescale fit raised: the whole batch lost its summaries and every resume failed.
+    spec_file = tmp_path / "lr.toml"
+    spec_file.write_text(
+        'seed = 2\n[base.task]\nkind = "random"\nsamples = 5\nd_in = 6\nd_out = 3\n'
+        "[base.network]\nhidden = 8\n[base.run]\nsteps = 60\n"
+        '[grid]\n"learner.lr" = [1e30, 0.1]\n'
+    )
+    out = tmp_path / "sweep"
+    assert _cli(["sweep", str(spec_file), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    df = pd.read_parquet(out / "runs.parquet").set_index("run")
+    assert df["status"].tolist() == ["diverged", "complete"]
+    assert df.loc["r00000", "steps_done"] == 1
+    assert all(np.isnan(df.loc["r00000", c]) for c in ("active_units", "log_tau", "loss"))
+    assert np.isfinite(df.loc["r00001", ["active_units", "loss"]].astype(float)).all()
+    assert sorted(p.name for p in (out / "summaries").iterdir()) == ["r00000.json", "r00001.json"]
+    capsys.readouterr()
+    assert _cli(["sweep", "resume", str(out), "--quiet"]) == 0
+    assert _cli(["sweep", "inspect", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["without_summary"] == [] and info["status"] == {"complete": 1, "diverged": 1}
+
+
 def _files(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()

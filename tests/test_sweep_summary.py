@@ -95,6 +95,12 @@ def test_undefined_columns_are_nan_and_a_failed_fit_is_zero():
     assert all(math.isnan(empty[c]) for c in summary.COLUMNS)
     silent_start = summary_columns(steps, np.zeros(steps.size), flat, flat)
     assert math.isnan(silent_start["active_units"])  # zero first record: no ratio
+    # A run stopped after one step (diverged at once, or `run.steps = 1`): the original's
+    # grid would be 100 records of step 1, so no ratio and no timescale.
+    one = summary_columns(np.array([0.0, 1.0]), flat[:2], flat[:2], np.array([0.5, np.inf]))
+    for name in ("active", "active_units", "log_tau"):
+        assert math.isnan(one[name]), name
+    assert math.isnan(one["loss"]) and one["log_tau_ok"] is False and one["loss_ok"] is False
 
 
 def test_summarise_run_reads_stored_arrays_and_skips_snapshots_without_a_hessian():

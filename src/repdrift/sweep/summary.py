@@ -191,7 +191,7 @@ def summary_columns(
         math.log10(final_loss) if final_loss > 0 and math.isfinite(final_loss) else math.nan
     )
     out["loss_ok"] = bool(np.all(losses[:1] <= MAX_LOSS) and final_loss <= MAX_LOSS)
-    if t.size >= 2 and t[-1] > 0:
+    if t.size >= 2 and t[-1] > 1:  # (a run stopped at step 1: every record of the grid is 1)
         grid = record_grid(t[-1])
         resampled = _resample(grid, t, losses)
         out["loss_ok"] = bool(np.all(resampled <= MAX_LOSS))  # (NaN compares false)

@@ -162,10 +162,14 @@ def inspect_summary(sweep: Sweep, df: pd.DataFrame) -> dict[str, Any]:
     """
     counts = df["status"].value_counts()
     by_status = {s: int(counts.get(s, 0)) for s in STATUSES if counts.get(s, 0)}
-    # finished, but killed before its summary was stored (or the summary was damaged)
-    unsummarised = df["status"].isin(directory.FINISHED) & df[list(summary.COLUMNS)].isna().all(
-        axis=1
-    )
+    # finished, but killed before its summary was stored (or the summary was damaged); a
+    # run stopped at its first step has a summary of NaN only: its file tells them apart
+    unsummarised = (
+        df["status"].isin(directory.FINISHED) & df[list(summary.COLUMNS)].isna().all(axis=1)
+    ).to_numpy(copy=True)
+    unsummarised[unsummarised] = [
+        directory.read_summary(sweep.path, run) is None for run in df["run"][unsummarised]
+    ]
     groups = []
     for (rule, noise), group in df.groupby(["rule", "noise"], sort=True):
         kept = group[group["included"]]
