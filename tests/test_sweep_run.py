@@ -805,6 +805,67 @@ def test_dask_cluster_losing_a_worker_mid_sweep_completes_each_run_once(tmp_path
     _assert_same_sweep(sweep.path, slow_reference)
 
 
+def _importing(pid: int) -> list[int]:
+    """The child processes of ``pid`` whose Python catches SIGINT: started, and (in a
+    sweep's first seconds) still importing."""
+    found = []
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return found
+    for child in children:
+        try:
+            fields = dict(
+                line.split(":\t", 1)
+                for line in Path(f"/proc/{child}/status").read_text().splitlines()
+            )
+        except (OSError, ValueError):
+            continue
+        if int(fields.get("SigCgt", "0"), 16) & (1 << (signal.SIGINT - 1)):
+            found.append(int(child))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_ctrl_c_while_the_workers_start_says_one_line(tmp_path):
+    # A terminal's Ctrl-C reaches the whole process group: workers still importing (the
+    # first seconds) each printed a traceback before the command's one line.
+    spec_file = tmp_path / "tiny.toml"
+    spec_file.write_text(TINY)
+    out = tmp_path / "s"
+    start = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from repdrift.cli import main; main(sys.argv[1:])"
+    )
+    args = ["sweep", str(spec_file), "--out", str(out), "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", start, *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if len(_importing(proc.pid)) >= 2:  # both workers' Python has started
+            break
+        time.sleep(0.01)
+    assert not (out / "runs").is_dir() or not any((out / "runs").iterdir())  # none began
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert err.strip() == (
+        f"repdrift: interrupted; `repdrift sweep resume {out}` continues the sweep"
+    ), err
+    assert _cli(["sweep", "resume", str(out), "--workers", "1", "--quiet"]) == 0
+    df = pd.read_parquet(out / "runs.parquet")
+    assert list(df["status"]) == ["complete"] * 4
+
+
 def test_ctrl_c_to_the_sweep_process_alone_stops_its_workers_and_keeps_their_runs(tmp_path):
     # kill -INT to the sweep process only (a terminal's Ctrl-C reaches the workers too):
     # it forwards the signal, each worker stores its batch as partial and ends, and the

@@ -148,9 +148,29 @@ def _interrupt_once(signum, frame) -> None:
 
 def init_worker() -> None:
     """Set up a pool's worker process: it dies with its parent and stops at its first
-    SIGINT (see the module docstring)."""
+    SIGINT (see the module docstring).
+
+    A worker started in :func:`workers_start_deaf` has SIGINT blocked until here: a Ctrl-C
+    while it started up (seconds of imports) is held, and ends it now, quietly."""
     _die_with_parent()
     signal.signal(signal.SIGINT, _interrupt_once)
+    try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    except KeyboardInterrupt:  # the Ctrl-C held while it started: no job was taken
+        os._exit(130)
+
+
+@contextlib.contextmanager
+def workers_start_deaf() -> Iterator[None]:
+    """Around starting a pool's worker processes: SIGINT is blocked in this process, and
+    so in the workers it starts, until each reaches :func:`init_worker`. Without it, a
+    Ctrl-C while they import printed a traceback from each. A Ctrl-C to this process
+    meanwhile is held, and raised when the block ends."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 @contextlib.contextmanager

@@ -360,18 +360,19 @@ def _run_pool(
         return outcome
     import multiprocessing as mp
 
-    from repdrift.interrupts import interrupt_workers
+    from repdrift.interrupts import interrupt_workers, workers_start_deaf
 
     with ProcessPoolExecutor(
         max_workers=max(1, min(workers, len(tasks))),
         mp_context=mp.get_context("spawn"),
         initializer=_init_worker,
     ) as pool:
-        futures = {
-            pool.submit(_call, kind, *args): name for name, (kind, args, _, _) in tasks.items()
-        }
-        pending = set(futures)
+        futures: dict = {}
         try:
+            with workers_start_deaf():  # a Ctrl-C while they import: no tracebacks
+                for name, (kind, args, _, _) in tasks.items():
+                    futures[pool.submit(_call, kind, *args)] = name
+            pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 for name, (kind, _, path, total) in tasks.items():
@@ -395,7 +396,7 @@ def _run_pool(
         except BaseException:
             # Interrupted (Ctrl-C reaches the workers too; a signal to this process alone
             # does not): nothing new starts, and the workers store their runs and stop.
-            for fut in pending:
+            for fut in futures:  # (those running or done stay as they are)
                 fut.cancel()
             interrupt_workers()
             raise

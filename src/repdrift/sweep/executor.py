@@ -399,6 +399,8 @@ def run_local(
     import multiprocessing as mp
     import queue as queue_mod
 
+    from repdrift.interrupts import workers_start_deaf
+
     ctx = mp.get_context("spawn")
     progress_queue = ctx.Queue()
     outcome = Outcome()
@@ -409,14 +411,16 @@ def run_local(
         initializer=_init_worker,
         initargs=(progress_queue, os.getpid()),
     ) as pool:
-        futures = {
-            pool.submit(
-                _run_batch_task, str(sweep.path), b.index, b.items, snapshot_threads
-            ): b.index
-            for b in batches
-        }
-        pending = set(futures)
+        futures: dict = {}
         try:
+            with workers_start_deaf():  # (the pool starts its processes as jobs come)
+                for b in batches:
+                    futures[
+                        pool.submit(
+                            _run_batch_task, str(sweep.path), b.index, b.items, snapshot_threads
+                        )
+                    ] = b.index
+            pending = set(futures)
             while pending:
                 finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 while True:
@@ -442,7 +446,7 @@ def run_local(
                     outcome.done[index] = result
                     on_done(by_index[index], result)
         except BaseException as err:
-            for fut in pending:
+            for fut in futures:  # (those running or done stay as they are)
                 fut.cancel()
             if isinstance(err, KeyboardInterrupt):
                 # the workers store their runs and end (a signal to this process alone
