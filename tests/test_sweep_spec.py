@@ -26,8 +26,9 @@ def _runs(data: dict) -> list:
 BAD_SPECS = [
     ({"grd": {}}, ["grd", "unknown field"]),
     ({"grid": {"lerner.lr": [0.1]}}, ["lerner.lr", "unknown section 'lerner'"]),
-    ({"grid": {"learner.rate": [0.1]}}, ["learner.rate", "unknown field 'rate'"]),
-    ({"grid": {"learner.lr": []}}, ["learner.lr", "empty"]),
+    ({"grid": {"learner.rate": [0.1]}}, ["[grid] 'learner.rate'", "unknown field 'rate'"]),
+    ({"base": {"task.foo": 1}}, ["sweep spec: [base] 'task.foo'", "unknown field 'foo'"]),
+    ({"grid": {"learner.lr": []}}, ["sweep spec: [grid] 'learner.lr'", "empty"]),
     ({"grid": {"learner.lr": 0.1}}, ["learner.lr", "list"]),
     ({"grid": {"learner.lr": {"uniform": [0.1, 0.2]}}}, ["learner.lr", "distributions belong"]),
     ({"grid": {"task": [5]}}, ["task", "tables"]),

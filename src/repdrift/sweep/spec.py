@@ -66,12 +66,13 @@ run.seed + i`` unless its grid or random entries set ``run.seed``. Run ids are `
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import math
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -558,7 +559,8 @@ class SweepSpec(BaseModel):
 
     @model_validator(mode="after")
     def _one_layout(self) -> SweepSpec:
-        _overrides_of(self.base, "base")
+        with _in_section("[base]"):
+            _overrides_of(self.base, "base")
         if self.parts and (self.grid or self.random is not None):
             raise ValueError("give [grid] / [random] at the top or [[parts]], not both")
         names = [p.name for p in self.parts]
@@ -566,7 +568,8 @@ class SweepSpec(BaseModel):
         if dupes:
             raise ValueError(f"part names must be unique; repeated: {dupes}")
         if not self.parts:
-            grid = _parse_grid(self.grid)
+            with _in_section("[grid]"):
+                grid = _parse_grid(self.grid)
             _check_grid_noise(grid, self.random)
             main = PartSpec.model_construct(name="main", grid=self.grid, random=self.random)
             main._grid = grid
@@ -578,6 +581,16 @@ class SweepSpec(BaseModel):
         if self.parts:
             return list(self.parts)
         return [self._main]
+
+
+@contextlib.contextmanager
+def _in_section(name: str) -> Iterator[None]:
+    """A problem found by a whole-spec check, named by its section (pydantic has no
+    location for it)."""
+    try:
+        yield
+    except ValueError as err:
+        raise ValueError(f"{name} {err}") from None
 
 
 # ------------------------------------------------------------------------- loading
@@ -597,7 +610,7 @@ def _format(err: ValidationError) -> str:
     )
     more = len(err.errors()) - 1
     tail = f"; and {more} more problem{'s' * (more > 1)}" if more else ""
-    return f"sweep spec: {loc or 'root'}: {msg}{shown}{tail}"
+    return f"sweep spec: {f'{loc}: ' if loc else ''}{msg}{shown}{tail}"
 
 
 def parse_spec(data: dict[str, Any]) -> SweepSpec:
