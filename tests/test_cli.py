@@ -1144,6 +1144,36 @@ def test_ctrl_c_on_simulate_says_how_to_continue_and_keeps_the_run(tmp_path):
     assert status.status == "partial" and 0 < status.steps_done < status.steps_total
 
 
+def test_sigterm_stops_simulate_as_ctrl_c_does_with_status_143(tmp_path):
+    # A batch scheduler's time limit (or `kill`): the run stores what it trained since its
+    # last checkpoint (here every 600 s: nothing would be stored otherwise) and says how
+    # to go on, instead of dying as `running` with its pid file left behind.
+    out = tmp_path / "stopped"
+    args = ["simulate", *KILLED, "--set", "run.steps=10000000", "--out", str(out)]
+    args += ["--no-figures", "--set", "run.checkpoint_every_s=600"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ENTRY, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "REPDRIFT_LOG_EVERY": "0.2"},  # progress lines on stderr
+    )
+    lines = []
+    for line in proc.stderr:  # until training has gone past the first store (step 0)
+        lines.append(line)
+        if line.startswith("simulate  ") and int(line.split()[1].split("/")[0]) > 0:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, rest = proc.communicate(timeout=120)
+    err = "".join(lines) + rest
+    assert proc.returncode == 143, err
+    assert f"repdrift: interrupted; `repdrift resume {out}` continues the run" in err
+    assert "Traceback" not in err
+    status = store.read_status(out)
+    assert status.status == "partial" and 0 < status.steps_done < status.steps_total
+    assert not (out / store.PID_FILE).exists()
+
+
 def test_figures_stopped_midway_are_drawn_whole_by_resume(tmp_path, capsys, monkeypatch):
     from repdrift.plotting import runs as plotting_runs
 

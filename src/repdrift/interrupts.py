@@ -52,10 +52,21 @@ _said = False
 _pending = False
 
 
+#: Whether the stop came as SIGTERM (``kill``, a batch scheduler's time limit): the
+#: command then exits with 143, not 130.
+_terminated = False
+
+
 def _interrupt(signum, frame) -> None:
-    global _pending
+    global _pending, _terminated
     _pending = True
+    _terminated = _terminated or signum == signal.SIGTERM
     raise KeyboardInterrupt
+
+
+def stop_status() -> int:
+    """The exit status of a command stopped by a signal: 143 after SIGTERM, else 130."""
+    return 143 if _terminated else 130
 
 
 def _quiet_lost_interrupts(unraisable) -> None:
@@ -76,9 +87,16 @@ def catch_interrupts() -> None:
     simulation's loop asks :func:`raise_if_interrupted` before it writes anything and
     between compiled calls. A process started with Ctrl-C ignored (``repdrift ... &`` from
     a script) keeps ignoring it.
+
+    SIGTERM (``kill``; a batch scheduler at the end of a job's time) stops the command as
+    Ctrl-C does, so a run stores what it trained since its last checkpoint, and the
+    command exits with 143 (:func:`stop_status`).
     """
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _interrupt)
+        sys.unraisablehook = _quiet_lost_interrupts
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
         sys.unraisablehook = _quiet_lost_interrupts
 
 
