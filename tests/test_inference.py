@@ -457,6 +457,11 @@ def test_bad_inputs_exit_2_with_one_line_and_write_nothing(
             ["neither a sweep directory nor a library.parquet"],
         ),
         (["infer", "train", tiny_sweep, "--out", tiny_sweep], ["not empty"]),
+        (["infer", "train", tmp_path / "nope", "--out", tmp_path / "m"], ["nope does not exist"]),
+        (
+            ["infer", "train", tiny_model / "library.parquet", tiny_sweep, "--out", tmp_path / "m"],
+            ["one library.parquet alone"],
+        ),
         # scikit-learn's seeds are 32-bit: a larger one is refused before training
         (["infer", "train", tiny_sweep, "--out", tmp_path / "m", "--seed", 2**32], ["--seed"]),
     ]

@@ -94,6 +94,14 @@ def read_library(sources: Sequence[str | Path], *, workers: int = 1, progress=No
     """The library table of sweep directories, or of one ``library.parquet`` written by an
     earlier ``train`` (to refit or re-evaluate without reading the runs again)."""
     paths = [Path(s) for s in sources]
+    for p in paths:
+        if not p.exists():
+            raise InferenceError(f"library {p} does not exist")
+    if len(paths) > 1 and any(p.is_file() for p in paths):
+        raise InferenceError(
+            "give sweep directories, or one library.parquet alone "
+            f"(got {len(paths)} libraries, {sum(p.is_file() for p in paths)} of them files)"
+        )
     if len(paths) == 1 and paths[0].is_file():
         if paths[0].suffix.lower() != ".parquet":
             raise InferenceError(f"{paths[0]} is neither a sweep directory nor a library.parquet")
