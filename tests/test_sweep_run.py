@@ -805,6 +805,21 @@ def test_dask_cluster_losing_a_worker_mid_sweep_completes_each_run_once(tmp_path
     _assert_same_sweep(sweep.path, slow_reference)
 
 
+def _start_tiny_sweep(tmp_path: Path, out: Path, *extra: str, **popen) -> subprocess.Popen:
+    """``repdrift sweep`` of :data:`TINY` on two workers, started as a terminal starts it
+    (Ctrl-C's default handler; a child of a non-interactive shell has SIGINT ignored)."""
+    spec_file = tmp_path / "tiny.toml"
+    spec_file.write_text(TINY)
+    start = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from repdrift.cli import main; main(sys.argv[1:])"
+    )
+    args = ["sweep", str(spec_file), "--out", str(out), "--workers", "2", "--quiet", *extra]
+    return subprocess.Popen(
+        [sys.executable, "-c", start, *args], stderr=subprocess.PIPE, text=True, **popen
+    )
+
+
 def _importing(pid: int) -> list[int]:
     """The child processes of ``pid`` whose Python catches SIGINT: started, and (in a
     sweep's first seconds) still importing."""
@@ -830,20 +845,8 @@ def _importing(pid: int) -> list[int]:
 def test_ctrl_c_while_the_workers_start_says_one_line(tmp_path):
     # A terminal's Ctrl-C reaches the whole process group: workers still importing (the
     # first seconds) each printed a traceback before the command's one line.
-    spec_file = tmp_path / "tiny.toml"
-    spec_file.write_text(TINY)
     out = tmp_path / "s"
-    start = (
-        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-        "from repdrift.cli import main; main(sys.argv[1:])"
-    )
-    args = ["sweep", str(spec_file), "--out", str(out), "--workers", "2", "--quiet"]
-    proc = subprocess.Popen(
-        [sys.executable, "-c", start, *args],
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = _start_tiny_sweep(tmp_path, out, start_new_session=True)
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
         if len(_importing(proc.pid)) >= 2:  # both workers' Python has started
@@ -870,16 +873,9 @@ def test_ctrl_c_to_the_sweep_process_alone_stops_its_workers_and_keeps_their_run
     # kill -INT to the sweep process only (a terminal's Ctrl-C reaches the workers too):
     # it forwards the signal, each worker stores its batch as partial and ends, and the
     # command leaves at once instead of after the batches (10^7 steps: hours) finish.
-    spec_file = tmp_path / "tiny.toml"
-    spec_file.write_text(TINY)
     out = tmp_path / "s"
-    start = (
-        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-        "from repdrift.cli import main; main(sys.argv[1:])"
-    )
-    args = ["sweep", str(spec_file), "--out", str(out), "--workers", "2", "--quiet"]
-    args += ["--set", "run.steps=10000000", "--set", "run.checkpoint_every_s=0.5"]
-    proc = subprocess.Popen([sys.executable, "-c", start, *args], stderr=subprocess.PIPE, text=True)
+    long = ["--set", "run.steps=10000000", "--set", "run.checkpoint_every_s=0.5"]
+    proc = _start_tiny_sweep(tmp_path, out, *long)
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
         steps = (
