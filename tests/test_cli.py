@@ -522,6 +522,12 @@ def test_the_installed_command_exits_2_with_one_line(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_config_reference_is_given_alone(capsys):
+    code, out, err = run_cli(["config", "--reference", "--preset", "fig2"], capsys)
+    assert (code, out) == (2, "")
+    assert_one_error_line(err, "--reference prints every field", "give it alone")
+
+
 def test_version_is_the_installed_distributions(capsys):
     code, out, err = run_cli(["--version"], capsys)
     assert (code, err) == (0, "")
@@ -733,6 +739,20 @@ def test_overwrite_never_deletes_a_folder_that_merely_holds_a_config_toml(tmp_pa
     assert_one_error_line(err, "did not write (notes.md)")
     assert repdrift.open_run(run).config.run.seed == 1
     assert (run / "notes.md").read_text() == "mine"
+
+
+def test_simulate_into_an_unfinished_run_points_to_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    cfg = repdrift.load_config(preset="random", overrides=["run.steps=200"])
+    repdrift.simulate(cfg, out, stop_after=20)
+    argv = ["simulate", "--preset", "random", "--steps", "200", "--out", out, "--quiet"]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2, err
+    assert_one_error_line(err, f"unfinished: `repdrift resume {out}` continues it")
+    assert store.read_status(out).steps_done == 20
+    repdrift.resume(out)
+    code, _, err = run_cli(argv, capsys)  # a finished run: no such hint
+    assert code == 2 and "resume" not in err, err
 
 
 def test_out_where_nothing_may_be_written_is_refused_before_anything_is_made(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import warnings
@@ -187,6 +188,16 @@ def test_bad_worker_count_is_a_usage_error(tmp_path, capsys):
         assert code == 2
         assert_one_error_line(err, f"Invalid value for '{flag}': '2.0' is not a valid integer")
     assert not (tmp_path / "s").exists()
+
+
+def test_a_sweep_being_run_by_another_process_is_refused_naming_it(tmp_path, capsys):
+    out, _ = _created_sweep(tmp_path)
+    parent = os.getppid()  # alive, on this host
+    (out / store.PID_FILE).write_text(json.dumps({"pid": parent, "host": socket.gethostname()}))
+    code, _, err = run_cli(["sweep", "resume", str(out), "--quiet"], capsys)
+    assert code == 2
+    assert_one_error_line(err, f"sweep {out} is being run by process {parent}")
+    assert not (out / "runs").exists() or not any((out / "runs").iterdir())
 
 
 def test_inspect_of_a_created_sweep_lists_its_pending_runs(tmp_path, capsys):

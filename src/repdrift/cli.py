@@ -430,6 +430,8 @@ def show_config(
 ) -> None:
     """Print a validated configuration as TOML (or the reference of all fields)."""
     if reference:
+        if preset is not None or config is not None or set_:
+            _fail("--reference prints every field of every section; give it alone")
         sys.stdout.write(config_mod.config_reference())
         return
     cfg = config_mod.load_config(config, preset=preset, overrides=set_ or [])

@@ -241,8 +241,13 @@ def check_out(path: Path, *, overwrite: bool) -> bool:
         if not (path.is_dir() and any(path.iterdir())):
             return False
         if not overwrite:
+            hint = ""
+            with contextlib.suppress(StoreError, OSError):  # (a damaged run: no hint)
+                if is_run(path) and read_status(path).status in ("starting", "running", "partial"):
+                    hint = f" (its run is unfinished: `repdrift resume {path}` continues it)"
             raise StoreError(
-                f"--out {path} exists and is not empty; choose a new directory or pass --overwrite"
+                f"--out {path} exists and is not empty; choose a new directory or pass "
+                f"--overwrite{hint}"
             )
         if not is_run(path):
             raise StoreError(
@@ -481,6 +486,11 @@ def _process_alive(pid: int) -> bool:
     except (OverflowError, ValueError):
         return False
     return True
+
+
+def writer_pid(path: Path) -> int | None:
+    """The process writing the folder ``path`` (:func:`hold`), if alive on this host."""
+    return _live_pid(Path(path))
 
 
 @contextlib.contextmanager

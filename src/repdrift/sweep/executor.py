@@ -684,8 +684,10 @@ def _driving(sweep: Sweep):
     try:
         held = store.hold(sweep.path)
         held.__enter__()
-    except store.StoreError as err:
-        raise SweepError(f"sweep {sweep.path} is being run by another process: {err}") from None
+    except store.StoreError:
+        other = store.writer_pid(sweep.path)
+        by = "another process" if other is None else f"process {other}"
+        raise SweepError(f"sweep {sweep.path} is being run by {by}") from None
     try:
         yield
     finally:
