@@ -90,8 +90,9 @@ class _Metrics(ProgressColumn):
         return Text(shown, style="magenta")
 
 
-def _progress(quiet: bool):
-    """A rich progress bar and the callback the simulation calls after each chunk."""
+def _progress(quiet: bool, label: str = "simulate"):
+    """A rich progress bar named ``label`` and the callback the simulation calls after
+    each chunk."""
     if quiet:
         return None, None
     bar = Progress(
@@ -111,7 +112,7 @@ def _progress(quiet: bool):
     def update(step: int, total: int, metrics: dict[str, float]) -> None:
         now = time.monotonic()
         if state["task"] is None:
-            state["task"] = bar.add_task("simulate", total=total, completed=step)
+            state["task"] = bar.add_task(label, total=total, completed=step)
             state["t0"], state["s0"] = now, step
         elapsed = now - state["t0"]
         rate = (step - state["s0"]) / elapsed if elapsed > 0 else None
@@ -126,10 +127,10 @@ def _progress(quiet: bool):
     return bar, update
 
 
-def _run_with_progress(fn, quiet: bool):
+def _run_with_progress(fn, quiet: bool, label: str = "simulate"):
     """``fn(callback)``; the bar appears at the first progress report (an error before it
     leaves stderr with its one line)."""
-    bar, update = _progress(quiet)
+    bar, update = _progress(quiet, label)
     if bar is None:
         return fn(None)
     started = False
@@ -301,7 +302,9 @@ def resume(
         err_console.print(f"{run_dir}: note: {note}", markup=False)
     with on_interrupt(lambda: _continues(run_dir)), warnings.catch_warnings():
         warnings.simplefilter("ignore", simulation.ComputedElsewhereWarning)  # the note said it
-        run = _run_with_progress(lambda cb: simulation.resume(run_dir, progress=cb), quiet)
+        run = _run_with_progress(
+            lambda cb: simulation.resume(run_dir, progress=cb), quiet, label="resume"
+        )
         finished = before.status in simulation.FINISHED
         if figures and not (finished and (run.path / "figures").is_dir()):
             _figures(run, quiet)  # also those a stop while drawing left undrawn
