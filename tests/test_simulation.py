@@ -433,6 +433,24 @@ def test_a_generation_that_lost_or_cut_a_file_is_corrupt_not_read_as_fill_values
     chunk.write_bytes(chunk.read_bytes()[:-1])
     with pytest.raises(store.StoreError, match=r"corrupt: .* has \d+ bytes, written with"):
         repdrift.open_run(cut)
+    # a chunk damaged in place, its size unchanged: its checksum tells, not other numbers
+    flipped = tmp_path / "flipped"
+    shutil.copytree(tmp_path / "part", flipped)
+    generation = store.generation_path(flipped, status.generation)
+    chunks = sorted(p for p in generation.glob("*.zarr/*/c/**/*") if p.is_file())
+    assert {c.relative_to(generation).parts[0] for c in chunks} == {
+        "metrics.zarr",
+        "snapshots.zarr",
+    }
+    for chunk in chunks:
+        original = chunk.read_bytes()
+        damaged = bytearray(original)
+        damaged[len(damaged) // 2] ^= 0x55
+        chunk.write_bytes(bytes(damaged))
+        with pytest.raises(store.StoreError, match=r"corrupt: cannot read g\d+: Zstd decompress"):
+            repdrift.open_run(flipped)
+        chunk.write_bytes(original)
+    assert repdrift.open_run(flipped).status.steps_done == status.steps_done  # all put back
 
     # the list itself lost with the array: the status says its generation described itself
     assert json.loads((tmp_path / "part" / store.STATUS_FILE).read_text())["described"] is True
