@@ -172,6 +172,8 @@ def init_worker() -> None:
     while it started up (seconds of imports) is held, and ends it now, quietly."""
     _die_with_parent()
     signal.signal(signal.SIGINT, _interrupt_once)
+    if not hasattr(signal, "pthread_sigmask"):  # (Windows: nothing was blocked)
+        return
     try:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     except KeyboardInterrupt:  # the Ctrl-C held while it started: no job was taken
@@ -184,6 +186,9 @@ def workers_start_deaf() -> Iterator[None]:
     so in the workers it starts, until each reaches :func:`init_worker`. Without it, a
     Ctrl-C while they import printed a traceback from each. A Ctrl-C to this process
     meanwhile is held, and raised when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        yield
+        return
     before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
