@@ -841,6 +841,7 @@ def _importing(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow  # (starts two workers, then resumes the sweep: most of a minute)
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
 def test_ctrl_c_while_the_workers_start_says_one_line(tmp_path):
     # A terminal's Ctrl-C reaches the whole process group: workers still importing (the
