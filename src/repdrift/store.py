@@ -185,6 +185,12 @@ def check_writable(path: Path, named: Path | None = None) -> None:
         raise StoreError(f"--out {path if named is None else named}: no permission to write in it")
 
 
+def few(names: Sequence[str], shown: int = 3) -> str:
+    """The first ``shown`` of ``names``, comma-separated, and how many more there are."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
 def _check_place(path: Path, named: Path | None = None) -> None:
     """The folder ``path`` exists and this process may write in it, or it may be created:
     its nearest existing ancestor is a directory this process may write in.
@@ -254,9 +260,7 @@ def check_out(path: Path, *, overwrite: bool) -> bool:
                 f"--out {path} is not empty and is not a repdrift run; refusing to overwrite it"
             )
         if foreign := _foreign_to_run(path):
-            shown = ", ".join(foreign[:3]) + (
-                f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
-            )
+            shown = few(foreign)
             raise StoreError(
                 f"--out {path} holds files a run did not write ({shown}); refusing to overwrite it"
             )
@@ -317,9 +321,7 @@ def check_results_out(
     except OSError as err:
         raise StoreError(f"{named}: cannot use --out ({err.strerror or err})") from None
     if foreign:
-        shown = ", ".join(foreign[:3]) + (
-            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
-        )
+        shown = few(foreign)
         raise StoreError(
             f"{named}: --out holds files that {what} did not write ({shown}); "
             "refusing to replace it"

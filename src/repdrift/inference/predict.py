@@ -178,11 +178,9 @@ def resolve(path: str | Path) -> Target:
         else [f"no drift.csv next to {path.name}: the rate-map correlation features are missing"]
     )
     if drift_table is not None and (lacking := [n for n, o in series.items() if o.rc is None]):
-        shown = ", ".join(lacking[:3]) + (
-            f" and {len(lacking) - 3} more" if len(lacking) > 3 else ""
-        )
         notes.append(
-            f"drift.csv has no rate-map correlations of {shown}: their drift features are missing"
+            f"drift.csv has no rate-map correlations of {store.few(lacking)}: "
+            "their drift features are missing"
         )
     items = [Item(name, features(obs)) for name, obs in series.items()]
     return Target("sessions", path, items, notes)
