@@ -126,9 +126,17 @@ def test_small_frame_differences_are_cut_to_the_shorter(tmp_path):
         (
             lambda f: save_mat(
                 f / "cell_registration.mat",
-                {"cell_to_index_map": np.full((3, 2), 40, dtype=np.uint16)},
+                {"cell_to_index_map": np.array([[40, 1], [1, 2], [2, 3]], dtype=np.uint16)},
             ),
             r"cell_registration\.mat: session 1 refers to cell 40 but finalEventsMat_1\.mat has 12",
+        ),
+        (  # two registered cells cannot both be cell 1 of session 1
+            lambda f: save_mat(
+                f / "cell_registration.mat",
+                {"cell_to_index_map": np.array([[1, 1], [2, 2], [1, 3]], dtype=np.uint16)},
+            ),
+            r"cell_registration\.mat: cell_to_index_map gives cell 1 of session 1 to more than "
+            r"one registered cell \(rows 1, 3\)",
         ),
         (
             lambda f: save_mat(
@@ -384,6 +392,21 @@ def test_plain_folder_orders_sessions_by_day(tmp_path):
     layout = describe(tmp_path)
     assert layout.name == "plain" and layout.series == ("M1/A",)
     assert [(s.session, s.day) for s in layout.sessions()] == [(1, 2.0), (2, 5.0), (3, 9.0)]
+
+
+def test_two_files_of_one_session_number_are_refused(tmp_path):
+    # A copied file (or two numbered alike) would count one session twice, and compare
+    # it with itself as if days apart.
+    for name, seed in (("a.npz", 1), ("b.npz", 2)):
+        s = _session(seed=seed)
+        save_session(Session(**{**s.__dict__, "session": 3, "day": 3.0}), tmp_path / name)
+    with pytest.raises(DataError, match=r"b\.npz: is M1 A session 3, as .*a\.npz is"):
+        describe(tmp_path)
+    # Sessions without numbers on one day are numbered, not refused.
+    for name in ("a.npz", "b.npz"):
+        s = load_plain(tmp_path / name)
+        save_session(Session(**{**s.__dict__, "session": 0}), tmp_path / name)
+    assert [s.session for s in describe(tmp_path).sessions()] == [1, 2]
 
 
 def _write_nwb(path, *, with_velocity=False, position=None):

@@ -15,6 +15,7 @@ track) and ordered by day, because a whole data set does not need to sit in memo
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,12 @@ def _numbered(sessions: list[Session]) -> list[Session]:
     """Sessions of one series ordered by day, numbered 1.. where no number was given."""
     sessions = sorted(sessions, key=lambda s: (s.day, s.session, s.source))
     if all(s.session > 0 for s in sessions):
+        for a, b in itertools.combinations(sorted(sessions, key=lambda s: s.session), 2):
+            if a.session == b.session:
+                raise DataError(
+                    b.source,
+                    f"is {b.label()}, as {a.source} is; give each session its own number",
+                )
         return sessions
     return [dataclasses.replace(s, session=k) for k, s in enumerate(sessions, start=1)]
 

@@ -306,7 +306,18 @@ def read_registration(folder: Path, n_sessions: int) -> np.ndarray | None:
         )
     if np.any(mapping < 0) or np.any(mapping != np.round(mapping)):
         raise DataError(path, "cell_to_index_map must hold non-negative whole numbers")
-    return mapping.astype(np.int64)
+    mapping = mapping.astype(np.int64)
+    for k, column in enumerate(mapping.T):
+        cells, counts = np.unique(column[column > 0], return_counts=True)
+        if np.any(counts > 1):
+            cell = int(cells[np.argmax(counts > 1)])
+            rows = (np.flatnonzero(column == cell) + 1).tolist()
+            raise DataError(
+                path,
+                f"cell_to_index_map gives cell {cell} of session {k + 1} to more than one "
+                f"registered cell (rows {', '.join(map(str, rows))})",
+            )
+    return mapping
 
 
 def iter_track(
