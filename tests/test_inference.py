@@ -511,6 +511,13 @@ def test_sessions_tables_with_a_cell_that_is_not_a_number_name_the_file_and_colu
         assert code == 2, (target, out, err)
         assert_one_error_line(err, str(target.parent), "must hold numbers", *needles)
         assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    # A drift.csv that is a folder is named, not taken for a missing file.
+    table = _sessions(tmp_path / "g")
+    table.with_name("drift.csv").unlink()
+    table.with_name("drift.csv").mkdir()
+    code, out, err = run_cli(["infer", "predict", tiny_model, table], capsys)
+    assert code == 2, (out, err)
+    assert_one_error_line(err, str(table.with_name("drift.csv")), "is not a file")
 
 
 def test_model_and_library_paths_that_are_not_utf8(tiny_model, tmp_path, capsys):

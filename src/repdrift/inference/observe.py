@@ -236,8 +236,10 @@ def read_sessions(path: str | Path) -> pd.DataFrame:
 def read_drift(table_path: str | Path) -> pd.DataFrame | None:
     """``drift.csv`` next to a sessions table, or ``None`` when there is none."""
     file = Path(table_path).with_name("drift.csv")
-    if not file.is_file():
+    if not file.exists():
         return None
+    if not file.is_file():
+        raise InferenceError(f"{file} is not a file")
     try:
         drift_table = pd.read_csv(file, dtype=NAMES)
     except Exception as err:
