@@ -109,6 +109,15 @@ def test_a_small_group_gets_no_verdict_and_does_not_count():
     assert result.agree and result.decided == []
 
 
+def test_groups_in_only_one_sweep_are_not_shared():
+    a = _table({"active": np.arange(8.0)}, rule="gd")
+    b = _table({"active": np.arange(8.0)}, rule="sgd", ids=[f"s{i}" for i in range(8)])
+    result = compare.compare_tables(a, b)
+    assert not result.paired and result.decided == [] and result.shared_groups == []
+    result = compare.compare_tables(a, pd.concat([b, a.assign(run=[f"t{i}" for i in range(8)])]))
+    assert result.shared_groups == [("gd", "update")] and len(result.decided) == 2
+
+
 def test_under_the_null_at_most_alpha_of_comparisons_find_a_difference():
     # Benjamini-Hochberg over independent tests keeps the chance of any false 'differ'
     # at or below alpha when nothing differs. Two sweeps whose columns are independent

@@ -372,7 +372,12 @@ def compare_command(
             )
         out.print(table)
         decided = len(result.decided)
-        if not decided:
+        if not decided and not result.shared_groups:
+            out.print(
+                "[yellow]nothing decided[/]: no (rule, noise) group has finished runs in both "
+                "sweeps"
+            )
+        elif not decided:
             # Not "the same drift": with no test decided, nothing was compared.
             out.print(
                 f"[yellow]nothing decided[/]: every group has fewer than {min_runs} runs to "

@@ -104,6 +104,15 @@ class Comparison:
         return [t for t in self.tests if t.verdict != "too few"]
 
     @property
+    def shared_groups(self) -> list[tuple[str, str]]:
+        """``(rule, noise)`` groups with finished runs in both sweeps."""
+        return [
+            (t.rule, t.noise)
+            for t in self.tests
+            if t.column == "status" and t.median_a is not None and t.median_b is not None
+        ]
+
+    @property
     def agree(self) -> bool:
         """No test says ``differ``."""
         return not self.differing
