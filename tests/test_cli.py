@@ -208,7 +208,7 @@ def test_noise_free_control_is_flat_and_status_names(tmp_path):
     assert abs(units[-1] - units[plateau]) <= 0.01
 
 
-def test_a_diverging_run_is_stored_as_diverged(tmp_path):
+def test_a_diverging_run_is_stored_as_diverged(tmp_path, capsys):
     cfg = repdrift.load_config(
         preset="random",
         overrides=[
@@ -221,8 +221,8 @@ def test_a_diverging_run_is_stored_as_diverged(tmp_path):
     run = repdrift.simulate(cfg, tmp_path / "diverged")
     assert run.status.status == "diverged"
     assert "diverged at step" in run.status.message
-    info = json.loads(repdrift_cmd("inspect", str(tmp_path / "diverged"), "--json").stdout)
-    assert info["status"] == "diverged"
+    code, out, _ = run_cli(["inspect", tmp_path / "diverged", "--json"], capsys)
+    assert code == 0 and json.loads(out)["status"] == "diverged"
 
 
 # ------------------------------------------------------------------- bad input, exit 2
@@ -616,7 +616,7 @@ def test_inspect_reads_a_run_without_jax_and_without_its_dataset(small_run):
 
 
 def test_a_run_with_an_unknown_status_an_empty_configuration_or_no_dataset_is_corrupt(
-    small_run, tmp_path
+    small_run, tmp_path, capsys
 ):
     bogus = tmp_path / "bogus"
     shutil.copytree(small_run, bogus)
@@ -634,11 +634,10 @@ def test_a_run_with_an_unknown_status_an_empty_configuration_or_no_dataset_is_co
         (nodata, "dataset.npz is missing"),
     ):
         before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
-        for argv in (["inspect", str(run)], ["resume", str(run), "--quiet"]):
-            result = repdrift_cmd(*argv)
-            assert result.returncode == 2, (argv, result.stderr)
-            lines = result.stderr.strip().splitlines()
-            assert len(lines) == 1 and "is corrupt" in lines[0] and needle in lines[0], lines
+        for argv in (["inspect", run], ["resume", run, "--quiet"]):
+            code, _, err = run_cli(argv, capsys)
+            assert code == 2, (argv, err)
+            assert_one_error_line(err, "is corrupt", needle)
         # nothing was rewritten
         assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 

@@ -63,6 +63,8 @@ def test_fig2_numbers_are_the_stored_runs(repro):
     assert conv["plateau_step"] == loss_plateau_step(m["step"].values, m["loss"].values)
     last = float(run.snapshots["place_units"].values[-1])
     assert r["run"]["place_units"]["1"] == last
+    # run paths are the reproduction's own, so that the folder can move
+    assert (r["run"]["path"], r["noise_free"]["path"]) == ("runs/fig2", "runs/fig2-noise-free")
     records = pd.read_parquet(out / "figures" / "fig2" / "records.parquet")
     mine = records[records["run"] == "fig2"]
     np.testing.assert_array_equal(mine["fraction_active_units"], m["fraction_active_units"].values)
@@ -115,6 +117,7 @@ def test_fig4_numbers_are_the_sweep_tables(repro):
     m = repdrift.open_run(out / "runs" / "hebbian-ring").metrics
     ph = hebbian_phases(m["step"].values, m["loss"].values, m["fraction_active_units"].values)
     assert r["c"]["noisy"]["fast_learning_end"] == ph.fast_learning_end
+    assert r["c"]["noisy"]["path"] == "runs/hebbian-ring"
 
 
 def test_fig5_numbers_are_the_stored_runs(repro):

@@ -22,6 +22,7 @@ units at 0.1 / 0.4 / 0.7 / 1.0 of the run beside the published Fig. 2D counts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -169,8 +170,9 @@ def drift_numbers(steps: np.ndarray, matrix: np.ndarray) -> dict[str, float]:
     }
 
 
-def run_numbers(run) -> dict[str, Any]:
-    """Every number of one corridor run that the claims use."""
+def run_numbers(run, where: Callable[[Path], str] = str) -> dict[str, Any]:
+    """Every number of one corridor run that the claims use; ``where`` writes the run's
+    path (a reproduction's: relative to its folder, so that the folder can move)."""
     from repdrift.plotting.fig2 import place_map_correlations
 
     m, s = run.metrics, run.snapshots
@@ -178,7 +180,7 @@ def run_numbers(run) -> dict[str, Any]:
     conv = convergence_numbers(steps, m["loss"].values)
     plateau = conv["plateau_step"]
     out: dict[str, Any] = {
-        "path": str(run.path),
+        "path": where(run.path),
         "status": run.status.status,
         "convergence": conv,
         "active_fraction": fall_numbers(steps, m["active_fraction"].values, plateau),
@@ -288,8 +290,8 @@ def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
             "hidden": run.config.network.hidden,
             "scaling": getattr(run.config.task, "scaling", None),
         },
-        "run": run_numbers(run),
-        "noise_free": run_numbers(control),
+        "run": run_numbers(run, ws.relative),
+        "noise_free": run_numbers(control, ws.relative),
         "published_place_units": {f"{k:g}": v for k, v in PUBLISHED_PLACE_UNITS.items()},
     }
     counts = {
@@ -301,7 +303,7 @@ def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
     }
     if settings.scale == "paper" and ws.run_path("fig2-published").exists():
         published_run = open_run(ws.run_path("fig2-published"))
-        numbers["published_dataset_run"] = run_numbers(published_run)
+        numbers["published_dataset_run"] = run_numbers(published_run, ws.relative)
         files += draw_fig2(published_run, folder / "published-dataset")
         counts["repdrift_on_published_dataset"] = [
             numbers["published_dataset_run"]["place_units"].get(f"{k:g}")

@@ -25,6 +25,7 @@ what silences neurons: :mod:`repdrift.models.similarity_matching`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -181,9 +182,11 @@ def published_course_summary(metric: str) -> pd.DataFrame:
     return sub.groupby(["rule", "t_fraction"])["value"].agg(["mean", "std", "count"]).reset_index()
 
 
-def hebbian_numbers(noisy, quiet, unclipped=None) -> dict[str, Any]:
+def hebbian_numbers(
+    noisy, quiet, unclipped=None, where: Callable[[Path], str] = str
+) -> dict[str, Any]:
     """Phases and drift of the similarity-matching run, its noise-free control and (when
-    given) its control with unclipped lateral weights."""
+    given) its control with unclipped lateral weights; ``where`` writes a run's path."""
     from repdrift.models import similarity_matching as sm
     from repdrift.plotting.hebbian import hebbian_phases
 
@@ -198,7 +201,7 @@ def hebbian_numbers(noisy, quiet, unclipped=None) -> dict[str, Any]:
         i = min(int(np.searchsorted(steps, end)), len(steps) - 1)
         tail = max(1, len(steps) // 20)
         out: dict[str, Any] = {
-            "path": str(run.path),
+            "path": where(run.path),
             "fast_learning_end": end,
             "directed_drift_end": ph.directed_drift_end,
             "phase_message": ph.message,
@@ -319,7 +322,7 @@ def make(ws: Workspace, settings: Settings) -> dict[str, Any]:
     noisy = open_run(ws.run_path("hebbian-ring"))
     quiet = open_run(ws.run_path("hebbian-ring-noise-free"))
     unclipped = open_run(ws.run_path("hebbian-ring-unclipped"))
-    numbers["c"] = hebbian_numbers(noisy, quiet, unclipped)
+    numbers["c"] = hebbian_numbers(noisy, quiet, unclipped, ws.relative)
     m = noisy.metrics
     spans = phase_spans(
         hebbian_phases(m["step"].values, m["loss"].values, m["fraction_active_units"].values),
