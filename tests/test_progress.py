@@ -23,7 +23,7 @@ from repdrift.progress import (
 )
 
 
-def _display(console: Console, every: float) -> Progress:
+def _display(console: Console, every: float | None) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -88,9 +88,24 @@ def test_quiet_prints_nothing():
 def test_the_interval_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv(LOG_EVERY_ENV, "2.5")
     assert log_every() == 2.5
-    for bad in ("often", "0", "-3", ""):
+    for bad in ("often", "0", "-3", "", "nan", "inf"):
         monkeypatch.setenv(LOG_EVERY_ENV, bad)
         assert log_every() == LOG_EVERY_S
+    # in a log, a value that is set but unusable is named once; on a terminal it is moot
+    monkeypatch.setenv(LOG_EVERY_ENV, "30s")
+    log = io.StringIO()
+    _display(Console(file=log, force_terminal=False, width=60), every=None).stop()
+    assert log.getvalue() == (
+        "repdrift: note: $REPDRIFT_LOG_EVERY='30s' is not a positive number of seconds; "
+        "progress lines come every 60 s\n"
+    )
+    screen = io.StringIO()
+    _display(Console(file=screen, force_terminal=True, width=60), every=None).stop()
+    assert "REPDRIFT_LOG_EVERY" not in screen.getvalue()
+    monkeypatch.setenv(LOG_EVERY_ENV, "2.5")
+    log = io.StringIO()
+    _display(Console(file=log, force_terminal=False, width=60), every=None).stop()
+    assert log.getvalue() == ""
 
 
 def test_a_simulation_run_into_a_log_reports_its_progress(tmp_path):

@@ -18,6 +18,7 @@ to 2 h 20 and back within a minute.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 
@@ -35,13 +36,31 @@ SPEED_WINDOW_S = 120.0
 
 
 def log_every() -> float:
-    """Seconds between progress lines in a log: ``$REPDRIFT_LOG_EVERY``, else 60."""
+    """Seconds between progress lines in a log: ``$REPDRIFT_LOG_EVERY``, else 60 (also
+    where it is no positive number of seconds: :func:`log_every_note` says so)."""
+    return _log_every()[0]
+
+
+def log_every_note() -> str | None:
+    """The note for a ``$REPDRIFT_LOG_EVERY`` that is set but no positive number of
+    seconds, else ``None``."""
+    return _log_every()[1]
+
+
+def _log_every() -> tuple[float, str | None]:
     text = os.environ.get(LOG_EVERY_ENV, "").strip()
+    if not text:
+        return LOG_EVERY_S, None
     try:
-        every = float(text) if text else LOG_EVERY_S
+        every = float(text)
     except ValueError:
-        return LOG_EVERY_S
-    return every if every > 0 else LOG_EVERY_S
+        every = math.nan
+    if every > 0 and math.isfinite(every):
+        return every, None
+    return LOG_EVERY_S, (
+        f"repdrift: note: ${LOG_EVERY_ENV}={text!r} is not a positive number of seconds; "
+        f"progress lines come every {LOG_EVERY_S:g} s"
+    )
 
 
 class Progress(_RichProgress):
@@ -60,6 +79,8 @@ class Progress(_RichProgress):
         self._logging = not (self.disable or self.console.is_terminal or self.console.is_jupyter)
         if self._logging:
             self.live.transient = True  # its last drawing: lines, by stop()
+            if every is None and (note := log_every_note()):
+                self.console.print(note, markup=False, soft_wrap=True)
 
     def start(self) -> None:
         super().start()
