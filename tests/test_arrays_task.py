@@ -1,5 +1,7 @@
 """The arrays task: any .npz dataset, checked at the edge; the published Fig. 2 dataset."""
 
+from pathlib import Path
+
 import jax
 import numpy as np
 import pytest
@@ -82,8 +84,54 @@ def test_missing_corrupt_and_unknown_files(tmp_path):
         (tmp_path / "absent.npz", "does not exist"),
         (tmp_path / "corrupt.npz", "not a readable"),
         ("published:nope", "unknown published dataset"),
-        ("~no-such-user-here/x.npz", "no home directory for ~no-such-user-here"),
     ]:
         cfg = repdrift.load_config({"task": {"kind": "arrays", "path": str(path)}})
         with pytest.raises(ConfigError, match=message):
             repdrift.simulate(cfg, tmp_path / "run")
+    # a path that cannot be made absolute is refused with the configuration
+    for path, message in [
+        ("~no-such-user-here/x.npz", "task.path: no home directory for ~no-such-user-here"),
+        (" ", "task.path: give a file"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            repdrift.load_config({"task": {"kind": "arrays", "path": path}})
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_relative_path_is_the_current_folders_wherever_the_runs_start(tmp_path, monkeypatch):
+    # A sweep's runs start batch by batch: resumed from another folder (or on a cluster's
+    # workers) a relative path must still name the file the sweep was made with.
+    from repdrift import sweep
+
+    project = tmp_path / "project"
+    project.mkdir()
+    rng = np.random.default_rng(1)
+    np.savez(project / "d.npz", inputs=rng.uniform(size=(10, 4)), targets=rng.uniform(size=(10, 3)))
+    monkeypatch.chdir(project)
+    cfg = repdrift.load_config({"task": {"kind": "arrays", "path": "d.npz"}})
+    assert cfg.task.path == str(project / "d.npz")
+    home = str(Path("~").expanduser())
+    assert repdrift.load_config({"task": {"kind": "arrays", "path": "~/d.npz"}}).task.path == (
+        str(Path(home) / "d.npz")
+    )
+    spec = {
+        "base": {
+            "task": {"kind": "arrays", "path": "d.npz"},
+            "network": {"hidden": 6},
+            "run": {"steps": 40},
+            "record": {"snapshots": 2},
+        },
+        "grid": {"run.seed": [1, 2]},
+    }
+    sweep.create(spec, out=tmp_path / "sweep")  # nothing run yet
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = sweep.resume(tmp_path / "sweep", workers=1)
+    assert (result.table["status"] == "complete").all(), result.table["status"].tolist()
+    # each run's config.toml names the file wherever it is read
+    run = tmp_path / "sweep" / "runs" / "r00000"
+    assert repdrift.load_config(run / "config.toml").task.path == str(project / "d.npz")
+    np.testing.assert_allclose(
+        repdrift.open_run(run).dataset.inputs, np.load(project / "d.npz")["inputs"], rtol=1e-6
+    )

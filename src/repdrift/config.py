@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 import numpy as np
 import tomli_w
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -99,6 +100,22 @@ def _attribute_docs(params_cls: type) -> dict[str, str]:
     return out
 
 
+def absolute_file(path: str) -> str:
+    """A file of the configuration as an absolute path, ``~`` expanded, taken from the
+    current folder where relative; names of shipped data (``published:NAME``) as given."""
+    if path.startswith("published:"):
+        return path
+    if not path.strip():
+        raise ValueError("give a file")
+    try:
+        expanded = os.path.expanduser(path)
+    except RuntimeError:  # Python >= 3.12, for a user this machine does not know
+        expanded = path
+    if expanded.startswith("~"):
+        raise ValueError(f"no home directory for {path.split('/')[0]}")
+    return os.path.abspath(expanded)
+
+
 def _task_model(name: str, params_cls: type) -> type[BaseModel]:
     """A pydantic model for one task: ``kind`` plus the fields of its params dataclass,
     each described by the class's ``Attributes:`` docstring.
@@ -114,6 +131,8 @@ def _task_model(name: str, params_cls: type) -> type[BaseModel]:
         # bool before int: bool is a subclass of int.
         if choices:
             fields[f.name] = (Literal[tuple(choices)], default)
+        elif f.metadata.get("file"):
+            fields[f.name] = (Annotated[str, AfterValidator(absolute_file)], default)
         elif isinstance(f.default, bool):
             fields[f.name] = (bool, default)
         elif isinstance(f.default, int):

@@ -206,12 +206,16 @@ class ArraysParams:
     ``position`` and ``direction``).
 
     Attributes:
-        path: the file, or ``published:fig2`` for the published Fig. 2 dataset.
+        path: the file, or ``published:fig2`` for the published Fig. 2 dataset; a
+            relative path is taken from the current folder and configured as absolute.
     """
 
     name: ClassVar[str] = "arrays"
 
-    path: str = "published:fig2"
+    # "file": the configuration makes a relative path absolute (repdrift.config), so that
+    # a run, its stored config.toml, and a sweep's runs started later or elsewhere (a
+    # resume from another folder, a cluster's workers) all read the same file.
+    path: str = field(default="published:fig2", metadata={"file": True})
 
 
 TaskParams = (
