@@ -248,6 +248,37 @@ def test_a_table_without_the_plans_runs_or_columns_is_read_afresh_and_left_alone
         pd.testing.assert_frame_equal(table.checked_table(directory.open_sweep(copy)), full)
 
 
+def test_inspect_reads_afresh_the_runs_that_moved_on_since_the_table_was_written(
+    tiny_sweep, tmp_path, capsys
+):
+    # The table is rewritten at most every 10 s while a sweep runs, and not after a
+    # kill -9: inspect and compare used to count the runs finished since as they were.
+    full = pd.read_parquet(tiny_sweep / "runs.parquet")
+    old = full.copy()
+    columns = list(summary.COLUMNS)
+    old.loc[1, ["status", "steps_done"]] = ["partial", 100]  # it finished since
+    old.loc[2, "status"] = "pending"
+    old.loc[2, "steps_done"] = 0
+    old.loc[[1, 2, 3], columns] = np.nan
+    old.loc[[1, 2, 3], ["log_tau_ok", "included"]] = False
+    # r00003 was finished, its summary not yet stored
+    copy = tmp_path / "stale"
+    shutil.copytree(tiny_sweep, copy)
+    old.to_parquet(copy / "runs.parquet")
+    before = _files(copy)
+    pd.testing.assert_frame_equal(table.checked_table(directory.open_sweep(copy)), full)
+    capsys.readouterr()
+    assert _cli(["sweep", "inspect", str(copy), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["status"] == {"complete": 4} and info["without_summary"] == []
+    assert sum(g["included"] for g in info["groups"]) == int(full["included"].sum())
+    assert _files(copy) == before  # read, not written
+    # a finished run whose summary is still missing stays without one, and is named
+    (copy / "summaries" / "r00003.json").unlink()
+    assert _cli(["sweep", "inspect", str(copy), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["without_summary"] == ["r00003"]
+
+
 def test_inspect_refuses_a_sweep_whose_runs_are_lost_or_unreadable_and_writes_nothing(
     tiny_sweep, tmp_path, capsys
 ):

@@ -282,14 +282,17 @@ def run_status(sweep: Sweep, planned: PlannedRun) -> store.Status:
         return store.Status("corrupt", 0, 0, None, 0.0, str(err))
 
 
-def lost_runs(sweep: Sweep, table_status: dict[str, str]) -> dict[str, str]:
+def lost_runs(
+    sweep: Sweep, table_status: dict[str, str], statuses: dict[str, store.Status] | None = None
+) -> dict[str, str]:
     """The runs whose stored status cannot be read, or that the table ``{run id:
     status}`` calls finished but whose folder is gone (``{run id: why}``): reading only
-    each run's ``status.json``, what ``repdrift sweep inspect`` checks before it reports
-    the table."""
+    each run's ``status.json`` (or taking it from ``statuses``, ``{run id: status}`` of
+    :func:`run_status`), what ``repdrift sweep inspect`` checks before it reports the
+    table."""
     lost: dict[str, str] = {}
     for planned in sweep.runs:
-        status = run_status(sweep, planned)
+        status = statuses[planned.run] if statuses is not None else run_status(sweep, planned)
         if status.status == "corrupt":
             lost[planned.run] = status.message
         elif status.status == "pending" and table_status.get(planned.run) in FINISHED:

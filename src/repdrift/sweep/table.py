@@ -30,7 +30,7 @@ from repdrift import config as config_mod
 from repdrift import store
 from repdrift.sweep import directory, summary
 from repdrift.sweep.directory import Sweep
-from repdrift.sweep.spec import SweepError
+from repdrift.sweep.spec import PlannedRun, SweepError
 
 #: Statuses in the order ``sweep inspect`` lists them.
 STATUSES = ("complete", "diverged", "silent", "partial", "running", "pending", "corrupt")
@@ -55,34 +55,36 @@ def config_columns(config) -> dict[str, Any]:
 
 def build_table(sweep: Sweep) -> pd.DataFrame:
     """The table of a sweep from its plan, the run directories and the stored summaries."""
-    rows = []
-    for planned in sweep.runs:
-        st = directory.run_status(sweep, planned)
-        lc = planned.config.learner
-        row: dict[str, Any] = {
-            "run": planned.run,
-            "part": planned.part,
-            "status": st.status,
-            "steps_done": st.steps_done,
-            "message": st.message,
-            "rule": lc.kind,
-            "noise": noise_kind(lc.update_noise, lc.label_noise, lc.input_noise),
-        }
-        row.update(config_columns(planned.config))
-        cols = (
-            directory.read_summary(sweep.path, planned.run)
-            if st.status in directory.FINISHED
-            else None
-        )
-        for name in summary.COLUMNS:
-            row[name] = math.nan if cols is None else float(cols.get(name, math.nan))
-        row["log_tau_ok"] = bool(cols.get("log_tau_ok", False)) if cols else False
-        # (a finished run whose summary is not stored yet has no numbers to count)
-        row["included"] = cols is not None and summary.included(
-            st.status, row["loss"], bool(cols.get("loss_ok", True))
-        )
-        rows.append(row)
+    rows = [_row(sweep, planned, directory.run_status(sweep, planned)) for planned in sweep.runs]
     return _tidy(_ordered(pd.DataFrame(rows)))
+
+
+def _row(sweep: Sweep, planned: PlannedRun, st: store.Status) -> dict[str, Any]:
+    """The table's row of one run whose stored status is ``st``."""
+    lc = planned.config.learner
+    row: dict[str, Any] = {
+        "run": planned.run,
+        "part": planned.part,
+        "status": st.status,
+        "steps_done": st.steps_done,
+        "message": st.message,
+        "rule": lc.kind,
+        "noise": noise_kind(lc.update_noise, lc.label_noise, lc.input_noise),
+    }
+    row.update(config_columns(planned.config))
+    cols = _summary_of(sweep, planned.run, st)
+    for name in summary.COLUMNS:
+        row[name] = math.nan if cols is None else float(cols.get(name, math.nan))
+    row["log_tau_ok"] = bool(cols.get("log_tau_ok", False)) if cols else False
+    # (a finished run whose summary is not stored yet has no numbers to count)
+    row["included"] = cols is not None and summary.included(
+        st.status, row["loss"], bool(cols.get("loss_ok", True))
+    )
+    return row
+
+
+def _summary_of(sweep: Sweep, run_id: str, st: store.Status) -> dict[str, Any] | None:
+    return directory.read_summary(sweep.path, run_id) if st.status in directory.FINISHED else None
 
 
 LEADING = ("run", "part", "status", "steps_done", "message", "rule", "noise")
@@ -140,11 +142,41 @@ def checked_table(sweep: Sweep) -> pd.DataFrame:
     """:func:`read_table`, refused (:class:`SweepError`, one line) when some run cannot be
     read: its ``status.json`` is unreadable, or the table calls it finished but its folder
     is gone (:func:`repdrift.sweep.directory.lost_runs`) — the table would report it as it
-    was. What ``repdrift sweep inspect`` and ``sweep compare`` read; nothing is written."""
+    was. What ``repdrift sweep inspect`` and ``sweep compare`` read; nothing is written.
+
+    The stored table is rewritten at most every 10 s while a sweep runs, and not at all
+    after a ``kill -9``: the rows of runs whose status has moved on since, or whose
+    summary was stored since, are read afresh from the runs (each run's ``status.json``
+    is read for the check above anyway)."""
     df = read_table(sweep)
-    lost = directory.lost_runs(sweep, dict(zip(df["run"], df["status"], strict=True)))
+    statuses = {planned.run: directory.run_status(sweep, planned) for planned in sweep.runs}
+    lost = directory.lost_runs(sweep, dict(zip(df["run"], df["status"], strict=True)), statuses)
     if lost:
         raise SweepError(directory.damaged_line(sweep, lost))
+    return _brought_up_to_date(sweep, df, statuses)
+
+
+def _brought_up_to_date(
+    sweep: Sweep, df: pd.DataFrame, statuses: dict[str, store.Status]
+) -> pd.DataFrame:
+    unsummarised = df["status"].isin(directory.FINISHED) & ~df["included"].astype(bool)
+    unsummarised &= df[list(summary.COLUMNS)].isna().all(axis=1)
+    stale = [
+        i
+        for i, planned in enumerate(sweep.runs)
+        if (statuses[planned.run].status, statuses[planned.run].steps_done)
+        != (df["status"].iat[i], int(df["steps_done"].iat[i]))
+        or (unsummarised.iat[i] and _summary_of(sweep, planned.run, statuses[planned.run]))
+    ]
+    if not stale:
+        return df
+    fresh = pd.DataFrame(
+        [_row(sweep, sweep.runs[i], statuses[sweep.runs[i].run]) for i in stale],
+        index=df.index[stale],
+    )
+    df = df.copy()
+    for name in ("status", "steps_done", "message", *TRAILING):  # of the same kinds
+        df.loc[fresh.index, name] = fresh[name].to_numpy()
     return df
 
 
