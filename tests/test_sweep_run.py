@@ -267,6 +267,7 @@ def test_inspect_reads_afresh_the_runs_that_moved_on_since_the_table_was_written
     old.to_parquet(copy / "runs.parquet")
     before = _files(copy)
     pd.testing.assert_frame_equal(table.checked_table(directory.open_sweep(copy)), full)
+    pd.testing.assert_frame_equal(repdrift.sweep.read_table(copy), full)
     capsys.readouterr()
     assert _cli(["sweep", "inspect", str(copy), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -295,6 +296,10 @@ def test_inspect_refuses_a_sweep_whose_runs_are_lost_or_unreadable_and_writes_no
     assert len(err) == 1 and err[0].startswith("repdrift: error: ")
     assert "2 runs cannot be read" in err[0] and "r00002: runs/r00002 is gone" in err[0]
     assert "r00003" in err[0] and "--repair" in err[0]
+    # in Python the table shows them as they are, unrefused
+    now = repdrift.sweep.read_table(copy).set_index("run")
+    assert now.loc["r00002", "status"] == "pending" and now.loc["r00003", "status"] == "corrupt"
+    assert not now.loc["r00002", "included"] and np.isnan(now.loc["r00002", "loss"])
     assert _files(copy) == before
     shutil.rmtree(copy / "runs")
     shutil.rmtree(copy / "summaries")

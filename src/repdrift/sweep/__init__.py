@@ -117,11 +117,12 @@ def read_timecourses(path: str | Path):
 
 
 def read_table(path: str | Path):
-    """The results table of a sweep directory (pandas DataFrame)."""
+    """The results table of a sweep directory (pandas DataFrame), as its runs stand now
+    (:func:`repdrift.sweep.table.current_table`; also while the sweep runs)."""
     from repdrift.sweep.directory import open_sweep
-    from repdrift.sweep.table import read_table as read
+    from repdrift.sweep.table import current_table
 
-    return read(open_sweep(path))
+    return current_table(open_sweep(path))
 
 
 def compare(a: str | Path, b: str | Path, **options: Any):

@@ -156,6 +156,14 @@ def checked_table(sweep: Sweep) -> pd.DataFrame:
     return _brought_up_to_date(sweep, df, statuses)
 
 
+def current_table(sweep: Sweep) -> pd.DataFrame:
+    """The table as the runs stand now: :func:`read_table` with the rows of runs that
+    moved on since it was written read afresh (see :func:`checked_table`), and a run
+    whose folder is gone or unreadable shown so (``pending``, ``corrupt``), unrefused."""
+    statuses = {planned.run: directory.run_status(sweep, planned) for planned in sweep.runs}
+    return _brought_up_to_date(sweep, read_table(sweep), statuses)
+
+
 def _brought_up_to_date(
     sweep: Sweep, df: pd.DataFrame, statuses: dict[str, store.Status]
 ) -> pd.DataFrame:
