@@ -90,10 +90,10 @@ def test_a_run_is_readable_as_a_plain_write_would_leave_it(small_run):
         assert path.stat().st_mode & 0o777 == want, (path, oct(path.stat().st_mode))
 
 
-def test_inspect_json_has_status_steps_config_and_initial_final_metrics(small_run):
-    result = repdrift_cmd("inspect", str(small_run), "--json")
-    assert result.returncode == 0, result.stderr
-    info = json.loads(result.stdout)
+def test_inspect_json_has_status_steps_config_and_initial_final_metrics(small_run, capsys):
+    code, out, err = run_cli(["inspect", small_run, "--json"], capsys)
+    assert code == 0, err
+    info = json.loads(out)
     assert info["status"] == "complete"
     assert info["steps_done"] == info["steps_total"] == 3000
     assert info["config"]["network"]["hidden"] == 40
@@ -112,9 +112,9 @@ def test_inspect_json_has_status_steps_config_and_initial_final_metrics(small_ru
     assert info["computed_on"]["cpu_threads"] == 1
     assert info["computed_on"]["jax"] == jax.__version__
     assert info["computed_earlier"] == []  # all in one place
-    table = repdrift_cmd("inspect", str(small_run))
-    assert table.returncode == 0 and "fraction_active_units" in table.stdout
-    assert ", 1 CPU thread, JAX " in table.stdout
+    code, table, _ = run_cli(["inspect", small_run], capsys)
+    assert code == 0 and "fraction_active_units" in table
+    assert ", 1 CPU thread, JAX " in table
 
 
 def _arrays(path: Path) -> dict[str, np.ndarray]:
