@@ -92,14 +92,22 @@ def _variable_names(path: Path, version: str) -> list[str]:
 
 
 def _load_v5(path: Path, variables: list[str] | None) -> dict[str, Any]:
+    import inspect
+
     import scipy.io
 
+    # A sparse matrix comes back as a sparse array (made dense below either way): SciPy
+    # 1.18 deprecates leaving ``spmatrix`` to its default, which 1.20 changes.
+    sparse = (
+        {"spmatrix": False} if "spmatrix" in inspect.signature(scipy.io.loadmat).parameters else {}
+    )
     raw = scipy.io.loadmat(
         path,
         variable_names=variables,
         squeeze_me=False,
         struct_as_record=True,
         chars_as_strings=True,
+        **sparse,
     )
     return {k: _from_v5(v) for k, v in raw.items() if not k.startswith("__")}
 
