@@ -283,16 +283,15 @@ def run_status(sweep: Sweep, planned: PlannedRun) -> store.Status:
 
 
 def lost_runs(
-    sweep: Sweep, table_status: dict[str, str], statuses: dict[str, store.Status] | None = None
+    sweep: Sweep, table_status: dict[str, str], statuses: dict[str, store.Status]
 ) -> dict[str, str]:
     """The runs whose stored status cannot be read, or that the table ``{run id:
-    status}`` calls finished but whose folder is gone (``{run id: why}``): reading only
-    each run's ``status.json`` (or taking it from ``statuses``, ``{run id: status}`` of
-    :func:`run_status`), what ``repdrift sweep inspect`` checks before it reports the
-    table."""
+    status}`` calls finished but whose folder is gone (``{run id: why}``), from each
+    run's :func:`run_status` (``statuses``, by run id): what ``repdrift sweep inspect``
+    checks before it reports the table."""
     lost: dict[str, str] = {}
     for planned in sweep.runs:
-        status = statuses[planned.run] if statuses is not None else run_status(sweep, planned)
+        status = statuses[planned.run]
         if status.status == "corrupt":
             lost[planned.run] = status.message
         elif status.status == "pending" and table_status.get(planned.run) in FINISHED:

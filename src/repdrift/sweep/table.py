@@ -149,7 +149,7 @@ def checked_table(sweep: Sweep) -> pd.DataFrame:
     summary was stored since, are read afresh from the runs (each run's ``status.json``
     is read for the check above anyway)."""
     df = read_table(sweep)
-    statuses = {planned.run: directory.run_status(sweep, planned) for planned in sweep.runs}
+    statuses = _statuses(sweep)
     lost = directory.lost_runs(sweep, dict(zip(df["run"], df["status"], strict=True)), statuses)
     if lost:
         raise SweepError(directory.damaged_line(sweep, lost))
@@ -160,8 +160,11 @@ def current_table(sweep: Sweep) -> pd.DataFrame:
     """The table as the runs stand now: :func:`read_table` with the rows of runs that
     moved on since it was written read afresh (see :func:`checked_table`), and a run
     whose folder is gone or unreadable shown so (``pending``, ``corrupt``), unrefused."""
-    statuses = {planned.run: directory.run_status(sweep, planned) for planned in sweep.runs}
-    return _brought_up_to_date(sweep, read_table(sweep), statuses)
+    return _brought_up_to_date(sweep, read_table(sweep), _statuses(sweep))
+
+
+def _statuses(sweep: Sweep) -> dict[str, store.Status]:
+    return {planned.run: directory.run_status(sweep, planned) for planned in sweep.runs}
 
 
 def _brought_up_to_date(
