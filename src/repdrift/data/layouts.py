@@ -62,7 +62,7 @@ def _numbered(sessions: list[Session]) -> list[Session]:
     """Sessions of one series ordered by day, numbered 1.. where no number was given."""
     sessions = sorted(sessions, key=lambda s: (s.day, s.session, s.source))
     if all(s.session > 0 for s in sessions):
-        for a, b in itertools.combinations(sorted(sessions, key=lambda s: s.session), 2):
+        for a, b in itertools.pairwise(sorted(sessions, key=lambda s: s.session)):
             if a.session == b.session:
                 raise DataError(
                     b.source,
