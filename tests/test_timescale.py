@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import integrate
+from scipy import integrate, stats
 
 from repdrift.experiments import reference
 from repdrift.metrics import (
@@ -49,6 +49,22 @@ def test_recovers_tau_of_a_noisy_exponential(seed):
     assert fit.offset == pytest.approx(0.2, abs=0.01)
     assert fit.r_squared > 0.95
     np.testing.assert_allclose(fit.predict(steps[:3]), values[:3], atol=0.08)
+
+
+def test_the_interval_widens_by_students_t_quantile_of_points_minus_three_freedoms():
+    # Six points: three degrees of freedom, where t's quantiles are far from the normal's.
+    steps = np.arange(6.0) * 1000
+    values = 0.6 * np.exp(-steps / 1500) + 0.2 + np.array([0.01, -0.02, 0.015, 0, -0.01, 0.01])
+    fits = {level: fit_exponential(steps, values, level=level) for level in (0.5, 0.9, 0.99)}
+    half_widths = {}
+    for level, fit in fits.items():
+        low, high = fit.tau_ci_steps
+        assert np.log(high / fit.tau_steps) == pytest.approx(np.log(fit.tau_steps / low))
+        half_widths[level] = np.log(high / fit.tau_steps)
+    quantile = {level: stats.t.ppf(0.5 + level / 2, df=3) for level in fits}
+    for level in (0.5, 0.99):
+        ratio = half_widths[level] / half_widths[0.9]
+        assert ratio == pytest.approx(quantile[level] / quantile[0.9], rel=1e-9)
 
 
 def test_works_on_log_spaced_records():
