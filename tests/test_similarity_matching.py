@@ -277,15 +277,18 @@ def test_active_set_solves_the_complementarity_problem():
     definite symmetric part, non-negative off-diagonal), from the default start and
     from a wrong guess."""
     rng = np.random.default_rng(3)
+    # compiled once for each kind of start, not traced again at every call
+    solvers = (
+        jax.jit(sm.active_set),
+        jax.jit(lambda A, c, start: sm.active_set(A, c, start=start)),
+    )
     for _ in range(10):
         n = 25
         B = np.abs(rng.normal(size=(n, 4)))
         A = B @ B.T / 4 + 0.1 * np.eye(n) + np.abs(rng.normal(scale=1e-3, size=(n, n)))
         c = rng.normal(size=n)
-        for start in (None, jnp.asarray(rng.random(n) < 0.3)):
-            y, ok, solves = sm.active_set(
-                jnp.asarray(A, jnp.float32), jnp.asarray(c, jnp.float32), start=start
-            )
+        for solve, start in zip(solvers, ((), (jnp.asarray(rng.random(n) < 0.3),)), strict=True):
+            y, ok, solves = solve(jnp.asarray(A, jnp.float32), jnp.asarray(c, jnp.float32), *start)
             y = np.asarray(y, np.float64)
             w = A @ y - c
             assert bool(ok) and int(solves) <= sm.DEFAULT_MAX_SOLVES
