@@ -350,11 +350,11 @@ def test_hebbian_step_matches_the_update_rule():
     state = state._replace(b=jnp.abs(state.W[:, 0]) * 0.1)
     new, loss = jax.jit(model.step)(state, data, h)
     W, M, b = (np.asarray(a, np.float64) for a in (state.W, state.M, state.b))
-    matches = []
+    matches, fixed_point = [], jax.jit(sm.fixed_point)
     for i in range(2):
         x = np.asarray(data.inputs[:, i], np.float64)
         y = np.asarray(
-            sm.fixed_point(
+            fixed_point(
                 state.W, state.M, state.b, data.inputs[:, i], data.lambda1, data.lambda2, data.alpha
             )[0],
             np.float64,
@@ -470,12 +470,13 @@ def test_a_batch_of_runs_steps_as_each_run_alone():
     responses = jax.vmap(model.probe_responses, in_axes=(0, None))
     y_batch, n_batch = jax.jit(responses)(batch, data)
     records = jax.jit(jax.vmap(model.measure, in_axes=(0, None)))(batch, data)
+    own_responses, own_measure = jax.jit(model.probe_responses), jax.jit(model.measure)
     for i in range(3):
         state = jax.tree_util.tree_map(lambda a, i=i: a[i], batch)
-        y_own, n_own = jax.jit(model.probe_responses)(state, data)
+        y_own, n_own = own_responses(state, data)
         np.testing.assert_allclose(y_batch[i], y_own, rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(np.asarray(n_batch[i]), np.asarray(n_own))
-        for name, value in jax.jit(model.measure)(state, data).items():
+        for name, value in own_measure(state, data).items():
             np.testing.assert_allclose(records[name][i], value, rtol=1e-5)
 
 
