@@ -280,6 +280,27 @@ def test_inspect_reads_afresh_the_runs_that_moved_on_since_the_table_was_written
     assert json.loads(capsys.readouterr().out)["without_summary"] == ["r00003"]
 
 
+def test_a_sweep_without_its_table_has_each_run_status_read_once(tiny_sweep, tmp_path, monkeypatch):
+    # inspect built the missing table from the runs' statuses, then read them all again
+    # to check it (a second pass over 1,151 files at paper scale).
+    full = pd.read_parquet(tiny_sweep / "runs.parquet")
+    copy = tmp_path / "untabled"
+    shutil.copytree(tiny_sweep, copy)
+    (copy / "runs.parquet").unlink()
+    reads = []
+    original = directory.run_status
+    monkeypatch.setattr(
+        directory,
+        "run_status",
+        lambda sweep, planned: reads.append(planned.run) or original(sweep, planned),
+    )
+    for read in (table.checked_table, table.current_table):
+        reads.clear()
+        pd.testing.assert_frame_equal(read(directory.open_sweep(copy)), full)
+        assert sorted(reads) == list(full["run"])
+    assert not (copy / "runs.parquet").exists()
+
+
 def test_inspect_refuses_a_sweep_whose_runs_are_lost_or_unreadable_and_writes_nothing(
     tiny_sweep, tmp_path, capsys
 ):

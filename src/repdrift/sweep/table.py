@@ -53,9 +53,12 @@ def config_columns(config) -> dict[str, Any]:
     return out
 
 
-def build_table(sweep: Sweep) -> pd.DataFrame:
-    """The table of a sweep from its plan, the run directories and the stored summaries."""
-    rows = [_row(sweep, planned, directory.run_status(sweep, planned)) for planned in sweep.runs]
+def build_table(sweep: Sweep, statuses: dict[str, store.Status] | None = None) -> pd.DataFrame:
+    """The table of a sweep from its plan, the run directories and the stored summaries
+    (``statuses``: the runs' statuses when they have just been read)."""
+    if statuses is None:
+        statuses = _statuses(sweep)
+    rows = [_row(sweep, planned, statuses[planned.run]) for planned in sweep.runs]
     return _tidy(_ordered(pd.DataFrame(rows)))
 
 
@@ -119,10 +122,11 @@ def write_table(sweep: Sweep, df: pd.DataFrame | None = None) -> pd.DataFrame:
     return df
 
 
-def read_table(sweep: Sweep) -> pd.DataFrame:
-    """The stored table, or one built from the run directories if none is stored yet."""
+def read_table(sweep: Sweep, statuses: dict[str, store.Status] | None = None) -> pd.DataFrame:
+    """The stored table, or one built from the run directories if none is stored yet
+    (with ``statuses``, the runs' statuses when they have just been read)."""
     if not sweep.table_path.is_file():
-        return build_table(sweep)
+        return build_table(sweep, statuses)
     try:
         df = pd.read_parquet(sweep.table_path)
     except Exception as err:
@@ -134,7 +138,7 @@ def read_table(sweep: Sweep) -> pd.DataFrame:
     ]:
         # written by an older version, or not this plan's runs (changed from outside):
         # computed afresh from the run directories (the truth it is made from)
-        return build_table(sweep)
+        return build_table(sweep, statuses)
     return df
 
 
@@ -148,8 +152,8 @@ def checked_table(sweep: Sweep) -> pd.DataFrame:
     after a ``kill -9``: the rows of runs whose status has moved on since, or whose
     summary was stored since, are read afresh from the runs (each run's ``status.json``
     is read for the check above anyway)."""
-    df = read_table(sweep)
     statuses = _statuses(sweep)
+    df = read_table(sweep, statuses)
     lost = directory.lost_runs(sweep, dict(zip(df["run"], df["status"], strict=True)), statuses)
     if lost:
         raise SweepError(directory.damaged_line(sweep, lost))
@@ -160,7 +164,8 @@ def current_table(sweep: Sweep) -> pd.DataFrame:
     """The table as the runs stand now: :func:`read_table` with the rows of runs that
     moved on since it was written read afresh (see :func:`checked_table`), and a run
     whose folder is gone or unreadable shown so (``pending``, ``corrupt``), unrefused."""
-    return _brought_up_to_date(sweep, read_table(sweep), _statuses(sweep))
+    statuses = _statuses(sweep)
+    return _brought_up_to_date(sweep, read_table(sweep, statuses), statuses)
 
 
 def _statuses(sweep: Sweep) -> dict[str, store.Status]:
