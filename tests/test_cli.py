@@ -905,16 +905,17 @@ def test_use_cores_sizes_xlas_pool_without_pinning_the_process():
     assert info["again"] is None
 
 
-# A run stopped after 100 of its steps, computed on two CPU threads (what
-# `repdrift simulate --cores 2` leaves when it is killed).
-STOPPED_ON_TWO_THREADS = """
+# On two CPU threads (`repdrift simulate --cores 2`), in one process: a whole run, and
+# the same run stopped after 100 of its steps (what a killed run leaves).
+ON_TWO_THREADS = """
 import sys
 from repdrift.cores import use_cores
 use_cores(2)
 import repdrift
 from repdrift import simulation
-config = repdrift.load_config(preset="fig2-quick", overrides=sys.argv[2:])
-simulation.simulate(config, sys.argv[1], stop_after=100)
+config = repdrift.load_config(preset="fig2-quick", overrides=sys.argv[3:])
+simulation.simulate(config, sys.argv[1])
+simulation.simulate(config, sys.argv[2], stop_after=100)
 """
 # The Fig. 2 network is large enough for XLA to split its sums between two threads:
 # its loss differs in the last bits from one thread's within 300 steps.
@@ -927,20 +928,17 @@ def _cores_allowed() -> int:
 
 @pytest.mark.skipif(_cores_allowed() < 2, reason="needs two cores to run on two threads")
 def test_resume_goes_on_with_the_thread_count_the_run_was_started_with(tmp_path):
-    reference = tmp_path / "uninterrupted"
-    overrides = [arg for o in THREADED for arg in ("--set", o)]
-    args = ["--preset", "fig2-quick", *overrides, "--quiet", "--no-figures"]
-    result = repdrift_cmd("simulate", *args, "--cores", "2", "--out", str(reference))
-    assert result.returncode == 0, result.stderr
-    stopped = tmp_path / "stopped"
+    reference, stopped = tmp_path / "uninterrupted", tmp_path / "stopped"
     made = subprocess.run(
-        [sys.executable, "-c", STOPPED_ON_TWO_THREADS, str(stopped), *THREADED],
+        [sys.executable, "-c", ON_TWO_THREADS, str(reference), str(stopped), *THREADED],
         capture_output=True,
         text=True,
         timeout=300,
         env={**os.environ, "JAX_PLATFORMS": "cpu"},
     )
     assert made.returncode == 0, made.stderr
+    assert store.read_status(reference).status == "complete"
+    assert store.read_computed_on(reference)["cpu_threads"] == 2
     assert store.read_status(stopped).steps_done == 100
     assert store.read_computed_on(stopped)["cpu_threads"] == 2
     # no --cores: the run's own two threads, not the one `resume` would otherwise take
