@@ -328,7 +328,7 @@ def test_inspect_refuses_a_sweep_whose_runs_are_lost_or_unreadable_and_writes_no
     assert "4 runs cannot be read" in capsys.readouterr().err
     assert not (copy / "runs").exists() and not (copy / "summaries").exists()
     # resume runs them again
-    assert _cli(["sweep", "resume", str(copy), "--quiet"]) == 0
+    assert _cli(["sweep", "resume", str(copy), "--workers", "1", "--quiet"]) == 0
     assert _cli(["sweep", "inspect", str(copy), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == {"complete": 4}
 
@@ -414,7 +414,7 @@ def test_damaged_runs_stop_resume_with_one_line_until_repair_runs_them_again(
     assert "r00001" in err[0] and "status.json is unreadable" in err[0] and "--repair" in err[0]
     assert _files(copy) == before  # nothing run, nothing written
 
-    assert _cli(["sweep", "resume", str(copy), "--quiet", "--repair"]) == 0
+    assert _cli(["sweep", "resume", str(copy), "--workers", "1", "--quiet", "--repair"]) == 0
     printed = capsys.readouterr().err
     assert "r00001 was run again" in printed and "r00002 was run again" in printed
     aside = sorted(p.name.split("-")[0] for p in (copy / directory.DAMAGED_DIR).iterdir())
@@ -442,7 +442,7 @@ def test_damaged_runs_stop_resume_with_one_line_until_repair_runs_them_again(
     # time courses damaged alone look up to date (the same runs and generations): only
     # --repair rebuilds them
     shutil.rmtree(copy / "timecourses.zarr" / "loss" / "c")
-    assert _cli(["sweep", "resume", str(copy), "--quiet", "--repair"]) == 0
+    assert _cli(["sweep", "resume", str(copy), "--workers", "1", "--quiet", "--repair"]) == 0
     courses = xr.open_zarr(copy / "timecourses.zarr")
     got = courses["loss"].sel(run="r00002", step=run.metrics["step"]).values
     assert np.array_equal(got, run.metrics["loss"].values)
