@@ -301,6 +301,28 @@ def test_a_sweep_without_its_table_has_each_run_status_read_once(tiny_sweep, tmp
     assert not (copy / "runs.parquet").exists()
 
 
+def test_a_run_finishing_while_inspect_reads_is_not_taken_for_a_lost_one(
+    tiny_sweep, tmp_path, monkeypatch
+):
+    # The stored table is read before the runs' statuses: a run it calls finished has its
+    # folder by then. Read the other way round, a run started and finished between the two
+    # reads was refused as gone. Here r00002's folder appears as the table is read.
+    full = pd.read_parquet(tiny_sweep / "runs.parquet")
+    copy = tmp_path / "running"
+    shutil.copytree(tiny_sweep, copy)
+    aside = tmp_path / "r00002"
+    (copy / "runs" / "r00002").rename(aside)
+    original = table.read_table
+
+    def read_as_the_run_finishes(sweep):
+        if aside.exists():
+            aside.rename(copy / "runs" / "r00002")
+        return original(sweep)
+
+    monkeypatch.setattr(table, "read_table", read_as_the_run_finishes)
+    pd.testing.assert_frame_equal(table.checked_table(directory.open_sweep(copy)), full)
+
+
 def test_inspect_refuses_a_sweep_whose_runs_are_lost_or_unreadable_and_writes_nothing(
     tiny_sweep, tmp_path, capsys
 ):

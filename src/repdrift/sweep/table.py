@@ -122,11 +122,10 @@ def write_table(sweep: Sweep, df: pd.DataFrame | None = None) -> pd.DataFrame:
     return df
 
 
-def read_table(sweep: Sweep, statuses: dict[str, store.Status] | None = None) -> pd.DataFrame:
-    """The stored table, or one built from the run directories if none is stored yet
-    (with ``statuses``, the runs' statuses when they have just been read)."""
+def read_table(sweep: Sweep) -> pd.DataFrame:
+    """The stored table, or one built from the run directories if none is stored yet."""
     if not sweep.table_path.is_file():
-        return build_table(sweep, statuses)
+        return build_table(sweep)
     try:
         df = pd.read_parquet(sweep.table_path)
     except Exception as err:
@@ -138,7 +137,7 @@ def read_table(sweep: Sweep, statuses: dict[str, store.Status] | None = None) ->
     ]:
         # written by an older version, or not this plan's runs (changed from outside):
         # computed afresh from the run directories (the truth it is made from)
-        return build_table(sweep, statuses)
+        return build_table(sweep)
     return df
 
 
@@ -152,8 +151,7 @@ def checked_table(sweep: Sweep) -> pd.DataFrame:
     after a ``kill -9``: the rows of runs whose status has moved on since, or whose
     summary was stored since, are read afresh from the runs (each run's ``status.json``
     is read for the check above anyway)."""
-    statuses = _statuses(sweep)
-    df = read_table(sweep, statuses)
+    df, statuses = _table_and_statuses(sweep)
     lost = directory.lost_runs(sweep, dict(zip(df["run"], df["status"], strict=True)), statuses)
     if lost:
         raise SweepError(directory.damaged_line(sweep, lost))
@@ -164,12 +162,25 @@ def current_table(sweep: Sweep) -> pd.DataFrame:
     """The table as the runs stand now: :func:`read_table` with the rows of runs that
     moved on since it was written read afresh (see :func:`checked_table`), and a run
     whose folder is gone or unreadable shown so (``pending``, ``corrupt``), unrefused."""
-    statuses = _statuses(sweep)
-    return _brought_up_to_date(sweep, read_table(sweep, statuses), statuses)
+    return _brought_up_to_date(sweep, *_table_and_statuses(sweep))
 
 
 def _statuses(sweep: Sweep) -> dict[str, store.Status]:
     return {planned.run: directory.run_status(sweep, planned) for planned in sweep.runs}
+
+
+def _table_and_statuses(sweep: Sweep) -> tuple[pd.DataFrame, dict[str, store.Status]]:
+    """:func:`read_table`, then every run's status; without a stored table, the statuses
+    and the table built from them (each ``status.json`` read once).
+
+    The stored table is read first: while the sweep runs, a run it calls finished has
+    finished before its statuses are read, so it is not taken for a run whose folder is
+    gone (:func:`repdrift.sweep.directory.lost_runs`)."""
+    if sweep.table_path.is_file():
+        df = read_table(sweep)
+        return df, _statuses(sweep)
+    statuses = _statuses(sweep)
+    return build_table(sweep, statuses), statuses
 
 
 def _brought_up_to_date(
